@@ -1,0 +1,357 @@
+// The configuration contract (shared/design/CONFIG.md) as one zod schema.
+// It is the single source of truth: validation, the TypeScript types of the
+// parsed config and native-config/portcullis.schema.json all come from here.
+// Field names are what users write: extend, never rename.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+/** Levenshtein distance, for "did you mean" hints on unknown keys. */
+function distance(a: string, b: string): number {
+  const prev = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
+
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  let best = '';
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) { bestD = d; best = c; }
+  }
+  return best && bestD <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+/** A strict object: unknown keys are errors that name the closest known field. */
+function obj<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (iss) => {
+      if (iss.code !== 'unrecognized_keys') return undefined;
+      return iss.keys
+        .map((k) => `unknown field "${k}"${didYouMean(k, known)}; known fields: ${known.join(', ')}`)
+        .join('; ');
+    },
+  });
+}
+
+const duration = (what = 'a duration') =>
+  z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (Number.isNaN(ms)) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not ${what}; write e.g. 250ms, 1s, 5m, 1h or an integer of milliseconds` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ description: 'Duration: 250ms, 1s, 5m, 1h, or integer milliseconds' });
+
+const size = () =>
+  z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const n = parseSize(v);
+      if (Number.isNaN(n)) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a size; write e.g. 512B, 16KiB, 1MiB or an integer of bytes` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .meta({ description: 'Size: 512B, 16KiB, 1MiB, or integer bytes' });
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/i, 'must be an http:// or https:// URL');
+const port = z.number().int().min(0).max(65535);
+
+/** `NAME`, `NAME_file` and `NAME_env`: a secret inline, from a file, or from the environment. */
+function secret<K extends string>(name: K) {
+  return {
+    [name]: z.string().optional(),
+    [`${name}_file`]: z.string().optional(),
+    [`${name}_env`]: z.string().optional(),
+  } as { [P in K | `${K}_file` | `${K}_env`]: z.ZodOptional<z.ZodString> };
+}
+
+const tlsSchema = obj({
+  cert: nonEmpty.meta({ description: 'PEM certificate chain file (relative to the config file)' }),
+  key: nonEmpty.meta({ description: 'PEM private key file' }),
+  ...secret('passphrase'),
+});
+
+const listenSchema = obj({
+  host: z.string().default('0.0.0.0'),
+  port,
+  tls: tlsSchema.optional(),
+  proxy_protocol: z
+    .boolean()
+    .default(false)
+    .meta({ description: 'Read the client address from a PROXY protocol v2 header (from a trusted load balancer)' }),
+});
+
+const serverSchema = obj({
+  listen: z.array(listenSchema).min(1, 'at least one listener is needed').default([{ host: '0.0.0.0', port: 8080, proxy_protocol: false }]),
+  threads: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
+  trusted_proxies: z.array(z.string()).default([]),
+  limits: obj({
+    max_body: size().prefault('1MiB'),
+    max_header_bytes: size().prefault('16KiB'),
+    request_timeout: duration().prefault('30s'),
+    idle_timeout: duration().prefault('10s'),
+    max_token_bytes: size().prefault('8KiB'),
+  }).prefault({}),
+  shutdown_timeout: duration().prefault('10s'),
+});
+
+const adminSchema = obj({
+  listen: obj({ host: z.string().default('127.0.0.1'), port }).prefault({ port: 9901 }),
+  ...secret('token'),
+  access_log: obj({
+    path: z.string().optional().meta({ description: 'file to append JSON lines to; stdout when absent' }),
+    sample: z.number().min(0).max(1).default(1),
+    enabled: z.boolean().default(true),
+  }).optional(),
+});
+
+const upstreamSchema = obj({
+  targets: z.array(httpUrl).min(1, 'at least one target URL is needed'),
+  connect_timeout: duration().prefault('2s'),
+  timeout: duration().prefault('10s'),
+  connections: z.number().int().min(1).max(65536).default(128),
+  unhealthy_for: duration().prefault('5s'),
+});
+
+const fromSchema = z.union([
+  obj({ header: nonEmpty, scheme: z.string().optional() }),
+  obj({ cookie: nonEmpty }),
+  obj({ query: nonEmpty }),
+]);
+
+const ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512',
+] as const;
+
+const jwtSchema = obj({
+  type: z.literal('jwt'),
+  from: fromSchema.optional(),
+  issuer: z.union([z.string(), z.array(z.string())]).optional(),
+  audience: z.union([z.string(), z.array(z.string())]).optional(),
+  algorithms: z
+    .array(z.string())
+    .min(1, 'list the algorithms you accept, e.g. [RS256]')
+    .superRefine((algs, ctx) => {
+      algs.forEach((a, i) => {
+        if (!(ALGORITHMS as readonly string[]).includes(a)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: a.toLowerCase() === 'none'
+              ? '"none" is never accepted: unsigned tokens prove nothing'
+              : `unknown algorithm "${a}"${didYouMean(a, ALGORITHMS)}; one of ${ALGORITHMS.join(', ')}`,
+          });
+        }
+      });
+    }),
+  jwks_uri: httpUrl.optional(),
+  jwks_file: z.string().optional(),
+  keys: z.array(z.union([z.string(), z.record(z.string(), z.unknown())])).optional(),
+  ...secret('secret'),
+  jwks_refresh: duration().prefault('10m'),
+  jwks_timeout: duration().prefault('5s'),
+  leeway: duration().prefault('30s'),
+  required_claims: z.array(z.string()).default([]),
+  forward_claims: z.record(z.string(), z.string()).default({}),
+  consumer_claim: z.string().default('sub'),
+  max_token_bytes: size().optional(),
+  cache: obj({ max_entries: z.number().int().min(0).default(100_000) }).prefault({}),
+});
+
+const basicSchema = obj({
+  type: z.literal('basic'),
+  realm: z.string().default('portcullis'),
+  users_file: nonEmpty,
+  cache: obj({ max_entries: z.number().int().min(0).default(10_000), ttl: duration().prefault('5m') }).prefault({}),
+});
+
+const apiKeySchema = obj({
+  type: z.literal('api_key'),
+  from: z.union([obj({ header: nonEmpty }), obj({ query: nonEmpty })]).default({ header: 'x-api-key' }),
+  keys_file: nonEmpty,
+});
+
+const oidcSchema = obj({
+  type: z.literal('oidc'),
+  issuer: httpUrl,
+  client_id: nonEmpty,
+  ...secret('client_secret'),
+  client_auth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  scopes: z.array(z.string()).default(['openid']),
+  callback_path: z.string().startsWith('/').default('/oauth2/callback'),
+  logout_path: z.string().startsWith('/').default('/oauth2/logout'),
+  post_logout_redirect: z.string().default('/'),
+  public_url: httpUrl.optional().meta({ description: 'external base URL of the gateway, used for redirect_uri' }),
+  session: obj({
+    cookie: z.string().default('__Host-portcullis'),
+    ...secret('secret'),
+    ttl: duration().prefault('8h'),
+  }).prefault({}),
+  forward_claims: z.record(z.string(), z.string()).default({}),
+  consumer_claim: z.string().default('sub'),
+  timeout: duration().prefault('5s'),
+  failure_mode: z.enum(['deny', 'allow']).default('deny'),
+});
+
+const introspectionSchema = obj({
+  type: z.literal('introspection'),
+  endpoint: httpUrl,
+  client_id: nonEmpty,
+  ...secret('client_secret'),
+  from: fromSchema.optional(),
+  cache_ttl: duration().prefault('60s'),
+  negative_cache_ttl: duration().prefault('5s'),
+  timeout: duration().prefault('2s'),
+  failure_mode: z.enum(['deny', 'allow']).default('deny'),
+  forward_claims: z.record(z.string(), z.string()).default({}),
+});
+
+const externalAuthnSchema = obj({
+  type: z.literal('external'),
+  url: httpUrl,
+  timeout: duration().prefault('200ms'),
+  failure_mode: z.enum(['deny', 'allow']).default('deny'),
+  send: obj({ headers: z.array(z.string()).default(['authorization']) }).prefault({}),
+  cache: obj({ ttl: duration().prefault('0ms') }).prefault({}),
+  forward_claims: z.record(z.string(), z.string()).default({}),
+});
+
+const authenticatorSchema = z.discriminatedUnion('type', [
+  jwtSchema, basicSchema, apiKeySchema, oidcSchema, introspectionSchema, externalAuthnSchema,
+]);
+
+const authorizerSchema = obj({
+  url: httpUrl,
+  timeout: duration().prefault('150ms'),
+  failure_mode: z.enum(['deny', 'allow']).default('deny'),
+  send: obj({
+    headers: z.array(z.string()).default([]),
+    identity: z.boolean().default(true),
+  }).prefault({}),
+  cache: obj({
+    ttl: duration().prefault('0ms'),
+    key: z.array(z.string()).default(['identity', 'method', 'route']),
+    max_entries: z.number().int().min(0).default(100_000),
+  }).prefault({}),
+});
+
+const RATE_KEY_RE = /^(global|ip|consumer|claim:.+|header:.+)$/;
+const rateLimitSchema = obj({
+  key: z.string().regex(RATE_KEY_RE, 'key must be global, ip, consumer, claim:NAME or header:NAME'),
+  rate: z.number().positive(),
+  per: duration().prefault('1s'),
+  burst: z.number().positive().optional(),
+  scope: z.enum(['local', 'cluster']).default('local'),
+});
+
+const clusterSchema = obj({
+  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  sync_interval: duration().prefault('100ms'),
+  failure_mode: z.enum(['local']).default('local'),
+  key_prefix: z.string().default('portcullis:rl:'),
+});
+
+const matchSchema = obj({
+  hosts: z.array(z.string()).optional(),
+  path: z.string().startsWith('/').optional(),
+  path_prefix: z.string().startsWith('/').optional(),
+  path_regex: z.string().optional(),
+  methods: z.array(z.string()).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+const authorizeSchema = obj({
+  scopes: z.array(z.string()).optional(),
+  roles: z.array(z.string()).optional(),
+  roles_claim: z.string().optional().meta({ description: 'claim holding roles; dotted path allowed (realm_access.roles); default "roles"' }),
+  claims: z.record(z.string(), z.union([z.array(z.union([z.string(), z.number(), z.boolean()])), z.string()])).optional(),
+  ip_allow: z.array(z.string()).optional(),
+  ip_deny: z.array(z.string()).optional(),
+  external: z.string().optional(),
+});
+
+const routeBySchema = z.union([
+  obj({ claim: nonEmpty, map: z.record(z.string(), z.string()), otherwise: z.string().default('deny') }),
+  obj({ header: nonEmpty, map: z.record(z.string(), z.string()), otherwise: z.string().default('deny') }),
+]);
+
+const respondSchema = obj({
+  status: z.number().int().min(100).max(599),
+  body: z.string().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+const routeSchema = obj({
+  name: nonEmpty,
+  match: matchSchema,
+  authenticate: z.array(z.string()).optional(),
+  anonymous: z.boolean().optional(),
+  authorize: authorizeSchema.optional(),
+  rate_limit: z.array(z.string()).optional(),
+  route_by: routeBySchema.optional(),
+  upstream: z.string().optional(),
+  strip_prefix: z.boolean().default(false),
+  request_headers: obj({
+    add: z.record(z.string(), z.string()).optional(),
+    remove: z.array(z.string()).optional(),
+  }).optional(),
+  respond: respondSchema.optional(),
+  timeout: duration().optional(),
+});
+
+const workersSchema = obj({
+  threads: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default('auto'),
+  max_queue: z.number().int().min(1).default(1024),
+});
+
+export const configSchema = obj({
+  server: serverSchema.prefault({}),
+  admin: adminSchema.optional(),
+  upstreams: z.record(z.string(), upstreamSchema).default({}),
+  authenticators: z.record(z.string(), authenticatorSchema).default({}),
+  authorizers: z.record(z.string(), authorizerSchema).default({}),
+  rate_limits: z.record(z.string(), rateLimitSchema).default({}),
+  cluster: clusterSchema.optional(),
+  workers: workersSchema.prefault({}),
+  routes: z.array(routeSchema).min(1, 'at least one route is needed'),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ServerConfig = Config['server'];
+export type ListenConfig = ServerConfig['listen'][number];
+export type UpstreamConfig = z.output<typeof upstreamSchema>;
+export type AuthenticatorConfig = z.output<typeof authenticatorSchema>;
+export type JwtConfig = z.output<typeof jwtSchema>;
+export type BasicConfig = z.output<typeof basicSchema>;
+export type ApiKeyConfig = z.output<typeof apiKeySchema>;
+export type OidcConfig = z.output<typeof oidcSchema>;
+export type IntrospectionConfig = z.output<typeof introspectionSchema>;
+export type ExternalAuthnConfig = z.output<typeof externalAuthnSchema>;
+export type AuthorizerConfig = z.output<typeof authorizerSchema>;
+export type RateLimitConfig = z.output<typeof rateLimitSchema>;
+export type ClusterConfig = z.output<typeof clusterSchema>;
+export type RouteConfig = z.output<typeof routeSchema>;
+export type MatchConfig = z.output<typeof matchSchema>;
+export type AuthorizeConfig = z.output<typeof authorizeSchema>;
+export type RouteByConfig = z.output<typeof routeBySchema>;
+export type TokenSource = z.output<typeof fromSchema>;
+export { ALGORITHMS };
