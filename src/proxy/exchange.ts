@@ -1,0 +1,402 @@
+// One request that outlives the synchronous uWS handler: it waited for a slow
+// decision, streams a body, or is proxied. Creating an Exchange is the only way
+// the pipeline keeps a uWS response past the handler, and its constructor
+// registers onAborted (a uWS response left without onAborted aborts the whole
+// process) and onData (a body must be claimed in the handler). After the
+// response is finished or the client is gone, the response is never touched:
+// doing so throws, and inside an undici callback that error would be swallowed
+// and undici would silently drop the keep-alive connection.
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { R } from '../reasons.js';
+import type { DirectResponse } from '../contracts.js';
+import type { HttpResponse } from '../server/uws.js';
+import { statusLine, writeDirect, writeRejection } from '../server/respond.js';
+import type { DetachedView } from '../server/view.js';
+import { RESPONSE_DROP } from './headers.js';
+import type { Target, UpstreamGroup } from './upstreams.js';
+
+export interface ExchangeHost {
+  readonly maxBody: number;
+  /** Called exactly once per exchange when it ends (answered, failed or aborted). */
+  finished(ex: Exchange): void;
+  /** Upstream latency and errors, for metrics. */
+  upstreamResult(upstreamIndex: number, micros: number, error: boolean): void;
+}
+
+const EMPTY: readonly string[] = [];
+/** Bytes queued from the client before the upstream request exists; above it the socket is paused. */
+const PREBUFFER_PAUSE = 64 * 1024;
+
+class RequestBody extends Readable {
+  constructor(private readonly ex: Exchange) {
+    super({ highWaterMark: 64 * 1024 });
+  }
+  override _read(): void {
+    this.ex.resumeClient();
+  }
+}
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  /** Response finished, failed or client gone: never touch res again. */
+  done = false;
+  aborted = false;
+  /** Status line written (the client has seen the answer start). */
+  started = false;
+  status = 0;
+  reason = 0;
+  bytesOut = 0;
+  bytesIn = 0;
+  upstreamIndex = -1;
+  readonly startedAt: number;
+  /** Epoch ms after which the whole request is cut (request_timeout). */
+  deadline: number;
+  lastClientData: number;
+  /** Extra headers for the client's answer (rate-limit headers…). */
+  responseHeaders: readonly string[] = EMPTY;
+
+  // request body
+  readonly expectBody: boolean;
+  private bodyDone = false;
+  private queue: Buffer[] | null = null;
+  private queued = 0;
+  private body: RequestBody | null = null;
+  private clientPaused = false;
+
+  // upstream
+  private target: Target | null = null;
+  private group: UpstreamGroup | null = null;
+  private upstreamAbort: ((err?: Error) => void) | null = null;
+  private upstreamResume: (() => void) | null = null;
+  private dispatchOpts: Dispatcher.DispatchOptions | null = null;
+  private upstreamStart = 0;
+  private retried = false;
+
+  // response streaming
+  private totalSize = -1;
+  private held: Buffer | null = null;
+  private heldOffset = 0;
+  private writableHooked = false;
+  private cork1: Buffer | null = null;
+  private corkStatus = 0;
+  private corkHeaders: Buffer[] | null = null;
+
+  constructor(
+    readonly res: HttpResponse,
+    readonly view: DetachedView,
+    private readonly host: ExchangeHost,
+    readonly head: boolean,
+    expectBody: boolean,
+    requestTimeout: number,
+    now: number,
+  ) {
+    this.startedAt = now;
+    this.deadline = now + requestTimeout;
+    this.lastClientData = now;
+    this.expectBody = expectBody;
+    res.onAborted(this.onClientAborted);
+    if (expectBody) {
+      this.queue = [];
+      res.onData(this.onClientData);
+    }
+  }
+
+  // --- client side -----------------------------------------------------------
+
+  private readonly onClientAborted = (): void => {
+    if (this.done) return;
+    this.aborted = true;
+    this.done = true;
+    if (!this.started) { this.status = 499; this.reason = R.client_aborted; }
+    this.upstreamAbort?.(new Error('client aborted'));
+    this.body?.destroy();
+    this.host.finished(this);
+  };
+
+  private readonly onClientData = (ab: ArrayBuffer, isLast: boolean): void => {
+    if (this.done) return;
+    const n = ab.byteLength;
+    this.bytesIn += n;
+    this.lastClientData = Date.now();
+    if (this.bytesIn > this.host.maxBody) {
+      this.fail(R.body_too_large, true);
+      return;
+    }
+    if (n > 0) {
+      const chunk = Buffer.from(new Uint8Array(ab)); // copy: uWS reuses the memory after this call
+      if (this.body !== null) {
+        if (!this.body.push(chunk)) this.pauseClient();
+      } else {
+        this.queue!.push(chunk);
+        this.queued += n;
+        if (this.queued > PREBUFFER_PAUSE) this.pauseClient();
+      }
+    }
+    if (isLast) {
+      this.bodyDone = true;
+      this.body?.push(null);
+    }
+  };
+
+  private pauseClient(): void {
+    if (!this.clientPaused && !this.done) {
+      this.clientPaused = true;
+      this.res.pause();
+    }
+  }
+
+  resumeClient(): void {
+    if (this.clientPaused && !this.done) {
+      this.clientPaused = false;
+      this.res.resume();
+    }
+  }
+
+  get bodyComplete(): boolean {
+    return !this.expectBody || this.bodyDone;
+  }
+
+  // --- answers the gateway gives itself ---------------------------------------
+
+  reject(reasonId: number, extra: readonly string[] = EMPTY): void {
+    if (this.done) return;
+    this.status = REASON_STATUS[reasonId] ?? 500;
+    this.reason = reasonId;
+    this.started = true;
+    this.done = true;
+    this.upstreamAbort?.(new Error('rejected'));
+    this.body?.destroy();
+    this.res.cork(() => {
+      writeRejection(this.res, reasonId, extra, this.view.requestId);
+    });
+    this.host.finished(this);
+  }
+
+  respond(r: DirectResponse, reasonId: number): void {
+    if (this.done) return;
+    this.status = r.status;
+    this.reason = reasonId;
+    this.started = true;
+    this.done = true;
+    this.res.cork(() => {
+      writeDirect(this.res, r.status, r.headers, r.body, this.head);
+    });
+    this.host.finished(this);
+  }
+
+  /** Closes the connection without an answer (external authz "drop"). */
+  drop(reasonId: number): void {
+    if (this.done) return;
+    this.status = 444;
+    this.reason = reasonId;
+    this.done = true;
+    this.res.close();
+    this.host.finished(this);
+  }
+
+  /** Deadline passed, body too large, idle client…: answer if nothing was sent yet, else cut. */
+  fail(reasonId: number, closeAfter = false): void {
+    if (this.done) return;
+    this.upstreamAbort?.(new Error('gateway cut the request'));
+    this.body?.destroy();
+    if (!this.started) {
+      this.status = REASON_STATUS[reasonId] ?? 500;
+      this.reason = reasonId;
+      this.started = true;
+      this.done = true;
+      this.res.cork(() => {
+        this.res.writeStatus(statusLine(this.status));
+        this.res.writeHeader('content-type', 'application/json');
+        this.res.writeHeader('x-request-id', this.view.requestId);
+        this.res.end(REASON_BODIES[reasonId]!, closeAfter);
+      });
+    } else {
+      this.reason = reasonId;
+      this.done = true;
+      this.res.close();
+    }
+    this.host.finished(this);
+  }
+
+  // --- upstream ----------------------------------------------------------------
+
+  forward(group: UpstreamGroup, path: string, method: string, headers: string[], contentLength: number): void {
+    if (this.done) return;
+    this.group = group;
+    this.upstreamIndex = group.index;
+    let body: RequestBody | null = null;
+    if (this.expectBody && (contentLength !== 0)) {
+      body = new RequestBody(this);
+      for (const c of this.queue!) body.push(c);
+      this.queue = null;
+      this.queued = 0;
+      if (this.bodyDone) body.push(null);
+      this.body = body;
+    }
+    this.dispatchOpts = {
+      path,
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body,
+      headersTimeout: group.timeout,
+      bodyTimeout: group.timeout,
+      blocking: false,
+      // Retrying is ours to decide (only bodiless requests, on connect errors).
+      idempotent: false,
+    };
+    this.dispatch(group.pick(Date.now()));
+  }
+
+  private dispatch(target: Target): void {
+    this.target = target;
+    const hostIdx = (this.dispatchOpts!.headers as string[]).indexOf('host');
+    if (hostIdx >= 0) (this.dispatchOpts!.headers as string[])[hostIdx + 1] = target.hostHeader;
+    this.upstreamStart = performance.now();
+    target.pool.dispatch(this.dispatchOpts!, this);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.upstreamAbort = abort;
+    if (this.done) abort(new Error('client gone'));
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: not relayed
+    if (this.done) return false;
+    this.upstreamResume = resume;
+    this.group!.markOk(this.target!);
+    this.host.upstreamResult(this.upstreamIndex, (performance.now() - this.upstreamStart) * 1000, false);
+    this.status = statusCode;
+    this.started = true;
+    this.corkStatus = statusCode;
+    this.corkHeaders = raw;
+    this.res.cork(this.writeHead);
+    return !this.done;
+  }
+
+  private readonly writeHead = (): void => {
+    const res = this.res;
+    const raw = this.corkHeaders!;
+    this.corkHeaders = null;
+    res.writeStatus(statusLine(this.corkStatus));
+    let total = -1;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      if (name === 'content-length') { total = Number(raw[i + 1]!.toString('latin1')); continue; }
+      if (RESPONSE_DROP.has(name)) continue;
+      res.writeHeader(raw[i]!, raw[i + 1]!);
+    }
+    const extra = this.responseHeaders;
+    for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
+    const s = this.corkStatus;
+    if (this.head || s === 204 || s === 304) {
+      // No body follows; report the upstream's length for HEAD.
+      res.endWithoutBody(this.head && total >= 0 ? total : undefined);
+      this.finishResponse();
+      return;
+    }
+    this.totalSize = Number.isFinite(total) ? total : -1;
+    if (this.totalSize === 0) {
+      res.end();
+      this.finishResponse();
+    }
+  };
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return false;
+    this.cork1 = chunk;
+    this.res.cork(this.writeChunk);
+    return this.held === null && !this.done && !this.waitingWritable;
+  }
+
+  private waitingWritable = false;
+
+  private readonly writeChunk = (): void => {
+    const chunk = this.cork1!;
+    this.cork1 = null;
+    const res = this.res;
+    this.bytesOut += chunk.length;
+    if (this.totalSize >= 0) {
+      const offset = res.getWriteOffset();
+      const [ok, done] = res.tryEnd(chunk, this.totalSize);
+      if (done) { this.finishResponse(); return; }
+      if (!ok) {
+        // uWS took part of it; keep the rest (copied: undici reuses its buffer) until writable.
+        this.held = Buffer.from(chunk);
+        this.heldOffset = offset;
+        this.hookWritable();
+      }
+    } else if (!res.write(chunk)) {
+      this.waitingWritable = true;
+      this.hookWritable();
+    }
+  };
+
+  private hookWritable(): void {
+    if (!this.writableHooked) {
+      this.writableHooked = true;
+      this.res.onWritable(this.onWritable);
+    }
+  }
+
+  private readonly onWritable = (offset: number): boolean => {
+    if (this.done) return true;
+    if (this.held !== null) {
+      const rest = this.held.subarray(offset - this.heldOffset);
+      const [ok, done] = this.res.tryEnd(rest, this.totalSize);
+      if (done) { this.held = null; this.finishResponse(); return true; }
+      if (!ok) return false;
+      this.held = null;
+    }
+    this.waitingWritable = false;
+    const r = this.upstreamResume;
+    if (r) r();
+    return true;
+  };
+
+  onComplete(): void {
+    if (this.done) return;
+    if (this.totalSize < 0) {
+      this.res.cork(this.endChunked);
+    } else if (this.held === null) {
+      // Content-Length response fully relayed by tryEnd, or upstream sent less than announced.
+      this.finishResponse();
+    }
+  }
+
+  private readonly endChunked = (): void => {
+    this.res.end();
+    this.finishResponse();
+  };
+
+  onError(err: Error): void {
+    if (this.done) return;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const connectFailed = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNRESET' && !this.started || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
+    const group = this.group;
+    if (group && this.target) {
+      if (connectFailed) group.markFailed(this.target, Date.now());
+      this.host.upstreamResult(this.upstreamIndex, (performance.now() - this.upstreamStart) * 1000, true);
+    }
+    // A bodiless request that never reached a target may try another one, once.
+    if (connectFailed && !this.started && !this.expectBody && !this.retried && group && group.targets.length > 1) {
+      this.retried = true;
+      this.upstreamAbort = null;
+      this.dispatch(group.pick(Date.now(), this.target));
+      return;
+    }
+    const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
+    this.upstreamAbort = null;
+    this.fail(timeout ? R.upstream_timeout : connectFailed ? R.upstream_unavailable : R.upstream_error);
+  }
+
+  private finishResponse(): void {
+    if (this.done) return;
+    this.done = true;
+    this.host.finished(this);
+  }
+}
+
+import { REASONS, REASON_BODY } from '../reasons.js';
+const REASON_STATUS: readonly number[] = REASONS.map((r) => r.status);
+const REASON_BODIES: readonly string[] = REASON_BODY;

@@ -1,0 +1,153 @@
+// Header hygiene between client and upstream. The request the upstream sees is
+// rebuilt, never passed through: framing headers are validated and re-derived,
+// hop-by-hop headers dropped (the fixed list and those the client names in
+// Connection — but Connection can never strip the gateway's own headers,
+// Traefik CVE-2024-45410), identity headers a client sent are removed before
+// the gateway sets its own, so they cannot be forged.
+import { R } from '../reasons.js';
+
+/** Removed always: hop-by-hop (RFC 9110 §7.6.1) and what the gateway re-derives. */
+const ALWAYS_DROP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-authenticate', 'proxy-authorization', 'host', 'content-length', 'expect', 'http2-settings',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id',
+]);
+
+/** Headers a client's Connection list may never remove (they are the gateway's). */
+const PROTECTED = new Set([
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id',
+  'x-portcullis-consumer', 'x-portcullis-authenticator', 'content-type', 'authorization',
+]);
+
+// RFC 9110 tchar, as a lookup table.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
+for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
+for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
+
+function validName(n: string): boolean {
+  if (n.length === 0) return false;
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** No CR, LF, NUL or other controls except HTAB in a value (RFC 9110 §5.5). */
+export function validValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return false;
+  }
+  return true;
+}
+
+function isDigits(s: string): boolean {
+  if (s.length === 0 || s.length > 15) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** What framing a request declared; filled by inspectRequestHeaders. */
+export interface Framing {
+  /** Declared Content-Length, or -1 when none. */
+  contentLength: number;
+  chunked: boolean;
+  /** Lower-case names the client listed in Connection (minus protected ones), or null. */
+  connectionDrop: Set<string> | null;
+  /** The X-Forwarded-For the client sent ('' when none). */
+  xff: string;
+  xfp: string;
+  requestId: string;
+}
+
+/**
+ * Validates the headers of a request the gateway is about to forward.
+ * Returns 0, or the reason id of a 400 (never forward what could not be fully parsed).
+ */
+export function inspectRequestHeaders(h: readonly string[], out: Framing): number {
+  out.contentLength = -1;
+  out.chunked = false;
+  out.connectionDrop = null;
+  out.xff = '';
+  out.xfp = '';
+  out.requestId = '';
+  let sawCl = false;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i]!;
+    const value = h[i + 1]!;
+    if (!validName(name) || !validValue(value)) return R.bad_header;
+    switch (name) {
+      case 'content-length':
+        if (sawCl || !isDigits(value.trim())) return R.bad_header; // duplicate or garbage
+        sawCl = true;
+        out.contentLength = Number(value.trim());
+        break;
+      case 'transfer-encoding':
+        if (out.chunked || value.trim().toLowerCase() !== 'chunked') return R.bad_header;
+        out.chunked = true;
+        break;
+      case 'connection':
+        for (const tok of value.split(',')) {
+          const t = tok.trim().toLowerCase();
+          if (t && t !== 'close' && t !== 'keep-alive' && !PROTECTED.has(t)) (out.connectionDrop ??= new Set()).add(t);
+        }
+        break;
+      case 'x-forwarded-for':
+        out.xff = out.xff ? `${out.xff}, ${value}` : value;
+        break;
+      case 'x-forwarded-proto':
+        out.xfp = value;
+        break;
+      case 'x-request-id':
+        out.requestId = value;
+        break;
+    }
+  }
+  if (out.chunked && sawCl) return R.bad_header; // CL + TE: classic smuggling vector
+  return 0;
+}
+
+/** Per-route, precompiled: which client headers never go upstream and what to add. */
+export interface HeaderPolicy {
+  /** Lower-case names removed (identity headers, forward_claims names, route's remove list). */
+  readonly drop: ReadonlySet<string>;
+  /** Names starting with this prefix are dropped (x-portcullis-). */
+  readonly dropPrefix: string;
+  /** Flat [name, value…] added (route's request_headers.add). */
+  readonly add: readonly string[];
+}
+
+export function compileHeaderPolicy(forwardClaimHeaders: Iterable<string>, remove: readonly string[] = [], add: Record<string, string> = {}): HeaderPolicy {
+  const drop = new Set<string>();
+  for (const n of forwardClaimHeaders) drop.add(n.toLowerCase());
+  for (const n of remove) drop.add(n.toLowerCase());
+  const addFlat: string[] = [];
+  for (const [k, v] of Object.entries(add)) {
+    addFlat.push(k.toLowerCase(), v);
+    drop.add(k.toLowerCase());
+  }
+  return { drop, dropPrefix: 'x-portcullis-', add: addFlat };
+}
+
+/** Copies the client headers that may go upstream into `out` (flat). */
+export function copyForwardable(h: readonly string[], f: Framing, p: HeaderPolicy, out: string[]): void {
+  const cd = f.connectionDrop;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i]!;
+    if (ALWAYS_DROP.has(name) || p.drop.has(name) || name.startsWith(p.dropPrefix)) continue;
+    if (cd !== null && cd.has(name)) continue;
+    out.push(name, h[i + 1]!);
+  }
+}
+
+/** Response headers from upstream that are not passed to the client (uWS sets its own framing). */
+export const RESPONSE_DROP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-authenticate', 'content-length', 'date',
+]);

@@ -1,0 +1,53 @@
+// Answers the gateway gives itself (rejections, respond routes, redirects).
+// Status lines and JSON bodies are precomputed; writing one costs a few uWS calls.
+import { REASONS, REASON_BODY } from '../reasons.js';
+import type { HttpResponse } from './uws.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  100: 'Continue', 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content',
+  301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  408: 'Request Timeout', 409: 'Conflict', 410: 'Gone', 413: 'Content Too Large', 415: 'Unsupported Media Type',
+  422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
+  499: 'Client Closed Request', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+const statusLines: string[] = [];
+/** "404 Not Found", cached per status code. */
+export function statusLine(status: number): string {
+  let s = statusLines[status];
+  if (s === undefined) {
+    s = `${status} ${STATUS_TEXT[status] ?? 'Status'}`;
+    statusLines[status] = s;
+  }
+  return s;
+}
+
+/** Per reason id: its status line. */
+export const REASON_STATUS_LINE: readonly string[] = REASONS.map((r) => statusLine(r.status));
+
+export const CT_JSON = 'application/json';
+const NO_HEADERS: readonly string[] = [];
+
+/**
+ * Writes a rejection with the reason's precomputed JSON body. `extra` is a flat
+ * [name, value…] list (WWW-Authenticate, Retry-After, RateLimit…).
+ * Must be called synchronously inside the uWS handler or inside res.cork().
+ */
+export function writeRejection(res: HttpResponse, reasonId: number, extra: readonly string[] = NO_HEADERS, requestId = ''): void {
+  res.writeStatus(REASON_STATUS_LINE[reasonId]!);
+  res.writeHeader('content-type', CT_JSON);
+  res.writeHeader('cache-control', 'no-store');
+  if (requestId) res.writeHeader('x-request-id', requestId);
+  for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
+  res.end(REASON_BODY[reasonId]!);
+}
+
+/** Writes a full answer with a status, flat headers and a body. */
+export function writeDirect(res: HttpResponse, status: number, headers: readonly string[], body: string, head = false): void {
+  res.writeStatus(statusLine(status));
+  for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!);
+  if (head) res.endWithoutBody(Buffer.byteLength(body));
+  else res.end(body);
+}

@@ -1,0 +1,32 @@
+// The one place that knows which uWebSockets.js package we load. The official
+// package is published only on GitHub; @btc-vision/uwebsockets.js republishes
+// the same v20.57.0 binaries on the npm registry (patched for glibc 2.36 by
+// scripts/patch-uws.mjs). Swap the import here to move to another build.
+import type * as UWSTypes from '@btc-vision/uwebsockets.js';
+
+export type HttpResponse = UWSTypes.HttpResponse;
+export type HttpRequest = UWSTypes.HttpRequest;
+export type TemplatedApp = UWSTypes.TemplatedApp;
+export type ListenSocket = UWSTypes.us_listen_socket;
+export type UwsModule = typeof UWSTypes;
+
+let loaded: UwsModule | null = null;
+
+/**
+ * Loads uWS once per thread. uWS reads UWS_HTTP_MAX_HEADERS_SIZE when the
+ * native module initialises, so `server.limits.max_header_bytes` must be set
+ * before the first load (it is fixed for the life of the process; a reload
+ * cannot change it).
+ */
+export async function loadUws(maxHeaderBytes: number): Promise<UwsModule> {
+  if (loaded) return loaded;
+  if (!process.env.UWS_HTTP_MAX_HEADERS_SIZE) process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes);
+  const mod = (await import('@btc-vision/uwebsockets.js')) as unknown as { default: UwsModule };
+  loaded = mod.default;
+  return loaded;
+}
+
+export function uws(): UwsModule {
+  if (!loaded) throw new Error('uWS used before loadUws()');
+  return loaded;
+}

@@ -1,0 +1,107 @@
+// The RequestView the stages see (src/contracts.ts). While the uWS handler runs
+// synchronously, one LiveView per thread is reused for every request and reads
+// headers straight from uWS (no copies). When the request must wait (slow
+// path, proxy), detach() copies what is needed into a DetachedView that the
+// async code may keep: uWS's HttpRequest is invalid after the handler returns.
+import type { Identity, RequestView } from '../contracts.js';
+import type { HttpRequest } from './uws.js';
+
+/** Finds a cookie's value in a Cookie header without splitting it into an array. */
+export function findCookie(header: string, name: string): string | undefined {
+  let i = 0;
+  const n = header.length;
+  while (i < n) {
+    while (i < n && (header.charCodeAt(i) === 32 || header.charCodeAt(i) === 59)) i++; // ' ' ';'
+    const eq = header.indexOf('=', i);
+    if (eq < 0) return undefined;
+    let end = header.indexOf(';', eq + 1);
+    if (end < 0) end = n;
+    if (eq - i === name.length && header.startsWith(name, i)) {
+      let v = header.slice(eq + 1, end).trim();
+      if (v.length >= 2 && v.charCodeAt(0) === 34 && v.charCodeAt(v.length - 1) === 34) v = v.slice(1, -1);
+      return v;
+    }
+    i = end + 1;
+  }
+  return undefined;
+}
+
+abstract class BaseView implements RequestView {
+  method = '';
+  path = '';
+  query = '';
+  host = '';
+  clientIp = '';
+  clientIp16 = new Uint8Array(16);
+  clientIsV4 = true;
+  routeIndex = -1;
+  identity: Identity | null = null;
+  reason = 0;
+  retryAfter = 0;
+  limitName = '';
+  /** x-request-id sent upstream and in the access log. */
+  requestId = '';
+  abstract header(lowerName: string): string;
+  abstract queryParam(name: string): string | undefined;
+  cookie(name: string): string | undefined {
+    const h = this.header('cookie');
+    return h ? findCookie(h, name) : undefined;
+  }
+}
+
+export class LiveView extends BaseView {
+  req: HttpRequest | null = null;
+
+  header(lowerName: string): string {
+    return this.req!.getHeader(lowerName);
+  }
+
+  queryParam(name: string): string | undefined {
+    return this.req!.getQuery(name);
+  }
+
+  /** Every header, flat [name, value…] in arrival order (names lower-case as uWS gives them). */
+  collectHeaders(): string[] {
+    const out: string[] = [];
+    this.req!.forEach((k, v) => { out.push(k, v); });
+    return out;
+  }
+
+  /** A copy that outlives the uWS handler. */
+  detach(headers: string[]): DetachedView {
+    const d = new DetachedView(headers);
+    d.method = this.method;
+    d.path = this.path;
+    d.query = this.query;
+    d.host = this.host;
+    d.clientIp = this.clientIp;
+    d.clientIp16 = this.clientIp16.slice();
+    d.clientIsV4 = this.clientIsV4;
+    d.routeIndex = this.routeIndex;
+    d.identity = this.identity;
+    d.reason = this.reason;
+    d.retryAfter = this.retryAfter;
+    d.limitName = this.limitName;
+    d.requestId = this.requestId;
+    return d;
+  }
+}
+
+export class DetachedView extends BaseView {
+  private params: URLSearchParams | null = null;
+  constructor(readonly headers: string[]) {
+    super();
+  }
+
+  header(lowerName: string): string {
+    const h = this.headers;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === lowerName) return h[i + 1]!;
+    return '';
+  }
+
+  queryParam(name: string): string | undefined {
+    if (!this.query) return undefined;
+    this.params ??= new URLSearchParams(this.query);
+    return this.params.get(name) ?? undefined;
+  }
+}
