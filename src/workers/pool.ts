@@ -1,0 +1,177 @@
+// The one Piscina pool of the process: slow decisions (OIDC code exchange,
+// token introspection, external authn/authz callouts) run here so the event
+// loop keeps serving the hot path.
+//
+// Why no AbortSignal is handed to Piscina: aborting a *running* Piscina task
+// terminates its worker thread, and with several tasks per worker that would
+// kill unrelated callouts. Instead every task gets an absolute deadline it
+// enforces itself (AbortSignal.timeout on its own I/O, and an early return when
+// it starts after the deadline), and the caller's promise is rejected by a
+// timer at the deadline whatever the worker does.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+
+export interface PoolStats {
+  /** Tasks waiting for a worker. */
+  readonly queued: number;
+  /** Tasks handed to a worker and not yet settled. */
+  readonly running: number;
+  /** Tasks settled (answered or failed) since start. */
+  readonly completed: number;
+  /** Callers whose deadline passed before the task answered. */
+  readonly timeouts: number;
+  /** Tasks refused because the queue was full (→ 503 overloaded). */
+  readonly rejected: number;
+  /** Median time from submission to answer over the last 1024 tasks, ms. */
+  readonly taskMsP50: number;
+}
+
+export interface WorkerPool {
+  /**
+   * Runs `task` ("file" or "file#export" under workers/tasks/) with `input`.
+   * The input gets a `deadline` field (epoch ms) the task must honour.
+   * Rejects with PoolOverloadedError when the queue is full and with
+   * PoolTimeoutError when `deadlineMs` passes first.
+   */
+  run<T>(task: string, input: Record<string, unknown>, deadlineMs: number): Promise<T>;
+  stats(): PoolStats;
+  /** True once the first task started the worker threads. */
+  readonly started: boolean;
+  close(): Promise<void>;
+}
+
+export interface WorkerPoolOptions {
+  threads: number | 'auto';
+  maxQueue: number;
+  /** Concurrent tasks per worker thread; callouts are I/O-bound, so many. */
+  tasksPerThread?: number;
+}
+
+/** The queue is full: the caller answers 503 (R.overloaded), it never waits unbounded. */
+export class PoolOverloadedError extends Error {
+  override readonly name = 'PoolOverloadedError';
+}
+/** The task's deadline passed before it answered. */
+export class PoolTimeoutError extends Error {
+  override readonly name = 'PoolTimeoutError';
+}
+
+const RING = 1024;
+
+/** Task files live beside this module in dist/; under vitest (running src/) use the built ones. */
+function taskDir(): URL {
+  const here = new URL('./tasks/', import.meta.url);
+  if (existsSync(new URL('./http.js', here))) return here;
+  const built = fileURLToPath(here).replace(/([\\/])src([\\/])workers([\\/])tasks([\\/])$/, '$1dist$2workers$3tasks$4');
+  if (existsSync(`${built}http.js`)) return pathToFileURL(built);
+  throw new Error(`worker task files not found in ${fileURLToPath(here)} nor ${built}; run "npx tsc -p tsconfig.json" first`);
+}
+
+export function resolveThreads(threads: number | 'auto'): number {
+  if (threads !== 'auto') return threads;
+  // The event loops already use cores; callouts are I/O-bound and multiplexed per thread.
+  return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+}
+
+export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
+  const threads = resolveThreads(opts.threads);
+  const tasksPerThread = opts.tasksPerThread ?? 64;
+  let piscina: Piscina | null = null;
+  let dir: URL | null = null;
+  const files = new Map<string, { filename: string; name: string }>();
+  let inWorker = 0;
+  let completed = 0;
+  let timeouts = 0;
+  let rejected = 0;
+  const ring = new Float64Array(RING);
+  let ringN = 0;
+  let closed = false;
+
+  function start(): Piscina {
+    dir = taskDir();
+    piscina = new Piscina({
+      minThreads: 1,
+      maxThreads: threads,
+      concurrentTasksPerWorker: tasksPerThread,
+      maxQueue: opts.maxQueue,
+      idleTimeout: 30_000,
+      recordTiming: false,
+    });
+    return piscina;
+  }
+
+  function target(task: string): { filename: string; name: string } {
+    let t = files.get(task);
+    if (t === undefined) {
+      const hash = task.indexOf('#');
+      const file = hash === -1 ? task : task.slice(0, hash);
+      if (!/^[a-z0-9-]+$/.test(file)) throw new Error(`bad worker task name "${task}"`);
+      t = { filename: new URL(`./${file}.js`, dir!).href, name: hash === -1 ? 'default' : task.slice(hash + 1) };
+      files.set(task, t);
+    }
+    return t;
+  }
+
+  return {
+    get started() {
+      return piscina !== null;
+    },
+    run<T>(task: string, input: Record<string, unknown>, deadlineMs: number): Promise<T> {
+      if (closed) return Promise.reject(new PoolOverloadedError('the worker pool is closed (shutting down)'));
+      const p = piscina ?? start();
+      const t = target(task);
+      const t0 = performance.now();
+      const deadline = Date.now() + deadlineMs;
+      input.deadline = deadline;
+      return new Promise<T>((resolve, reject) => {
+        let settled = false;
+        const timer = setTimeout(() => {
+          if (settled) return;
+          settled = true;
+          timeouts++;
+          reject(new PoolTimeoutError(`${task} did not answer within ${deadlineMs}ms`));
+        }, deadlineMs);
+        inWorker++;
+        p.run(input, t).then(
+          (v: T) => {
+            inWorker--;
+            completed++;
+            ring[ringN++ % RING] = performance.now() - t0;
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve(v);
+          },
+          (e: unknown) => {
+            inWorker--;
+            const full = e instanceof Error && /queue is at limit|No task queue available/.test(e.message);
+            if (full) rejected++;
+            else completed++;
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            reject(full ? new PoolOverloadedError(`worker pool queue is full (${opts.maxQueue} waiting); raise workers.max_queue or workers.threads`) : e);
+          },
+        );
+      });
+    },
+    stats(): PoolStats {
+      const n = Math.min(ringN, RING);
+      let p50 = 0;
+      if (n > 0) {
+        const s = ring.slice(0, n).sort();
+        p50 = s[n >> 1]!;
+      }
+      const queued = piscina?.queueSize ?? 0;
+      return { queued, running: Math.max(0, inWorker - queued), completed, timeouts, rejected, taskMsP50: p50 };
+    },
+    async close() {
+      closed = true;
+      const p = piscina;
+      piscina = null;
+      if (p) await p.destroy();
+    },
+  };
+}
