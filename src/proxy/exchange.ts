@@ -271,7 +271,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.corkStatus = statusCode;
     this.corkHeaders = raw;
     this.res.cork(this.writeHead);
-    return !this.done;
+    return true;
   }
 
   private readonly writeHead = (): void => {
@@ -306,7 +306,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.done) return false;
     this.cork1 = chunk;
     this.res.cork(this.writeChunk);
-    return this.held === null && !this.done && !this.waitingWritable;
+    // Pause undici only to wait for the client; a finished response must let
+    // undici read to the end of the message, or the connection is never reused.
+    return this.held === null && !this.waitingWritable;
   }
 
   private waitingWritable = false;

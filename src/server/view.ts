@@ -41,6 +41,20 @@ abstract class BaseView implements RequestView {
   limitName = '';
   /** x-request-id sent upstream and in the access log. */
   requestId = '';
+  /** Upstream index chosen by stage 6/7 (-1 = none). */
+  upstream = -1;
+  /** Headers an external authorizer asked to add upstream, flat. */
+  authzHeaders: readonly string[] = [];
+  /** Scheme of the listener the request came in on. */
+  proto: 'http' | 'https' = 'http';
+  /** The socket peer (or PROXY v2 source) is in trusted_proxies. */
+  peerTrusted = false;
+  /** The socket peer's address as text. */
+  peerIp = '';
+  /** Index (in the route's list) of the rate limit that rejected. */
+  limitIndex = -1;
+  /** performance.now() when the request arrived. */
+  startedAt = 0;
   abstract header(lowerName: string): string;
   abstract queryParam(name: string): string | undefined;
   cookie(name: string): string | undefined {
@@ -83,6 +97,13 @@ export class LiveView extends BaseView {
     d.retryAfter = this.retryAfter;
     d.limitName = this.limitName;
     d.requestId = this.requestId;
+    d.upstream = this.upstream;
+    d.authzHeaders = this.authzHeaders;
+    d.proto = this.proto;
+    d.peerTrusted = this.peerTrusted;
+    d.peerIp = this.peerIp;
+    d.limitIndex = this.limitIndex;
+    d.startedAt = this.startedAt;
     return d;
   }
 }

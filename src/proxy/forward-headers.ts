@@ -1,0 +1,33 @@
+// The header list sent upstream: the client's forwardable headers, then the
+// gateway's own (X-Forwarded-*, X-Request-Id, identity, route additions).
+import type { CompiledRoute } from '../server/runtime.js';
+import type { DetachedView } from '../server/view.js';
+import { newRequestId } from '../server/request-id.js';
+import type { Exchange } from './exchange.js';
+import { copyForwardable, validValue, type Framing } from './headers.js';
+
+export function compileForwardHeaders(v: DetachedView, f: Framing, route: CompiledRoute, _ex: Exchange): string[] {
+  const out: string[] = [];
+  copyForwardable(v.headers, f, route.headers, out);
+  // Host is rewritten per target by the Exchange; the client's Host goes in X-Forwarded-Host.
+  out.push('host', '');
+  if (f.contentLength >= 0 && !f.chunked) out.push('content-length', String(f.contentLength));
+  const trusted = v.peerTrusted;
+  const xff = trusted && f.xff !== '' ? `${f.xff}, ${v.peerIp}` : v.clientIp;
+  out.push('x-forwarded-for', xff);
+  out.push('x-forwarded-proto', trusted && f.xfp !== '' && validValue(f.xfp) ? f.xfp : v.proto);
+  if (v.host !== '') out.push('x-forwarded-host', v.header('host'));
+  v.requestId = trusted && f.requestId !== '' && f.requestId.length <= 200 ? f.requestId : newRequestId();
+  out.push('x-request-id', v.requestId);
+  const id = v.identity;
+  if (id !== null) {
+    out.push('x-portcullis-consumer', id.consumer, 'x-portcullis-authenticator', id.authenticator);
+    const fh = id.forwardHeaders;
+    for (let i = 0; i < fh.length; i++) out.push(fh[i]!);
+  }
+  const add = route.headers.add;
+  for (let i = 0; i < add.length; i++) out.push(add[i]!);
+  const az = v.authzHeaders;
+  for (let i = 0; i + 1 < az.length; i += 2) if (validValue(az[i + 1]!)) out.push(az[i]!, az[i + 1]!);
+  return out;
+}

@@ -1,0 +1,89 @@
+// Plan → Runtime: every stage compiled once into the objects the pipeline
+// calls. Problems found while compiling (bad CIDR, unreadable key file…) are
+// collected with the config path and thrown together as a ConfigError, so
+// `portcullis check` reports them exactly like schema errors.
+import { makeCompileContext, type Plan } from '../config/load.js';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import { compileRouter, normalizePath } from '../router/index.js';
+import { compileClientIp } from '../policy/client-ip.js';
+import { compileRoutePolicy } from '../policy/rules.js';
+import { compileHeaderPolicy } from '../proxy/headers.js';
+import { UpstreamGroup } from '../proxy/upstreams.js';
+import type { CompiledRoute, Runtime } from './runtime.js';
+import { buildStages, type SharedState } from './stages.js';
+
+export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Runtime> {
+  const issues: ConfigIssue[] = [];
+  const ctx = makeCompileContext(plan, issues);
+  const c = plan.config;
+
+  const upstreamNames = Object.keys(c.upstreams);
+  const upstreamIndex = new Map(upstreamNames.map((n, i) => [n, i]));
+  const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!));
+  const clientIp = compileClientIp(c.server.trusted_proxies, ctx);
+  const stages = buildStages(plan, ctx, shared, upstreamIndex);
+
+  // Every header any authenticator may set from claims is removed from client requests on every route.
+  const claimHeaders = new Set<string>();
+  for (const a of Object.values(c.authenticators)) {
+    const fc = (a as { forward_claims?: Record<string, string> }).forward_claims;
+    if (fc) for (const h of Object.values(fc)) claimHeaders.add(h.toLowerCase());
+  }
+
+  const routes: CompiledRoute[] = c.routes.map((r, i) => {
+    const at = `routes[${i}]`;
+    const a = r.authorize;
+    const needsPolicy = !!(a && (a.ip_allow || a.ip_deny || a.scopes || a.roles || a.claims)) || !!r.route_by;
+    const respond = r.respond
+      ? {
+          status: r.respond.status,
+          headers: flatHeaders({ 'content-type': 'text/plain; charset=utf-8', ...(r.respond.headers ?? {}) }),
+          body: r.respond.body ?? '',
+        }
+      : null;
+    return {
+      index: i,
+      name: r.name,
+      respond,
+      chain: r.authenticate && r.authenticate.length ? stages.chain(r.authenticate, `${at}.authenticate`) : null,
+      policy: needsPolicy ? compileRoutePolicy(r, at, upstreamIndex, ctx) : null,
+      rateLimit: r.rate_limit && r.rate_limit.length ? stages.rateLimit(r.rate_limit, `${at}.rate_limit`) : null,
+      external: a?.external ? stages.authorizer(a.external, `${at}.authorize.external`) : null,
+      upstream: r.upstream !== undefined ? upstreamIndex.get(r.upstream) ?? -1 : -1,
+      stripPrefix: r.strip_prefix && r.match.path_prefix && r.match.path_prefix !== '/' ? r.match.path_prefix.replace(/\/$/, '') : '',
+      headers: compileHeaderPolicy(claimHeaders, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}),
+      timeout: r.timeout ?? c.server.limits.request_timeout,
+    } satisfies CompiledRoute;
+  });
+
+  if (issues.length) {
+    await Promise.all(upstreams.map((u) => u.close()));
+    await stages.close();
+    throw new ConfigError(plan.file || '<config>', issues);
+  }
+
+  const router = compileRouter(c.routes);
+  return {
+    plan,
+    routes,
+    routeNames: routes.map((r) => r.name),
+    match: (m, h, p, hdr) => router.match(m, h, p, hdr),
+    normalize: normalizePath,
+    clientIp,
+    upstreams,
+    maxBody: c.server.limits.max_body,
+    idleTimeout: c.server.limits.idle_timeout,
+    ready: stages.ready(),
+    collectors: stages.collectors,
+    async close() {
+      await Promise.all(upstreams.map((u) => u.close()));
+      await stages.close();
+    },
+  };
+}
+
+function flatHeaders(h: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(h)) out.push(k.toLowerCase(), v);
+  return out;
+}

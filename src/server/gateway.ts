@@ -1,0 +1,114 @@
+// One event-loop thread's gateway: its uWS apps (one per listener), the
+// pipeline, and the current Runtime. Reload swaps the Runtime atomically (the
+// next request sees the new plan; in-flight requests finish on the old one);
+// shutdown stops accepting, lets in-flight requests finish, then closes.
+import { existsSync } from 'node:fs';
+import type { Plan } from '../config/load.js';
+import type { ListenConfig } from '../config/schema.js';
+import { log } from '../observe/log.js';
+import { buildRuntime } from './build.js';
+import { Pipeline, type ObserveSink } from './pipeline.js';
+import type { Runtime } from './runtime.js';
+import type { SharedState } from './stages.js';
+import { loadUws, type ListenSocket, type TemplatedApp } from './uws.js';
+
+export interface BoundListener {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+}
+
+export class Gateway {
+  private apps: TemplatedApp[] = [];
+  private sockets: ListenSocket[] = [];
+  readonly listeners: BoundListener[] = [];
+  private constructor(
+    readonly pipeline: Pipeline,
+    private runtime: Runtime,
+    private readonly shared: SharedState,
+  ) {}
+
+  static async start(plan: Plan, shared: SharedState, sink: ObserveSink): Promise<Gateway> {
+    const uWS = await loadUws(plan.config.server.limits.max_header_bytes);
+    const rt = await buildRuntime(plan, shared);
+    await rt.ready;
+    const gw = new Gateway(new Pipeline(rt, sink), rt, shared);
+    try {
+      const ls = plan.config.server.listen;
+      for (let i = 0; i < ls.length; i++) {
+        const l = ls[i]!;
+        await gw.listen(uWS, shared.listenPorts ? { ...l, port: shared.listenPorts[i] ?? l.port } : l, plan);
+      }
+    } catch (e) {
+      gw.closeNow();
+      await rt.close();
+      throw e;
+    }
+    return gw;
+  }
+
+  private async listen(uWS: Awaited<ReturnType<typeof loadUws>>, l: ListenConfig, plan: Plan): Promise<void> {
+    let app: TemplatedApp;
+    if (l.tls) {
+      const cert = planPath(plan, l.tls.cert);
+      const key = planPath(plan, l.tls.key);
+      for (const [what, p] of [['cert', cert], ['key', key]] as const) {
+        if (!existsSync(p)) throw new Error(`server.listen ${l.host}:${l.port}: tls.${what} file not found: ${p}`);
+      }
+      app = uWS.SSLApp({ cert_file_name: cert, key_file_name: key, passphrase: l.tls.passphrase ?? '' });
+    } else {
+      app = uWS.App();
+    }
+    app.any('/*', this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol }));
+    const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));
+    if (!sock) {
+      throw new Error(`cannot listen on ${l.host}:${l.port}: the address is in use, not local, or needs privileges (ports < 1024 need CAP_NET_BIND_SERVICE)`);
+    }
+    const port = uWS.us_socket_local_port(sock as never);
+    this.apps.push(app);
+    this.sockets.push(sock);
+    this.listeners.push({ host: l.host, port, tls: !!l.tls });
+  }
+
+  get current(): Runtime {
+    return this.runtime;
+  }
+
+  /** Builds the new plan's runtime first; on any error the old one keeps serving. */
+  async reload(plan: Plan): Promise<void> {
+    const next = await buildRuntime(plan, this.shared);
+    await next.ready;
+    const old = this.runtime;
+    this.runtime = next;
+    this.pipeline.rt = next;
+    // In-flight requests still hold the old upstream pools; close them once those are done.
+    const grace = old.plan.config.server.limits.request_timeout + 1000;
+    setTimeout(() => void old.close().catch((e: unknown) => log.warn('closing the previous runtime failed', { error: String(e) })), grace).unref();
+  }
+
+  /** Stops accepting; waits for in-flight requests up to `deadlineMs`; closes everything. */
+  async shutdown(deadlineMs: number): Promise<void> {
+    const uWS = await loadUws(0);
+    for (const s of this.sockets) uWS.us_listen_socket_close(s as never);
+    this.sockets = [];
+    this.pipeline.draining = true;
+    const until = Date.now() + deadlineMs;
+    while (this.pipeline.inflight.size > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const left = this.pipeline.inflight.size;
+    if (left > 0) log.warn('shutdown deadline reached; cutting in-flight requests', { in_flight: left });
+    this.closeNow();
+    this.pipeline.stop();
+    await this.runtime.close();
+  }
+
+  private closeNow(): void {
+    for (const a of this.apps) a.close();
+    this.apps = [];
+  }
+}
+
+function planPath(plan: Plan, p: string): string {
+  return p.startsWith('/') ? p : `${plan.baseDir}/${p}`;
+}

@@ -1,0 +1,362 @@
+// The request's way (ARCHITECTURE.md), stage by stage:
+//   1 parse+limits → 2 route → 3 network policy + rate-limit peek →
+//   4 authenticate → 5 rate limit (all keys) → 6 authorize (rules, route_by) →
+//   7 slow decisions (external authz) → 8 proxy.
+// Stages 1–6 run synchronously on one reused LiveView; a rejection there writes
+// a precomputed answer and allocates nothing in our code. Only a request that
+// must wait or be proxied gets an Exchange (src/proxy/exchange.ts), which owns
+// the uWS response from then on and registered onAborted in its constructor.
+import {
+  AUTH_OK, AUTH_REJECT, AUTH_RESPOND, AUTHZ_DROP, AUTHZ_FORWARD,
+  type AuthResult, type AuthzDecision, type DirectResponse,
+} from '../contracts.js';
+import { R, REASONS } from '../reasons.js';
+import { Exchange, type ExchangeHost } from '../proxy/exchange.js';
+import { compileForwardHeaders } from '../proxy/forward-headers.js';
+import { inspectRequestHeaders, type Framing } from '../proxy/headers.js';
+import { writeDirect, writeRejection } from './respond.js';
+import type { CompiledRoute, Runtime } from './runtime.js';
+import type { HttpRequest, HttpResponse } from './uws.js';
+import { DetachedView, LiveView } from './view.js';
+import { parseIpInto } from '../policy/ip.js';
+
+/** What the pipeline reports when a request ends (metrics + access log). */
+export interface ObserveSink {
+  request(
+    view: LiveView | DetachedView, status: number, reason: number, micros: number,
+    upstream: number, bytesOut: number, bytesIn: number,
+  ): void;
+  upstream(index: number, micros: number, error: boolean): void;
+}
+
+const EMPTY: readonly string[] = [];
+const NEXT = -1;
+const ASYNC = -2;
+const RESPONDED = -3;
+const REASON_STATUS: readonly number[] = REASONS.map((r) => r.status);
+
+/** Per-listener facts the pipeline needs (scheme for X-Forwarded-Proto, PROXY protocol). */
+export interface ListenerInfo {
+  readonly proto: 'http' | 'https';
+  readonly proxyProtocol: boolean;
+}
+
+const ONE_BYTE_DECODER = new TextDecoder('latin1');
+
+export class Pipeline implements ExchangeHost {
+  private readonly view = new LiveView();
+  private readonly peer16 = new Uint8Array(16);
+  private readonly framing: Framing = { contentLength: -1, chunked: false, connectionDrop: null, xff: '', xfp: '', requestId: '' };
+  private readonly headerFn = (n: string): string => this.view.header(n);
+  readonly inflight = new Set<Exchange>();
+  draining = false;
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(public rt: Runtime, private readonly sink: ObserveSink) {
+    this.sweepTimer = setInterval(this.sweep, 250);
+    this.sweepTimer.unref();
+  }
+
+  get maxBody(): number {
+    return this.rt.maxBody;
+  }
+
+  /** uWS handler factory for one listener. */
+  handlerFor(l: ListenerInfo): (res: HttpResponse, req: HttpRequest) => void {
+    return (res, req) => this.handle(res, req, l);
+  }
+
+  handle(res: HttpResponse, req: HttpRequest, l: ListenerInfo): void {
+    const rt = this.rt;
+    const v = this.view;
+    const t0 = performance.now();
+    v.req = req;
+    v.identity = null;
+    v.reason = 0;
+    v.retryAfter = 0;
+    v.limitName = '';
+    v.routeIndex = -1;
+    v.requestId = '';
+    v.upstream = -1;
+    v.authzHeaders = EMPTY;
+    v.proto = l.proto;
+
+    // 1. parse + limits
+    this.resolveClient(res, req, v, l);
+    v.method = req.getCaseSensitiveMethod();
+    v.query = req.getQuery() ?? '';
+    v.host = normHost(req.getHeader('host'));
+    const path = rt.normalize(req.getUrl());
+    if (path === null) { v.path = req.getUrl(); return this.rejectNow(res, v, R.bad_path, EMPTY, t0); }
+    v.path = path;
+    if (this.draining) return this.rejectNow(res, v, R.shutting_down, EMPTY, t0);
+    const cl = req.getHeader('content-length');
+    if (cl !== '' && Number(cl) > rt.maxBody) return this.rejectNow(res, v, R.body_too_large, EMPTY, t0);
+
+    // 2. route
+    const idx = rt.match(v.method, v.host, path, this.headerFn);
+    if (idx < 0) return this.rejectNow(res, v, R.route_not_found, EMPTY, t0);
+    v.routeIndex = idx;
+    const route = rt.routes[idx]!;
+
+    // 3. network rules and a peek at pre-auth rate limits: floods are cut before any crypto
+    if (route.policy !== null) {
+      const r = route.policy.checkNetwork(v);
+      if (r !== 0) return this.rejectNow(res, v, r, EMPTY, t0);
+    }
+    if (route.rateLimit !== null) {
+      const li = route.rateLimit.precheck(v);
+      if (li >= 0) return this.rejectNow(res, v, R.rate_limited, route.rateLimit.headers(v, li), t0);
+    }
+
+    // 4. authenticate
+    if (route.chain !== null) {
+      const a = route.chain.run(v);
+      if (typeof a !== 'number') {
+        const ex = this.exchangeFor(res, req, v, route, t0);
+        a.then((r) => this.afterAsyncAuth(ex, route, r), (e: unknown) => this.internalError(ex, e));
+        return;
+      }
+      if (a !== AUTH_OK) return this.rejectNow(res, v, v.reason || R.no_credentials, route.chain.challenges(v, v.reason), t0);
+    }
+
+    // 5–7
+    const d = this.decide(v, route);
+    if (d === ASYNC) {
+      const ex = this.exchangeFor(res, req, v, route, t0);
+      const pending = this.pendingAuthz!;
+      this.pendingAuthz = null;
+      pending.then((dec) => this.afterAsyncAuthz(ex, route, dec), (e: unknown) => this.internalError(ex, e));
+      return;
+    }
+    if (d >= 0) return this.rejectNow(res, v, d, d === R.rate_limited ? this.limitHeaders(v, route) : EMPTY, t0);
+    if (d === RESPONDED) {
+      this.respondNow(res, v, this.pendingResponse!, t0);
+      return;
+    }
+    if (route.respond !== null) {
+      const rr = route.respond;
+      writeDirect(res, rr.status, rr.headers, rr.body, v.method === 'HEAD');
+      this.sink.request(v, rr.status, R.respond, (performance.now() - t0) * 1000, -1, rr.body.length, 0);
+      return;
+    }
+
+    // 8. proxy
+    const ex = this.exchangeFor(res, req, v, route, t0);
+    this.forward(ex, route);
+  }
+
+  /** Peer address (or PROXY v2 source), then X-Forwarded-For when the peer is a trusted proxy. */
+  private resolveClient(res: HttpResponse, req: HttpRequest, v: LiveView, l: ListenerInfo): void {
+    const peerText = ONE_BYTE_DECODER.decode(l.proxyProtocol ? res.getProxiedRemoteAddressAsText() : res.getRemoteAddressAsText());
+    const p16 = this.peer16;
+    if (!parseIpInto(peerText, p16)) p16.fill(0);
+    v.peerTrusted = false;
+    const cip = this.rt.clientIp;
+    if (cip.trustsAny && cip.trusted.has(p16)) {
+      v.peerTrusted = true;
+      const xff = allXff(req);
+      v.clientIp = this.rt.clientIp.resolve(p16, peerText, xff, v.clientIp16);
+    } else {
+      v.clientIp16.set(p16);
+      v.clientIp = peerText.startsWith('::ffff:') && peerText.indexOf('.') > 0 ? peerText.slice(7) : peerText;
+    }
+    v.peerIp = peerText;
+    const b = v.clientIp16;
+    v.clientIsV4 = b[10] === 0xff && b[11] === 0xff && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0 && b[4] === 0 && b[5] === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0 && b[9] === 0;
+  }
+
+  private pendingAuthz: Promise<AuthzDecision> | null = null;
+  private pendingResponse: DirectResponse | null = null;
+
+  /** Stages 5–7 on an authenticated (or anonymous) request. NEXT, ASYNC, RESPONDED, or a reason id. */
+  private decide(v: LiveView | DetachedView, route: CompiledRoute): number {
+    if (route.rateLimit !== null) {
+      const li = route.rateLimit.take(v);
+      if (li >= 0) { v.limitIndex = li; return R.rate_limited; }
+    }
+    if (route.policy !== null) {
+      const r = route.policy.checkIdentity(v);
+      if (r !== 0) return r;
+      v.upstream = route.respond !== null ? -1 : route.policy.chooseUpstream(v);
+      if (v.upstream < 0 && route.respond === null) return R.route_denied;
+    } else {
+      v.upstream = route.upstream;
+    }
+    if (route.external !== null) {
+      const d = route.external.authorize(v);
+      if (d instanceof Promise) { this.pendingAuthz = d; return ASYNC; }
+      return this.applyAuthz(v, d);
+    }
+    return NEXT;
+  }
+
+  private applyAuthz(v: LiveView | DetachedView, d: AuthzDecision): number {
+    if (d.action === AUTHZ_FORWARD) {
+      v.authzHeaders = d.headers;
+      if (d.upstream >= 0) v.upstream = d.upstream;
+      return NEXT;
+    }
+    if (d.action === AUTHZ_DROP) return R.authz_dropped;
+    if (d.response !== null) { this.pendingResponse = d.response; v.reason = d.reason; return RESPONDED; }
+    return d.reason || R.authz_denied;
+  }
+
+  private limitHeaders(v: LiveView | DetachedView, route: CompiledRoute): readonly string[] {
+    return route.rateLimit !== null ? route.rateLimit.headers(v, v.limitIndex) : EMPTY;
+  }
+
+  // --- synchronous answers ----------------------------------------------------
+
+  private rejectNow(res: HttpResponse, v: LiveView, reasonId: number, extra: readonly string[], t0: number): void {
+    if (reasonId === R.authz_dropped) {
+      res.close();
+    } else {
+      writeRejection(res, reasonId, extra);
+    }
+    v.reason = reasonId;
+    this.sink.request(v, REASON_STATUS[reasonId]!, reasonId, (performance.now() - t0) * 1000, -1, 0, 0);
+  }
+
+  private respondNow(res: HttpResponse, v: LiveView, r: DirectResponse, t0: number): void {
+    this.pendingResponse = null;
+    writeDirect(res, r.status, r.headers, r.body, v.method === 'HEAD');
+    this.sink.request(v, r.status, v.reason, (performance.now() - t0) * 1000, -1, r.body.length, 0);
+  }
+
+  // --- the async part ------------------------------------------------------------
+
+  private exchangeFor(res: HttpResponse, req: HttpRequest, v: LiveView, route: CompiledRoute, t0: number): Exchange {
+    const headers = v.collectHeaders();
+    const d = v.detach(headers);
+    d.startedAt = t0;
+    const cl = req.getHeader('content-length');
+    const expectBody = (cl !== '' && cl !== '0') || req.getHeader('transfer-encoding') !== '';
+    const ex = new Exchange(res, d, this, v.method === 'HEAD', expectBody, route.timeout, Date.now());
+    this.inflight.add(ex);
+    return ex;
+  }
+
+  private afterAsyncAuth(ex: Exchange, route: CompiledRoute, r: AuthResult): void {
+    if (ex.done) return;
+    const v = ex.view;
+    if (r.outcome === AUTH_RESPOND && r.response) return ex.respond(r.response, r.reason || R.login_required);
+    if (r.outcome !== AUTH_OK) {
+      v.reason = r.reason || R.no_credentials;
+      return ex.reject(v.reason, route.chain!.challenges(v, v.reason));
+    }
+    v.identity = r.identity;
+    const d = this.decide(v, route);
+    if (d === ASYNC) {
+      const pending = this.pendingAuthz!;
+      this.pendingAuthz = null;
+      pending.then((dec) => this.afterAsyncAuthz(ex, route, dec), (e: unknown) => this.internalError(ex, e));
+      return;
+    }
+    this.continueAsync(ex, route, d);
+  }
+
+  private afterAsyncAuthz(ex: Exchange, route: CompiledRoute, dec: AuthzDecision): void {
+    if (ex.done) return;
+    this.continueAsync(ex, route, this.applyAuthz(ex.view, dec));
+  }
+
+  private continueAsync(ex: Exchange, route: CompiledRoute, d: number): void {
+    const v = ex.view;
+    if (d === RESPONDED) {
+      const r = this.pendingResponse!;
+      this.pendingResponse = null;
+      return ex.respond(r, v.reason);
+    }
+    if (d === R.authz_dropped) return ex.drop(d);
+    if (d >= 0) return ex.reject(d, d === R.rate_limited ? this.limitHeaders(v, route) : EMPTY);
+    if (route.respond !== null) {
+      const rr = route.respond;
+      return ex.respond({ status: rr.status, headers: rr.headers, body: rr.body }, R.respond);
+    }
+    this.forward(ex, route);
+  }
+
+  private forward(ex: Exchange, route: CompiledRoute): void {
+    const v = ex.view;
+    const f = this.framing;
+    const bad = inspectRequestHeaders(v.headers, f);
+    if (bad !== 0) return ex.reject(bad);
+    if (f.contentLength > this.rt.maxBody) return ex.reject(R.body_too_large);
+    const group = this.rt.upstreams[v.upstream];
+    if (group === undefined) return ex.reject(R.route_denied);
+    if (route.rateLimit !== null) ex.responseHeaders = route.rateLimit.headers(v, -1);
+    const headers = compileForwardHeaders(v, f, route, ex);
+    let path = v.path;
+    if (route.stripPrefix !== '') {
+      path = path.length === route.stripPrefix.length ? '/' : path.slice(route.stripPrefix.length);
+      if (path.charCodeAt(0) !== 47) path = '/' + path;
+    }
+    const target0 = group.targets[0]!;
+    if (target0.basePath !== '') path = target0.basePath + path;
+    if (v.query !== '') path = `${path}?${v.query}`;
+    ex.forward(group, path, v.method, headers, f.chunked ? -1 : f.contentLength);
+  }
+
+  private internalError(ex: Exchange, e: unknown): void {
+    process.emitWarning(`portcullis: stage failed: ${(e as Error)?.stack ?? String(e)}`);
+    ex.fail(R.internal_error);
+  }
+
+  // --- ExchangeHost -------------------------------------------------------------
+
+  finished(ex: Exchange): void {
+    this.inflight.delete(ex);
+    const v = ex.view;
+    this.sink.request(v, ex.status, ex.reason, (performance.now() - v.startedAt) * 1000, ex.upstreamIndex, ex.bytesOut, ex.bytesIn);
+  }
+
+  upstreamResult(index: number, micros: number, error: boolean): void {
+    this.sink.upstream(index, micros, error);
+  }
+
+  /** Cuts requests past request_timeout and bodies idle past idle_timeout. */
+  private readonly sweep = (): void => {
+    if (this.inflight.size === 0) return;
+    const now = Date.now();
+    const idle = this.rt.idleTimeout;
+    for (const ex of this.inflight) {
+      if (now > ex.deadline) ex.fail(ex.started ? R.gateway_timeout : R.gateway_timeout);
+      else if (ex.expectBody && !ex.bodyComplete && now - ex.lastClientData > idle) ex.fail(R.request_timeout, true);
+    }
+  };
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+}
+
+/** Host header lower-cased with the port removed; allocation only when it has either. */
+function normHost(h: string): string {
+  if (h === '') return h;
+  let end = h.length;
+  if (h.charCodeAt(0) === 91) { // [v6]:port
+    const close = h.indexOf(']');
+    end = close > 0 ? close + 1 : end;
+  } else {
+    const colon = h.lastIndexOf(':');
+    if (colon >= 0) end = colon;
+  }
+  let lower = true;
+  for (let i = 0; i < end; i++) {
+    const c = h.charCodeAt(i);
+    if (c >= 65 && c <= 90) { lower = false; break; }
+  }
+  const s = end === h.length ? h : h.slice(0, end);
+  return lower ? s : s.toLowerCase();
+}
+
+/** Every X-Forwarded-For line joined with ", " (only for trusted peers: it allocates). */
+function allXff(req: HttpRequest): string {
+  let out = '';
+  req.forEach((k, val) => {
+    if (k === 'x-forwarded-for') out = out === '' ? val : `${out}, ${val}`;
+  });
+  return out;
+}

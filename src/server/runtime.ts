@@ -1,0 +1,50 @@
+// The compiled form of a Plan that the pipeline runs on: everything a request
+// needs is decided here at load, as plain objects and arrays indexed by route.
+import type { Plan } from '../config/load.js';
+import type {
+  AuthResult, ExternalAuthorizer, RequestView, RoutePolicy, RouteRateLimit,
+} from '../contracts.js';
+import type { HeaderPolicy } from '../proxy/headers.js';
+import type { UpstreamGroup } from '../proxy/upstreams.js';
+import type { ClientIpResolver } from '../policy/client-ip.js';
+
+export interface AuthChainFace {
+  run(view: RequestView): number | Promise<AuthResult>;
+  challenges(view: RequestView, reason: number): readonly string[];
+}
+
+export interface CompiledRoute {
+  readonly index: number;
+  readonly name: string;
+  /** Static answer (respond routes), headers flat. */
+  readonly respond: { readonly status: number; readonly headers: readonly string[]; readonly body: string } | null;
+  readonly chain: AuthChainFace | null;
+  readonly policy: RoutePolicy | null;
+  readonly rateLimit: RouteRateLimit | null;
+  readonly external: ExternalAuthorizer | null;
+  /** Upstream index when the route has no route_by (-1 otherwise). */
+  readonly upstream: number;
+  /** path_prefix to strip before forwarding ('' = none). */
+  readonly stripPrefix: string;
+  readonly headers: HeaderPolicy;
+  /** request_timeout for this route (ms). */
+  readonly timeout: number;
+}
+
+
+export interface Runtime {
+  readonly plan: Plan;
+  readonly routes: readonly CompiledRoute[];
+  readonly routeNames: readonly string[];
+  readonly match: (method: string, host: string, path: string, header: (n: string) => string) => number;
+  readonly normalize: (raw: string) => string | null;
+  readonly clientIp: ClientIpResolver;
+  readonly upstreams: readonly UpstreamGroup[];
+  readonly maxBody: number;
+  readonly idleTimeout: number;
+  /** Promises to await before the runtime serves (initial JWKS fetches…). */
+  readonly ready: Promise<void>;
+  /** Extra Prometheus text from stages (rate limits, caches, pool). */
+  readonly collectors: readonly (() => string)[];
+  close(): Promise<void>;
+}
