@@ -1,0 +1,92 @@
+// What an external authorization service's answer means for the request.
+// Anything the gateway cannot read with certainty is `null` (garbage): the
+// caller then applies failure_mode, never a guess.
+import { AUTHZ_DROP, AUTHZ_FORWARD, AUTHZ_RESPOND, type AuthzDecision } from '../../contracts.js';
+import { R } from '../../reasons.js';
+import { safeHeaderValue } from '../../auth/identity.js';
+import type { CalloutAnswer } from '../../workers/callout.js';
+
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+/** Headers a service may not set on the upstream request: framing, hop-by-hop, the gateway's own identity headers. */
+const FORBIDDEN = /^(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-.*|x-portcullis-.*|x-forwarded-.*)$/;
+/** Answer headers passed on to the client with a service's own answer. */
+const PASS = ['content-type', 'www-authenticate', 'retry-after', 'cache-control'];
+
+export const DROP: AuthzDecision = Object.freeze({ action: AUTHZ_DROP, headers: [], upstream: -1, response: null, reason: R.authz_dropped });
+export const FORWARD_PLAIN: AuthzDecision = Object.freeze({ action: AUTHZ_FORWARD, headers: Object.freeze([]), upstream: -1, response: null, reason: R.ok });
+
+function jsonObject(body: string): Record<string, unknown> | null | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+/** Service answer → decision; null when the answer is garbage. */
+export function decide(a: CalloutAnswer & { ok: true }, upstreamIndex: ReadonlyMap<string, number>): AuthzDecision | null {
+  const ctype = a.headers['content-type'] ?? '';
+  const isJson = /\bjson\b/i.test(ctype);
+  let obj: Record<string, unknown> | null = null;
+  if (isJson || (a.body.length > 0 && a.body.charCodeAt(0) === 0x7b /* { */)) {
+    const parsed = jsonObject(a.body);
+    if (parsed === undefined || parsed === null) {
+      if (isJson) return null;
+    } else obj = parsed;
+  }
+  if (obj !== null && obj.action !== undefined) {
+    if (obj.action === 'drop') return DROP;
+    if (obj.action !== 'allow' && obj.action !== 'deny') return null;
+  }
+  const s = a.status;
+  if (s >= 200 && s < 300) {
+    if (obj === null) return FORWARD_PLAIN;
+    const headers: string[] = [];
+    if (obj.headers !== undefined) {
+      if (obj.headers === null || typeof obj.headers !== 'object' || Array.isArray(obj.headers)) return null;
+      for (const [k, v] of Object.entries(obj.headers as Record<string, unknown>)) {
+        const name = k.toLowerCase();
+        if (typeof v !== 'string' || !TOKEN_RE.test(name) || !safeHeaderValue(v)) return null;
+        if (FORBIDDEN.test(name)) continue;
+        headers.push(name, v);
+      }
+    }
+    let upstream = -1;
+    if (obj.upstream !== undefined) {
+      if (typeof obj.upstream !== 'string') return null;
+      const u = upstreamIndex.get(obj.upstream);
+      if (u === undefined) return null;
+      upstream = u;
+    }
+    if (headers.length === 0 && upstream === -1) return FORWARD_PLAIN;
+    return Object.freeze({ action: AUTHZ_FORWARD, headers: Object.freeze(headers), upstream, response: null, reason: R.ok });
+  }
+  if (s >= 300 && s < 400) {
+    const loc = a.headers['location'];
+    if (loc === undefined || loc === '' || !safeHeaderValue(loc)) return null;
+    return Object.freeze({
+      action: AUTHZ_RESPOND,
+      headers: Object.freeze([]),
+      upstream: -1,
+      response: Object.freeze({ status: s, headers: Object.freeze(['location', loc, 'cache-control', 'no-store']), body: '' }),
+      reason: R.authz_redirect,
+    });
+  }
+  if (s >= 400 && s < 600) {
+    const out: string[] = [];
+    for (const h of PASS) {
+      const v = a.headers[h];
+      if (v !== undefined && safeHeaderValue(v)) out.push(h, v);
+    }
+    return Object.freeze({
+      action: AUTHZ_RESPOND,
+      headers: Object.freeze([]),
+      upstream: -1,
+      response: Object.freeze({ status: s, headers: Object.freeze(out), body: a.body }),
+      reason: R.authz_denied,
+    });
+  }
+  return null;
+}

@@ -1,0 +1,142 @@
+// An external authorization service (`authorizers.NAME`), compiled into an
+// ExternalAuthorizer. A cached decision is answered synchronously; a miss
+// asks the service through the worker pool, one call per cache key at a
+// time, with the configured deadline. A service that cannot answer is
+// failure_mode (deny by default: 503, never forwarded); a full pool queue is
+// always 503.
+//
+// The request to the service: POST url, JSON body
+//   { route, method, path, query, host, ip, headers: {NAME: value…}, identity: {authenticator, consumer, claims} | null }
+// with the `send.headers` also copied as request headers and
+// x-forwarded-method / -uri / -host / -for set.
+import type { AuthzDecision, ExternalAuthorizer, RequestView } from '../../contracts.js';
+import { AUTHZ_RESPOND } from '../../contracts.js';
+import type { CompileContext } from '../../config/load.js';
+import type { AuthorizerConfig } from '../../config/schema.js';
+import { R, REASON_BODY } from '../../reasons.js';
+import { ExpiringCache } from '../../workers/expiring-cache.js';
+import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
+import type { WorkerPool } from '../../workers/pool.js';
+import { compileKey } from './cache-key.js';
+import { decide, FORWARD_PLAIN } from './answer.js';
+
+const MAX_ANSWER = 64 * 1024;
+const JSON_HEADERS = Object.freeze(['content-type', 'application/json', 'cache-control', 'no-store']);
+
+function failure(reason: number, extra: readonly string[] = []): AuthzDecision {
+  return Object.freeze({
+    action: AUTHZ_RESPOND,
+    headers: Object.freeze([]),
+    upstream: -1,
+    response: Object.freeze({ status: 503, headers: Object.freeze([...JSON_HEADERS, ...extra]), body: REASON_BODY[reason]! }),
+    reason,
+  });
+}
+const UNAVAILABLE = failure(R.authz_unavailable);
+const OVERLOADED = failure(R.overloaded, ['retry-after', '1']);
+/** Headers never copied to the service even when `send.headers` names them: framing and hop-by-hop. */
+const NOT_SENT = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect']);
+
+export interface AuthorizerStats {
+  hits: number;
+  misses: number;
+  calls: number;
+  failures: number;
+}
+
+export function compileAuthorizer(
+  name: string,
+  cfg: AuthorizerConfig,
+  at: string,
+  ctx: CompileContext,
+  pool: WorkerPool,
+  upstreamIndex: ReadonlyMap<string, number>,
+  routeNames: readonly string[] = ctx.plan.config.routes.map((r) => r.name),
+): ExternalAuthorizer & { readonly stats: AuthorizerStats } {
+  const key = compileKey(cfg.cache.key, (i, msg) => ctx.issue(`${at}.cache.key[${i}]`, msg));
+  const cache = new ExpiringCache<AuthzDecision>(cfg.cache.ttl > 0 && key !== null ? cfg.cache.max_entries : 0);
+  const ttl = cfg.cache.ttl;
+  const inflight = new Map<string, Promise<AuthzDecision>>();
+  const sendHeaders = cfg.send.headers.map((h) => h.toLowerCase()).filter((h) => !NOT_SENT.has(h));
+  const warn = new ThrottledWarn({ authorizer: name, url: cfg.url });
+  const onFailure = cfg.failure_mode === 'allow' ? FORWARD_PLAIN : UNAVAILABLE;
+  const stats: AuthorizerStats = { hits: 0, misses: 0, calls: 0, failures: 0 };
+
+  function request(view: RequestView): CalloutRequest {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-forwarded-method': view.method,
+      'x-forwarded-uri': view.query === '' ? view.path : `${view.path}?${view.query}`,
+      'x-forwarded-host': view.host,
+      'x-forwarded-for': view.clientIp,
+    };
+    const sent: Record<string, string> = {};
+    for (const h of sendHeaders) {
+      const v = view.header(h);
+      if (v !== '') headers[h] = sent[h] = v;
+    }
+    const id = view.identity;
+    const body = JSON.stringify({
+      route: routeNames[view.routeIndex] ?? String(view.routeIndex),
+      method: view.method,
+      path: view.path,
+      query: view.query,
+      host: view.host,
+      ip: view.clientIp,
+      headers: sent,
+      identity: cfg.send.identity && id !== null ? { authenticator: id.authenticator, consumer: id.consumer, claims: id.claims } : null,
+    });
+    return { url: cfg.url, method: 'POST', headers, body, maxBody: MAX_ANSWER };
+  }
+
+  async function ask(req: CalloutRequest, k: string | null, identityUntil: number): Promise<AuthzDecision> {
+    stats.calls++;
+    const a = await runCallout(pool, req, cfg.timeout);
+    if (!a.ok) {
+      stats.failures++;
+      warn.warn('external authorizer did not answer; applying failure_mode', { error: a.error, detail: a.detail, failure_mode: cfg.failure_mode });
+      return a.error === 'overloaded' ? OVERLOADED : onFailure;
+    }
+    const d = decide(a, upstreamIndex);
+    if (d === null) {
+      stats.failures++;
+      warn.warn('external authorizer answered something unreadable; applying failure_mode', { status: a.status, failure_mode: cfg.failure_mode });
+      return onFailure;
+    }
+    // A service's 5xx is passed on but not remembered: it says nothing about the request.
+    if (k !== null && a.status < 500) cache.set(k, d, Math.min(Date.now() + ttl, identityUntil));
+    return d;
+  }
+
+  return {
+    name,
+    stats,
+    authorize(view: RequestView): AuthzDecision | Promise<AuthzDecision> {
+      const k = cache.enabled ? key!.build(view) : null;
+      if (k !== null) {
+        const hit = cache.get(k, Date.now());
+        if (hit !== undefined) {
+          stats.hits++;
+          return hit;
+        }
+        const pending = inflight.get(k);
+        if (pending !== undefined) return pending;
+      }
+      stats.misses++;
+      const id = view.identity;
+      const until = key !== null && key.usesIdentity && id !== null ? id.expiresAt : Infinity;
+      const p = ask(request(view), k, until).catch((e: unknown) => {
+        warn.warn('external authorizer failed unexpectedly; applying failure_mode', { detail: String(e) });
+        return onFailure;
+      });
+      if (k !== null) {
+        inflight.set(k, p);
+        void p.finally(() => inflight.delete(k));
+      }
+      return p;
+    },
+    close() {
+      cache.clear();
+    },
+  };
+}
