@@ -23,7 +23,12 @@ export function normalizePath(raw: string): string | null {
   let slow = false;
   for (let i = 0; i < n; i++) {
     const c = raw.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || c === BACKSLASH || c === HASH) return null;
+    if (c >= 0x30) {
+      // digits, letters and most punctuation: only '\\' and DEL are refused up here
+      if (c === BACKSLASH || c === 0x7f) return null;
+      continue;
+    }
+    if (c < 0x20 || c === HASH) return null;
     if (c === PCT) {
       slow = true;
     } else if (c === SLASH && i + 1 < n) {

@@ -22,7 +22,9 @@ export interface Router {
 
 const METHOD_NAMES = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 const METHOD_BIT = new Map<string, number>(METHOD_NAMES.map((m, i) => [m, 1 << i]));
-const ALL_METHODS = (1 << METHOD_NAMES.length) - 1;
+/** Methods outside the list (extension methods) only match routes without `methods`. */
+const OTHER_BIT = 1 << METHOD_NAMES.length;
+const ALL_METHODS = (OTHER_BIT << 1) - 1;
 const BIT_GET = METHOD_BIT.get('GET')!;
 const BIT_HEAD = METHOD_BIT.get('HEAD')!;
 
@@ -37,6 +39,8 @@ class CompiledRoute {
     readonly methodMask: number,
     readonly pathKind: number,
     readonly pathStr: string,
+    /** Last char code of a prefix: a one-compare reject before startsWith. */
+    readonly pathLast: number,
     readonly regex: RegExp | null,
     /** Exact host names, lower-case, no trailing dot. */
     readonly hostExact: readonly string[],
@@ -88,7 +92,7 @@ function compileRoute(r: RouteConfig): CompiledRoute {
     names.push(k.toLowerCase());
     values.push(v);
   }
-  return new CompiledRoute(mask, kind, str, regex, exact, suffix, names, values);
+  return new CompiledRoute(mask, kind, str, str.length > 0 ? str.charCodeAt(str.length - 1) : 0, regex, exact, suffix, names, values);
 }
 
 /** ASCII case-insensitive: does `s[off, off+p.length)` equal lower-case `p`? */
@@ -109,7 +113,7 @@ function hostMatches(r: CompiledRoute, host: string): boolean {
   if (n > 0 && host.charCodeAt(n - 1) === 46) n--; // "example.com." is "example.com"
   for (let i = 0; i < ex.length; i++) {
     const p = ex[i]!;
-    if (p.length === n && eqLowerAt(host, 0, p)) return true;
+    if (p.length === n && (host === p || eqLowerAt(host, 0, p))) return true;
   }
   for (let i = 0; i < sx.length; i++) {
     const p = sx[i]!;
@@ -125,10 +129,14 @@ function pathMatches(r: CompiledRoute, path: string): boolean {
       return path === r.pathStr;
     case PATH_PREFIX: {
       const p = r.pathStr;
-      return path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47);
+      const n = p.length;
+      if (path.length < n || path.charCodeAt(n - 1) !== r.pathLast) return false;
+      return (path.length === n || path.charCodeAt(n) === 47) && path.startsWith(p);
     }
-    case PATH_PREFIX_SLASH:
-      return path.startsWith(r.pathStr);
+    case PATH_PREFIX_SLASH: {
+      const n = r.pathStr.length;
+      return path.length >= n && path.charCodeAt(n - 1) === r.pathLast && path.startsWith(r.pathStr);
+    }
     default:
       return true;
   }
@@ -154,11 +162,11 @@ class RouterImpl implements Router {
   }
 
   match(method: string, host: string, path: string, header: (lowerName: string) => string): number {
-    const bit = METHOD_BIT.get(method) ?? 0;
+    const bit = METHOD_BIT.get(method) ?? OTHER_BIT;
     const routes = this.routes;
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i]!;
-      if (r.methodMask !== ALL_METHODS && (r.methodMask & bit) === 0) continue;
+      if ((r.methodMask & bit) === 0) continue;
       if (matchesExceptMethod(r, host, path, header)) return i;
     }
     return -1;
