@@ -115,6 +115,28 @@ export function parseIpInto(text: string, out16: Uint8Array, start = 0, end = te
   return true;
 }
 
+/**
+ * Copies a binary address (4 bytes IPv4 or 16 bytes IPv6, as uWS
+ * `getRemoteAddress()` gives it) into out16. Returns false for any other length.
+ * uWS's `getRemoteAddressAsText()` writes IPv6 uncompressed
+ * ("0000:…:0001"); use formatIp16 for canonical text of IPv6 peers.
+ */
+export function ip16FromBytes(bytes: Uint8Array, out16: Uint8Array): boolean {
+  if (bytes.length === 16) {
+    out16.set(bytes);
+    return true;
+  }
+  if (bytes.length !== 4) return false;
+  for (let k = 0; k < 10; k++) out16[k] = 0;
+  out16[10] = 0xff;
+  out16[11] = 0xff;
+  out16[12] = bytes[0]!;
+  out16[13] = bytes[1]!;
+  out16[14] = bytes[2]!;
+  out16[15] = bytes[3]!;
+  return true;
+}
+
 /** True for ::ffff:a.b.c.d (how IPv4 is stored). */
 export function isV4Mapped(ip16: Uint8Array): boolean {
   for (let k = 0; k < 10; k++) if (ip16[k] !== 0) return false;

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { formatIp16, isV4Mapped, parseIpInto } from '../../src/policy/ip.js';
+import { formatIp16, ip16FromBytes, isV4Mapped, parseIpInto } from '../../src/policy/ip.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const parse = (t: string): string | null => {
@@ -105,5 +105,24 @@ describe('formatIp16', () => {
       expect(parseIpInto(t!, out)).toBe(true);
       expect(formatIp16(out)).toBe(c);
     }
+  });
+});
+
+describe('ip16FromBytes', () => {
+  it('maps a 4-byte peer address and copies a 16-byte one', () => {
+    const out = new Uint8Array(16);
+    expect(ip16FromBytes(Uint8Array.of(127, 0, 0, 1), out)).toBe(true);
+    expect(formatIp16(out)).toBe('127.0.0.1');
+    const v6 = new Uint8Array(16);
+    v6[15] = 1;
+    expect(ip16FromBytes(v6, out)).toBe(true);
+    expect(formatIp16(out)).toBe('::1');
+    expect(ip16FromBytes(new Uint8Array(5), out)).toBe(false);
+  });
+
+  it('reads the uncompressed IPv6 text uWS writes', () => {
+    const out = new Uint8Array(16);
+    expect(parseIpInto('0000:0000:0000:0000:0000:ffff:7f00:0001', out)).toBe(true);
+    expect(formatIp16(out)).toBe('127.0.0.1');
   });
 });
