@@ -1,0 +1,125 @@
+// OAuth2 token introspection (RFC 7662) as an Authenticator. Opaque bearer
+// tokens are POSTed to the endpoint (client_secret_basic) on the worker pool;
+// active answers are cached until min(cache_ttl, exp), refusals for
+// negative_cache_ttl, keyed by the token's SHA-256 (one cache per
+// authenticator, i.e. per endpoint), and concurrent requests for one token
+// make one call. An endpoint that cannot answer: failure_mode deny → 503
+// (authn_unavailable), allow → treated as no credential (the next
+// authenticator may accept, else 401); the request is never forwarded on it.
+import { hash } from 'node:crypto';
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
+import type { CompileContext } from '../../config/load.js';
+import type { IntrospectionConfig } from '../../config/schema.js';
+import { R } from '../../reasons.js';
+import { compileTokenSource } from '../extract.js';
+import { makeIdentity } from '../identity.js';
+import { ABSENT, challenges, REJECTED, Refused } from '../slow-results.js';
+import { ExpiringCache } from '../../workers/expiring-cache.js';
+import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
+import type { WorkerPool } from '../../workers/pool.js';
+import { readIntrospection } from './answer.js';
+
+const CACHE_ENTRIES = 100_000;
+
+export interface IntrospectionStats {
+  hits: number;
+  calls: number;
+  failures: number;
+}
+
+export function compileIntrospection(
+  name: string,
+  cfg: IntrospectionConfig,
+  at: string,
+  ctx: CompileContext,
+  pool: WorkerPool,
+): Authenticator & { readonly stats: IntrospectionStats } {
+  const secret = ctx.secret(cfg, 'client_secret', at, false);
+  const extractor = compileTokenSource(cfg.from);
+  const maxTokenBytes = ctx.plan.config.server.limits.max_token_bytes;
+  const cache = new ExpiringCache<Identity | Refused>(CACHE_ENTRIES);
+  const inflight = new Map<string, Promise<AuthResult>>();
+  const { challenge, byReason } = challenges('Bearer', name);
+  const warn = new ThrottledWarn({ authenticator: name, endpoint: cfg.endpoint });
+  const stats: IntrospectionStats = { hits: 0, calls: 0, failures: 0 };
+  const onFailure = cfg.failure_mode === 'allow' ? ABSENT : REJECTED[R.authn_unavailable]!;
+  // RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (secret !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(cfg.client_id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  }
+  const bodyPrefix = secret === undefined ? `client_id=${encodeURIComponent(cfg.client_id)}&token_type_hint=access_token&token=` : 'token_type_hint=access_token&token=';
+
+  async function introspect(token: string, key: string): Promise<AuthResult> {
+    stats.calls++;
+    const req: CalloutRequest = { url: cfg.endpoint, method: 'POST', headers, body: bodyPrefix + encodeURIComponent(token), maxBody: 64 * 1024 };
+    const a = await runCallout(pool, req, cfg.timeout);
+    if (!a.ok) {
+      stats.failures++;
+      warn.warn('introspection endpoint did not answer; applying failure_mode', { error: a.error, detail: a.detail, failure_mode: cfg.failure_mode });
+      return a.error === 'overloaded' ? REJECTED[R.overloaded]! : onFailure;
+    }
+    const now = Date.now();
+    const r = a.status === 200 ? readIntrospection(a.body, now) : null;
+    if (r === null) {
+      stats.failures++;
+      warn.warn('introspection endpoint answered something unreadable; applying failure_mode', {
+        status: a.status,
+        hint: a.status === 401 ? 'check client_id / client_secret of this authenticator' : undefined,
+        failure_mode: cfg.failure_mode,
+      });
+      return onFailure;
+    }
+    if (!r.active) {
+      if (r.remember) cache.set(key, new Refused(r.reason), now + cfg.negative_cache_ttl);
+      return REJECTED[r.reason]!;
+    }
+    const id = makeIdentity(name, r.consumer, r.claims, cfg.forward_claims, r.expMs);
+    cache.set(key, id, Math.min(now + cfg.cache_ttl, r.expMs));
+    return { outcome: AUTH_OK, identity: id, reason: R.ok };
+  }
+
+  return {
+    name,
+    challenge,
+    stats,
+    authenticate(view: RequestView): number | Promise<AuthResult> {
+      const token = extractor.extract(view);
+      if (token === undefined) return AUTH_ABSENT;
+      if (token === '') {
+        view.reason = R.token_malformed;
+        return AUTH_REJECT;
+      }
+      if (token.length > maxTokenBytes) {
+        view.reason = R.token_too_large;
+        return AUTH_REJECT;
+      }
+      const key = hash('sha256', token, 'base64url');
+      const hit = cache.get(key, Date.now());
+      if (hit !== undefined) {
+        stats.hits++;
+        if (hit instanceof Refused) {
+          view.reason = hit.reason;
+          return AUTH_REJECT;
+        }
+        view.identity = hit;
+        return AUTH_OK;
+      }
+      const pending = inflight.get(key);
+      if (pending !== undefined) return pending;
+      const p = introspect(token, key).catch((e: unknown) => {
+        warn.warn('introspection failed unexpectedly; applying failure_mode', { detail: String(e) });
+        return onFailure;
+      });
+      inflight.set(key, p);
+      void p.finally(() => inflight.delete(key));
+      return p;
+    },
+    challengeFor(reason: number): string {
+      return byReason[reason] ?? challenge;
+    },
+    close() {
+      cache.clear();
+    },
+  };
+}
