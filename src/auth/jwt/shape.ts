@@ -1,0 +1,70 @@
+// Cheap structural checks run before any decoding, so garbage is refused
+// with a character loop instead of an exception: three base64url segments
+// (JWS compact), no padding, nothing else. JWE (five segments) is refused here.
+
+/** 1 for the base64url alphabet A–Z a–z 0–9 - _, 0 otherwise. */
+const B64URL = new Uint8Array(128);
+for (let c = 0x41; c <= 0x5a; c++) B64URL[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) B64URL[c] = 1;
+for (let c = 0x30; c <= 0x39; c++) B64URL[c] = 1;
+B64URL[0x2d] = 1;
+B64URL[0x5f] = 1;
+
+/** Positions of the two dots of the last token scanned (reused: read them before any await). */
+export class JwsShape {
+  d1 = -1;
+  d2 = -1;
+
+  /**
+   * True when `t` is `header.payload.signature` in base64url, header and
+   * payload non-empty. The signature may be empty (an `alg: none` token is
+   * then refused for its algorithm, which is the more useful reason).
+   */
+  scan(t: string): boolean {
+    let d1 = -1;
+    let d2 = -1;
+    const n = t.length;
+    for (let i = 0; i < n; i++) {
+      const c = t.charCodeAt(i);
+      if (c === 0x2e) {
+        if (d1 < 0) d1 = i;
+        else if (d2 < 0) d2 = i;
+        else return false; // a fourth segment: JWE or junk
+      } else if (c > 0x7f || B64URL[c] === 0) {
+        return false;
+      }
+    }
+    if (d2 < 0 || d1 === 0 || d2 === d1 + 1) return false;
+    // A base64url text of length 4k+1 decodes to nothing valid.
+    if ((d1 & 3) === 1 || ((d2 - d1 - 1) & 3) === 1 || ((n - d2 - 1) & 3) === 1) return false;
+    this.d1 = d1;
+    this.d2 = d2;
+    return true;
+  }
+}
+
+/**
+ * Decodes a base64url segment (already checked by JwsShape) and parses it as a
+ * JSON object, or returns null. The outer-brace check keeps random base64url
+ * (which decodes to binary) away from JSON.parse, so the guarded parse below
+ * only ever sees near-JSON: rare, and never on the cache-hit path.
+ */
+export function decodeJsonObject(token: string, start: number, end: number): Record<string, unknown> | null {
+  const text = Buffer.from(token.slice(start, end), 'base64url').toString('utf8');
+  let a = 0;
+  let b = text.length - 1;
+  while (a <= b && isWs(text.charCodeAt(a))) a++;
+  while (b >= a && isWs(text.charCodeAt(b))) b--;
+  if (a >= b || text.charCodeAt(a) !== 0x7b || text.charCodeAt(b) !== 0x7d) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
