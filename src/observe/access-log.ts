@@ -1,0 +1,266 @@
+// The access log: one JSON line per request, appended to a string buffer on
+// the request's thread and written asynchronously (every ~100 ms or at
+// 64 KiB), to a file opened O_APPEND or to stdout. A slow disk never blocks the
+// event loop: beyond maxBufferBytes lines are dropped and counted.
+//
+// What is written is only what the entry carries: the path without its query
+// string, never headers, cookies or tokens. Reason/stage fragments are
+// precomputed per reason id so a line costs a few concatenations.
+import fs from 'node:fs';
+import { REASONS } from '../reasons.js';
+import { log } from './log.js';
+import { family } from './prom.js';
+
+/**
+ * One request's fields. The pipeline keeps one per thread (createAccessEntry),
+ * fills it and calls write(): the line is built at once, so reuse is safe.
+ */
+export interface AccessEntry {
+  /** Epoch ms when the request started; 0 = now. */
+  time: number;
+  requestId: string;
+  clientIp: string;
+  method: string;
+  /** Normalised path; anything from "?" on is cut off here too. */
+  path: string;
+  /** Route name, '' when no route matched. */
+  route: string;
+  status: number;
+  /** Response body bytes sent. */
+  bytes: number;
+  durationMs: number;
+  /** Upstream name, '' when not proxied. */
+  upstream: string;
+  /** Authenticator that accepted (or rejected) the request, ''. */
+  authenticator: string;
+  /** Consumer name (JWT sub, basic user, API-key consumer), ''. */
+  consumer: string;
+  /** Reason id (src/reasons.ts). */
+  reason: number;
+}
+
+export function createAccessEntry(): AccessEntry {
+  return {
+    time: 0, requestId: '', clientIp: '', method: '', path: '', route: '', status: 0, bytes: 0,
+    durationMs: 0, upstream: '', authenticator: '', consumer: '', reason: 0,
+  };
+}
+
+export interface AccessLogOptions {
+  /** File to append to; stdout when absent. */
+  readonly path?: string;
+  /** Fraction of requests logged, 0…1. */
+  readonly sample: number;
+  readonly enabled: boolean;
+  /** Flush when the buffer reaches this many characters (default 64 KiB). */
+  readonly flushBytes?: number;
+  readonly flushIntervalMs?: number;
+  /** Lines are dropped (and counted) while this much is waiting on a slow write (default 8 MiB). */
+  readonly maxBufferBytes?: number;
+  /** For tests: where stdout lines go (default process.stdout). */
+  readonly stdout?: { write(chunk: string, cb: (err?: Error | null) => void): unknown };
+}
+
+export interface AccessLog {
+  write(e: AccessEntry): void;
+  /** Reopens the file (after logrotate moved it). No-op for stdout. */
+  reopen(): Promise<void>;
+  /** Resolves once everything buffered so far is written. */
+  flush(): Promise<void>;
+  /** Flushes and closes the file. */
+  close(): Promise<void>;
+  /** Lines written and dropped so far (this thread). */
+  readonly written: number;
+  readonly dropped: number;
+  /** Prometheus text for this thread's access-log counters. */
+  collector(): string;
+}
+
+const MAX_PATH = 2048;
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f\u2028\u2029\ud800-\udfff]/;
+
+/** A JSON string literal; the fast path skips JSON.stringify for plain text. */
+function q(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
+/** `,"reason":"token_expired","stage":"authn"}` per reason id, built once. */
+const REASON_TAIL: readonly string[] = REASONS.map((r) => `,"reason":"${r.code}","stage":"${r.stage}"}\n`);
+const UNKNOWN_TAIL = ',"reason":"unknown","stage":"gateway"}\n';
+
+let isoMs = -1;
+let isoText = '';
+function isoTime(ms: number): string {
+  if (ms !== isoMs) { isoMs = ms; isoText = new Date(ms).toISOString(); }
+  return isoText;
+}
+
+/** The JSON line for one entry (exported for tests and tools). */
+export function formatAccessLine(e: AccessEntry): string {
+  let p = e.path;
+  const qi = p.indexOf('?');
+  if (qi >= 0) p = p.slice(0, qi);
+  if (p.length > MAX_PATH) p = p.slice(0, MAX_PATH);
+  const tail = e.reason >= 0 && e.reason < REASON_TAIL.length ? REASON_TAIL[e.reason]! : UNKNOWN_TAIL;
+  return '{"time":"' + isoTime(e.time > 0 ? e.time : Date.now()) +
+    '","request_id":' + q(e.requestId) +
+    ',"client_ip":' + q(e.clientIp) +
+    ',"method":' + q(e.method) +
+    ',"path":' + q(p) +
+    ',"route":' + q(e.route) +
+    ',"status":' + (e.status | 0) +
+    ',"bytes":' + (e.bytes > 0 ? Math.floor(e.bytes) : 0) +
+    ',"duration_ms":' + (e.durationMs > 0 ? Math.round(e.durationMs * 1000) / 1000 : 0) +
+    ',"upstream":' + q(e.upstream) +
+    ',"authenticator":' + q(e.authenticator) +
+    ',"consumer":' + q(e.consumer) +
+    tail;
+}
+
+function openAppend(path: string): number {
+  try {
+    return fs.openSync(path, 'a', 0o640);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new Error(`access log: cannot open ${path} for appending (${code}); check admin.access_log.path and that the directory exists and is writable by the gateway's user`);
+  }
+}
+
+export function createAccessLog(opts: AccessLogOptions): AccessLog {
+  const sample = Math.min(1, Math.max(0, opts.sample));
+  const enabled = opts.enabled && sample > 0;
+  const flushBytes = opts.flushBytes ?? 64 * 1024;
+  const flushIntervalMs = opts.flushIntervalMs ?? 100;
+  const maxBuffer = opts.maxBufferBytes ?? 8 * 1024 * 1024;
+  const path = opts.path;
+  const out = opts.stdout ?? process.stdout;
+
+  let fd = enabled && path ? openAppend(path) : -1;
+  let buf = '';
+  let writing = false;
+  let timer: NodeJS.Timeout | null = null;
+  let written = 0;
+  let dropped = 0;
+  let pending = 0; // lines in buf
+  let closed = false;
+  let errorLogged = false;
+  let idleWaiters: (() => void)[] = [];
+
+  function onWriteError(err: NodeJS.ErrnoException): void {
+    // Logged once per failure streak: a full disk must not flood the operational log.
+    if (!errorLogged) log.error('access log write failed; lines are being dropped', { path: path ?? 'stdout', code: err.code ?? String(err) });
+    errorLogged = true;
+  }
+
+  function settleIdle(): void {
+    if (writing || buf !== '') return;
+    const w = idleWaiters;
+    idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  function writeChunk(chunk: string, lines: number, done: () => void): void {
+    if (fd < 0) {
+      out.write(chunk, (err) => {
+        if (err) { dropped += lines; onWriteError(err); } else { written += lines; errorLogged = false; }
+        done();
+      });
+      return;
+    }
+    const data = Buffer.from(chunk, 'utf8');
+    const target = fd;
+    const step = (off: number): void => {
+      fs.write(target, data, off, data.length - off, null, (err, n) => {
+        if (err) { dropped += lines; onWriteError(err); done(); return; }
+        if (off + n < data.length) { step(off + n); return; }
+        written += lines;
+        errorLogged = false;
+        done();
+      });
+    };
+    step(0);
+  }
+
+  function flushNow(): void {
+    if (timer) { clearTimeout(timer); timer = null; }
+    if (writing || buf === '') { settleIdle(); return; }
+    const chunk = buf, lines = pending;
+    buf = '';
+    pending = 0;
+    writing = true;
+    writeChunk(chunk, lines, () => {
+      writing = false;
+      // Lines that arrived during the write go out now: batching by write latency.
+      if (buf !== '') flushNow();
+      else settleIdle();
+    });
+  }
+
+  function write(e: AccessEntry): void {
+    if (!enabled || closed) return;
+    if (sample < 1 && Math.random() >= sample) return;
+    if (buf.length >= maxBuffer) { dropped++; return; }
+    buf += formatAccessLine(e);
+    pending++;
+    if (buf.length >= flushBytes) flushNow();
+    else if (timer === null && !writing) {
+      timer = setTimeout(flushNow, flushIntervalMs);
+      timer.unref();
+    }
+  }
+
+  function flush(): Promise<void> {
+    return new Promise((resolve) => {
+      idleWaiters.push(resolve);
+      flushNow();
+    });
+  }
+
+  async function reopen(): Promise<void> {
+    if (!path || !enabled || closed) return;
+    await flush();
+    const next = openAppend(path);
+    const old = fd;
+    fd = next;
+    if (old >= 0) fs.close(old, () => {});
+    log.info('access log reopened', { path });
+  }
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    await flush();
+    closed = true;
+    if (fd >= 0) {
+      const old = fd;
+      fd = -1;
+      await new Promise<void>((r) => fs.close(old, () => r()));
+    }
+  }
+
+  return {
+    write,
+    reopen,
+    flush,
+    close,
+    get written() { return written; },
+    get dropped() { return dropped; },
+    collector: () =>
+      family('portcullis_access_log_lines_total', 'counter', 'Access-log lines written.', [[null, written]]) +
+      family('portcullis_access_log_dropped_total', 'counter', 'Access-log lines dropped because the log could not keep up or failed.', [[null, dropped]]),
+  };
+}
+
+/**
+ * Reopens the log on SIGUSR1 (logrotate: `systemctl kill -s USR1 portcullis`).
+ * Signals reach the main thread only: pass `also` to forward the reopen to
+ * other threads' logs. Note: a SIGUSR1 listener replaces Node's default of
+ * starting the inspector. Returns a function that removes the handler.
+ */
+export function installReopenOnSigusr1(target: Pick<AccessLog, 'reopen'>, also?: () => void): () => void {
+  const handler = () => {
+    target.reopen().catch((err: unknown) => log.error('access log reopen failed', { error: (err as Error).message }));
+    also?.();
+  };
+  process.on('SIGUSR1', handler);
+  return () => { process.off('SIGUSR1', handler); };
+}
