@@ -68,6 +68,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     routes,
     routeNames: routes.map((r) => r.name),
     match: (m, h, p, hdr) => router.match(m, h, p, hdr),
+    allowedMethods: (h, p, hdr) => router.allowedMethods(h, p, hdr),
     normalize: normalizePath,
     clientIp,
     upstreams,

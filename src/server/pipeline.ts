@@ -18,7 +18,7 @@ import { writeDirect, writeRejection } from './respond.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
 import { DetachedView, LiveView } from './view.js';
-import { parseIpInto } from '../policy/ip.js';
+import { formatIp16, ip16FromBytes } from '../policy/ip.js';
 
 /** What the pipeline reports when a request ends (metrics + access log). */
 export interface ObserveSink {
@@ -41,7 +41,6 @@ export interface ListenerInfo {
   readonly proxyProtocol: boolean;
 }
 
-const ONE_BYTE_DECODER = new TextDecoder('latin1');
 
 export class Pipeline implements ExchangeHost {
   private readonly view = new LiveView();
@@ -95,7 +94,12 @@ export class Pipeline implements ExchangeHost {
 
     // 2. route
     const idx = rt.match(v.method, v.host, path, this.headerFn);
-    if (idx < 0) return this.rejectNow(res, v, R.route_not_found, EMPTY, t0);
+    if (idx < 0) {
+      const allow = rt.allowedMethods(v.host, path, this.headerFn);
+      return allow === ''
+        ? this.rejectNow(res, v, R.route_not_found, EMPTY, t0)
+        : this.rejectNow(res, v, R.method_not_allowed, ['allow', allow], t0);
+    }
     v.routeIndex = idx;
     const route = rt.routes[idx]!;
 
@@ -148,9 +152,10 @@ export class Pipeline implements ExchangeHost {
 
   /** Peer address (or PROXY v2 source), then X-Forwarded-For when the peer is a trusted proxy. */
   private resolveClient(res: HttpResponse, req: HttpRequest, v: LiveView, l: ListenerInfo): void {
-    const peerText = ONE_BYTE_DECODER.decode(l.proxyProtocol ? res.getProxiedRemoteAddressAsText() : res.getRemoteAddressAsText());
+    // Binary address (one getpeername), formatted canonically: uWS's own text form of IPv6 is uncompressed.
     const p16 = this.peer16;
-    if (!parseIpInto(peerText, p16)) p16.fill(0);
+    if (!ip16FromBytes(new Uint8Array(l.proxyProtocol ? res.getProxiedRemoteAddress() : res.getRemoteAddress()), p16)) p16.fill(0);
+    const peerText = formatIp16(p16);
     v.peerTrusted = false;
     const cip = this.rt.clientIp;
     if (cip.trustsAny && cip.trusted.has(p16)) {
@@ -159,7 +164,7 @@ export class Pipeline implements ExchangeHost {
       v.clientIp = this.rt.clientIp.resolve(p16, peerText, xff, v.clientIp16);
     } else {
       v.clientIp16.set(p16);
-      v.clientIp = peerText.startsWith('::ffff:') && peerText.indexOf('.') > 0 ? peerText.slice(7) : peerText;
+      v.clientIp = peerText;
     }
     v.peerIp = peerText;
     const b = v.clientIp16;

@@ -37,6 +37,8 @@ export interface Runtime {
   readonly routes: readonly CompiledRoute[];
   readonly routeNames: readonly string[];
   readonly match: (method: string, host: string, path: string, header: (n: string) => string) => number;
+  /** For a miss only: methods that would have matched, as an Allow value ('' = 404). */
+  readonly allowedMethods: (host: string, path: string, header: (n: string) => string) => string;
   readonly normalize: (raw: string) => string | null;
   readonly clientIp: ClientIpResolver;
   readonly upstreams: readonly UpstreamGroup[];
