@@ -21,13 +21,13 @@ export async function fetchJwks(url: string, timeoutMs: number, maxBytes: number
     throw new Error(describe(e, timeoutMs));
   }
   if (res.statusCode !== 200) {
-    res.body.destroy();
+    discard(res.body);
     const redirect = res.statusCode >= 300 && res.statusCode < 400 ? ' (redirects are not followed: configure the final URL)' : '';
     throw new Error(`HTTP ${res.statusCode}${redirect}`);
   }
   const declared = Number(res.headers['content-length'] ?? -1);
   if (declared > maxBytes) {
-    res.body.destroy();
+    discard(res.body);
     throw new Error(`JWKS is ${declared} bytes, more than the ${maxBytes}-byte cap`);
   }
   const chunks: Buffer[] = [];
@@ -36,7 +36,7 @@ export async function fetchJwks(url: string, timeoutMs: number, maxBytes: number
     for await (const chunk of res.body) {
       total += (chunk as Buffer).length;
       if (total > maxBytes) {
-        res.body.destroy();
+        discard(res.body);
         throw new Error(`JWKS is larger than the ${maxBytes}-byte cap`);
       }
       chunks.push(chunk as Buffer);
@@ -49,6 +49,12 @@ export async function fetchJwks(url: string, timeoutMs: number, maxBytes: number
   } catch (e) {
     throw new Error(`JWKS is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/** Drop a body we will not read; its abort error is expected and handled here. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function describe(e: unknown, timeoutMs: number): string {
