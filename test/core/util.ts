@@ -166,3 +166,100 @@ export async function procStatusKb(pid: number, field: string): Promise<number> 
     return -1;
   }
 }
+
+export interface LabUpstream {
+  readonly port: number;
+  readonly url: string;
+  /** Requests fully received, in order. */
+  readonly seen: { method: string; url: string; headers: http.IncomingHttpHeaders; rawHeaders: string[]; bytes: number; sha256: string }[];
+  /** TCP connections accepted so far. */
+  connections(): number;
+  /** Sockets that closed while a request on them was still unanswered. */
+  abortedRequests(): number;
+  /** Requests that arrived (headers) so far, answered or not. */
+  arrived(): number;
+  close(): Promise<void>;
+}
+
+/** A deterministic byte pattern: chunk i of any stream is the same 64 KiB block. */
+export const BLOCK = Buffer.alloc(64 * 1024, 0);
+for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = (i * 31 + 7) & 0xff;
+
+/**
+ * An upstream for proxy tests. Every request body is hashed while streaming
+ * (never buffered). Paths:
+ *   /download?bytes=N[&chunked=1]  N bytes of BLOCK pattern, with write backpressure
+ *   /status/NNN                    that status (204/304 without body), ETag set
+ *   /slow?ms=N                     answers after N ms (the request may be aborted before)
+ *   /hang                          never answers
+ *   anything else                  JSON {method,url,headers,bytes,sha256}
+ */
+export async function startLabUpstream(): Promise<LabUpstream> {
+  const { createHash } = await import('node:crypto');
+  const seen: LabUpstream['seen'] = [];
+  let conns = 0;
+  let aborted = 0;
+  let arrived = 0;
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    arrived++;
+    const h = createHash('sha256');
+    let bytes = 0;
+    let answered = false;
+    const onClose = () => { if (!answered) aborted++; };
+    res.on('finish', () => { answered = true; req.socket.off('close', onClose); });
+    req.socket.once('close', onClose);
+    req.on('data', (c: Buffer) => { bytes += c.length; h.update(c); });
+    req.on('end', () => {
+      const sha256 = h.digest('hex');
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, bytes, sha256 });
+      const u = new URL(req.url!, 'http://x');
+      if (u.pathname === '/download') {
+        const total = Number(u.searchParams.get('bytes'));
+        const chunked = u.searchParams.get('chunked') === '1';
+        res.writeHead(200, chunked ? { 'content-type': 'application/octet-stream' } : { 'content-type': 'application/octet-stream', 'content-length': total });
+        let sent = 0;
+        const pump = () => {
+          while (sent < total) {
+            const n = Math.min(BLOCK.length, total - sent);
+            sent += n;
+            if (!res.write(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n))) { res.once('drain', pump); return; }
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
+      if (u.pathname.startsWith('/status/')) {
+        const s = Number(u.pathname.slice(8));
+        res.writeHead(s, { etag: '"v1"', 'x-upstream': 'lab' });
+        res.end(s === 204 || s === 304 ? undefined : 'status body');
+        return;
+      }
+      if (u.pathname === '/slow') {
+        setTimeout(() => { if (!res.destroyed) res.end('slow done'); }, Number(u.searchParams.get('ms') ?? 1000)).unref();
+        return;
+      }
+      if (u.pathname === '/hang') return;
+      const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bytes, sha256 });
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1234, 'x-upstream': 'lab' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-upstream': 'lab', 'set-cookie': ['a=1', 'b=2'] });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (s) => { conns++; sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port, url: `http://127.0.0.1:${port}`, seen,
+    connections: () => conns,
+    abortedRequests: () => aborted,
+    arrived: () => arrived,
+    close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  };
+}
