@@ -51,6 +51,8 @@ export function redactUrl(s: string): string {
   return out;
 }
 
+const NAMED_MAPS = new Set(['authenticators', 'upstreams', 'authorizers', 'rate_limits']);
+
 function walk(v: unknown, parentKey: string): unknown {
   if (typeof v === 'string') return v.includes('://') ? redactUrl(v) : v;
   if (Array.isArray(v)) return v.map((x) => walk(x, parentKey));
@@ -58,9 +60,12 @@ function walk(v: unknown, parentKey: string): unknown {
   if (v instanceof Date) return v.toISOString();
   const headerMap = parentKey === 'add' || parentKey === 'set' || parentKey === 'headers' || parentKey === 'request_headers' || parentKey === 'response_headers';
   const out: Record<string, unknown> = {};
+  // Children of these maps are user-chosen names ("keys", "token-auth"), not field names.
+  const named = NAMED_MAPS.has(parentKey);
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (x === undefined) continue;
-    if (isSecretField(k, x) || (headerMap && typeof x === 'string' && SECRET_HEADER.test(k))) out[k] = REDACTED;
+    if (named && x !== null && typeof x === 'object' && !Array.isArray(x)) out[k] = walk(x, '');
+    else if (isSecretField(k, x) || (headerMap && typeof x === 'string' && SECRET_HEADER.test(k))) out[k] = REDACTED;
     else out[k] = walk(x, k);
   }
   return out;
