@@ -37,8 +37,15 @@ export interface WorkerPool {
    */
   run<T>(task: string, input: Record<string, unknown>, deadlineMs: number): Promise<T>;
   stats(): PoolStats;
-  /** True once the first task started the worker threads. */
+  /** True once the worker threads were started (by start() or the first task). */
   readonly started: boolean;
+  /**
+   * Starts the threads and loads the task files now, so the first slow
+   * request does not pay for thread start-up inside its deadline. Compile
+   * functions of slow authenticators/authorizers call it; idempotent.
+   * Resolves when every thread has loaded the callout task.
+   */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,18 +95,23 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
   const ring = new Float64Array(RING);
   let ringN = 0;
   let closed = false;
+  let warmed: Promise<void> = Promise.resolve();
 
   function start(): Piscina {
     dir = taskDir();
-    piscina = new Piscina({
-      minThreads: 1,
+    const p = new Piscina({
+      minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker: tasksPerThread,
       maxQueue: opts.maxQueue,
-      idleTimeout: 30_000,
       recordTiming: false,
     });
-    return piscina;
+    piscina = p;
+    // Load the callout module on the threads (undici is the costly import).
+    const warm: Promise<unknown>[] = [];
+    for (let i = 0; i < threads; i++) warm.push(p.run({ warm: true }, target('http')).catch(() => undefined));
+    warmed = Promise.all(warm).then(() => undefined);
+    return p;
   }
 
   function target(task: string): { filename: string; name: string } {
@@ -117,6 +129,10 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
   return {
     get started() {
       return piscina !== null;
+    },
+    start(): Promise<void> {
+      if (piscina === null && !closed) start();
+      return warmed;
     },
     run<T>(task: string, input: Record<string, unknown>, deadlineMs: number): Promise<T> {
       if (closed) return Promise.reject(new PoolOverloadedError('the worker pool is closed (shutting down)'));

@@ -20,7 +20,7 @@ const bob = makeIdentity('corp-jwt', 'bob', { sub: 'bob' }, {}, Date.now() + 3_6
 function build(authz: Record<string, unknown>, name = 'geo') {
   const plan = validateConfig({
     upstreams: { 'orders-eu': { targets: ['http://127.0.0.1:9'] }, 'orders-us': { targets: ['http://127.0.0.1:9'] } },
-    authorizers: { [name]: { url: svc.url, timeout: '300ms', ...authz } },
+    authorizers: { [name]: { url: svc.url, timeout: '2s', ...authz } },
     routes: [
       { name: 'orders', match: { path_prefix: '/orders' }, anonymous: true, upstream: 'orders-eu', authorize: { external: name } },
       { name: 'admin', match: { path_prefix: '/admin' }, anonymous: true, upstream: 'orders-eu', authorize: { external: name } },
@@ -39,6 +39,7 @@ async function decision(v: AuthzDecision | Promise<AuthzDecision>): Promise<Auth
 beforeAll(async () => {
   svc = await startAuthzService();
   pool = createWorkerPool({ threads: 1, maxQueue: 256 });
+  await pool.start();
 });
 afterAll(async () => {
   await pool.close();
@@ -144,6 +145,7 @@ describe('external authorizer failures', () => {
 
   it('answers 503 overloaded when the pool queue is full, whatever failure_mode says', async () => {
     const tiny = createWorkerPool({ threads: 1, maxQueue: 1, tasksPerThread: 1 });
+    await tiny.start();
     svc.handler = () => ({ status: 200, delay: 400 });
     const plan = validateConfig({
       upstreams: { u: { targets: ['http://127.0.0.1:9'] } },

@@ -45,6 +45,7 @@ async function settle(a: Authenticator, t: string): Promise<{ outcome: number; r
 beforeAll(async () => {
   op = await startOidcProvider({ redirectUris: ['http://gateway.test/oauth2/callback'] });
   pool = createWorkerPool({ threads: 1, maxQueue: 256 });
+  await pool.start();
 });
 afterAll(async () => {
   await pool.close();

@@ -46,6 +46,14 @@ describe('worker pool', () => {
     await pool.close();
   });
 
+  it('start() brings the threads up before any task, so the first callout pays no start-up', async () => {
+    const pool = createWorkerPool({ threads: 2, maxQueue: 16 });
+    await pool.start();
+    expect(pool.started).toBe(true);
+    expect(pool.stats()).toMatchObject({ queued: 0, running: 0, completed: 0 });
+    await pool.close();
+  });
+
   it('rejects at the deadline without killing the worker, and keeps serving', async () => {
     const pool = createWorkerPool({ threads: 1, maxQueue: 16 });
     await expect(pool.run('http', { url: `${base}/hold`, method: 'GET', headers: {} }, 150)).rejects.toBeInstanceOf(PoolTimeoutError);
@@ -57,6 +65,7 @@ describe('worker pool', () => {
 
   it('refuses work beyond the bounded queue with an overload error', async () => {
     const pool = createWorkerPool({ threads: 1, maxQueue: 1, tasksPerThread: 1 });
+    await pool.start();
     const held = [
       pool.run('http', { url: `${base}/hold`, method: 'GET', headers: {} }, 5000),
       pool.run('http', { url: `${base}/hold`, method: 'GET', headers: {} }, 5000),

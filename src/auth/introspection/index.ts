@@ -34,6 +34,8 @@ export function compileIntrospection(
   ctx: CompileContext,
   pool: WorkerPool,
 ): Authenticator & { readonly stats: IntrospectionStats } {
+  // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
+  void pool.start();
   const secret = ctx.secret(cfg, 'client_secret', at, false);
   const extractor = compileTokenSource(cfg.from);
   const maxTokenBytes = ctx.plan.config.server.limits.max_token_bytes;

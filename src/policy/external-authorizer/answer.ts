@@ -5,10 +5,8 @@ import { AUTHZ_DROP, AUTHZ_FORWARD, AUTHZ_RESPOND, type AuthzDecision } from '..
 import { R } from '../../reasons.js';
 import { safeHeaderValue } from '../../auth/identity.js';
 import type { CalloutAnswer } from '../../workers/callout.js';
+import { serviceHeaders } from '../../workers/service-headers.js';
 
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-/** Headers a service may not set on the upstream request: framing, hop-by-hop, the gateway's own identity headers. */
-const FORBIDDEN = /^(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-.*|x-portcullis-.*|x-forwarded-.*)$/;
 /** Answer headers passed on to the client with a service's own answer. */
 const PASS = ['content-type', 'www-authenticate', 'retry-after', 'cache-control'];
 
@@ -43,16 +41,8 @@ export function decide(a: CalloutAnswer & { ok: true }, upstreamIndex: ReadonlyM
   const s = a.status;
   if (s >= 200 && s < 300) {
     if (obj === null) return FORWARD_PLAIN;
-    const headers: string[] = [];
-    if (obj.headers !== undefined) {
-      if (obj.headers === null || typeof obj.headers !== 'object' || Array.isArray(obj.headers)) return null;
-      for (const [k, v] of Object.entries(obj.headers as Record<string, unknown>)) {
-        const name = k.toLowerCase();
-        if (typeof v !== 'string' || !TOKEN_RE.test(name) || !safeHeaderValue(v)) return null;
-        if (FORBIDDEN.test(name)) continue;
-        headers.push(name, v);
-      }
-    }
+    const headers = serviceHeaders(obj.headers);
+    if (headers === null) return null;
     let upstream = -1;
     if (obj.upstream !== undefined) {
       if (typeof obj.upstream !== 'string') return null;

@@ -17,6 +17,7 @@ import { R, REASON_BODY } from '../../reasons.js';
 import { ExpiringCache } from '../../workers/expiring-cache.js';
 import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
+import { NOT_SENT } from '../../workers/service-headers.js';
 import { compileKey } from './cache-key.js';
 import { decide, FORWARD_PLAIN } from './answer.js';
 
@@ -34,8 +35,6 @@ function failure(reason: number, extra: readonly string[] = []): AuthzDecision {
 }
 const UNAVAILABLE = failure(R.authz_unavailable);
 const OVERLOADED = failure(R.overloaded, ['retry-after', '1']);
-/** Headers never copied to the service even when `send.headers` names them: framing and hop-by-hop. */
-const NOT_SENT = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect']);
 
 export interface AuthorizerStats {
   hits: number;
@@ -53,6 +52,8 @@ export function compileAuthorizer(
   upstreamIndex: ReadonlyMap<string, number>,
   routeNames: readonly string[] = ctx.plan.config.routes.map((r) => r.name),
 ): ExternalAuthorizer & { readonly stats: AuthorizerStats } {
+  // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
+  void pool.start();
   const key = compileKey(cfg.cache.key, (i, msg) => ctx.issue(`${at}.cache.key[${i}]`, msg));
   const cache = new ExpiringCache<AuthzDecision>(cfg.cache.ttl > 0 && key !== null ? cfg.cache.max_entries : 0);
   const ttl = cfg.cache.ttl;

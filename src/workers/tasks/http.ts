@@ -15,7 +15,8 @@ export function classify(e: unknown): CalloutErrorKind {
   return 'network';
 }
 
-export async function callout(req: CalloutRequest): Promise<CalloutAnswer> {
+export async function callout(req: CalloutRequest | { warm: true }): Promise<CalloutAnswer> {
+  if ('warm' in req) return { ok: false, error: 'expired', detail: 'warm-up' };
   const remaining = (req.deadline ?? Date.now() + 5000) - Date.now();
   if (remaining <= 0) return { ok: false, error: 'expired', detail: 'deadline passed before the task started' };
   const maxBody = req.maxBody ?? DEFAULT_MAX_BODY;

@@ -1,0 +1,152 @@
+// External authentication (`type: external`): a bespoke service decides who
+// the caller is. The gateway POSTs the `send.headers` (copied as headers and
+// in a JSON body with method, path, query, host and client IP) on the worker
+// pool. Its answer: 200 JSON `{ consumer | sub, claims?, headers? }` → the
+// identity (`headers` go upstream beside forward_claims); 401/403 → refused;
+// anything else, a timeout or no connection → failure_mode: deny → 503
+// (authn_unavailable), allow → no credential here (the next authenticator may
+// accept, else 401) — never forwarded unauthenticated.
+// Answers are cached for `cache.ttl` (refusals at most 5 s) by the SHA-256 of
+// the sent header values; concurrent requests with the same values make one call.
+import { hash } from 'node:crypto';
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
+import type { CompileContext } from '../../config/load.js';
+import type { ExternalAuthnConfig } from '../../config/schema.js';
+import { R } from '../../reasons.js';
+import { makeIdentity } from '../identity.js';
+import { ABSENT, challenges, REJECTED, Refused } from '../slow-results.js';
+import { ExpiringCache } from '../../workers/expiring-cache.js';
+import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
+import type { WorkerPool } from '../../workers/pool.js';
+import { NOT_SENT, serviceHeaders } from '../../workers/service-headers.js';
+
+const CACHE_ENTRIES = 100_000;
+const MAX_NEGATIVE_MS = 5_000;
+
+interface Accepted {
+  readonly consumer: string;
+  readonly claims: Record<string, unknown>;
+  readonly headers: string[];
+}
+
+function readAnswer(body: string): Accepted | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  const consumer = typeof o.consumer === 'string' && o.consumer !== '' ? o.consumer : typeof o.sub === 'string' && o.sub !== '' ? o.sub : undefined;
+  if (consumer === undefined) return null;
+  if (o.claims !== undefined && (o.claims === null || typeof o.claims !== 'object' || Array.isArray(o.claims))) return null;
+  const headers = serviceHeaders(o.headers);
+  if (headers === null) return null;
+  const claims: Record<string, unknown> = { ...((o.claims as Record<string, unknown> | undefined) ?? {}) };
+  if (claims.sub === undefined) claims.sub = consumer;
+  return { consumer, claims, headers };
+}
+
+export function compileExternalAuthn(
+  name: string,
+  cfg: ExternalAuthnConfig,
+  at: string,
+  ctx: CompileContext,
+  pool: WorkerPool,
+): Authenticator & { readonly stats: { calls: number; hits: number; failures: number } } {
+  // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
+  void pool.start();
+  const send = cfg.send.headers.map((h) => h.toLowerCase());
+  send.forEach((h, i) => {
+    if (NOT_SENT.has(h)) ctx.issue(`${at}.send.headers[${i}]`, `"${h}" is a connection header and is never sent; remove it`);
+  });
+  const sendable = send.filter((h) => !NOT_SENT.has(h));
+  if (sendable.length === 0) ctx.issue(`${at}.send.headers`, 'name at least one request header that carries the credential, e.g. [authorization]');
+  const values: string[] = new Array<string>(sendable.length).fill('');
+  const cache = new ExpiringCache<Identity | Refused>(cfg.cache.ttl > 0 ? CACHE_ENTRIES : 0);
+  const inflight = new Map<string, Promise<AuthResult>>();
+  const { challenge, byReason } = challenges(sendable.includes('authorization') ? 'Bearer' : 'Portcullis', name);
+  const warn = new ThrottledWarn({ authenticator: name, url: cfg.url });
+  const onFailure = cfg.failure_mode === 'allow' ? ABSENT : REJECTED[R.authn_unavailable]!;
+  const stats = { calls: 0, hits: 0, failures: 0 };
+
+  async function ask(req: CalloutRequest, key: string): Promise<AuthResult> {
+    stats.calls++;
+    const a = await runCallout(pool, req, cfg.timeout);
+    if (!a.ok) {
+      stats.failures++;
+      warn.warn('external authentication service did not answer; applying failure_mode', { error: a.error, detail: a.detail, failure_mode: cfg.failure_mode });
+      return a.error === 'overloaded' ? REJECTED[R.overloaded]! : onFailure;
+    }
+    const now = Date.now();
+    if (a.status === 401 || a.status === 403) {
+      cache.set(key, new Refused(R.authn_denied), now + Math.min(cfg.cache.ttl, MAX_NEGATIVE_MS));
+      return REJECTED[R.authn_denied]!;
+    }
+    const ok = a.status === 200 ? readAnswer(a.body) : null;
+    if (ok === null) {
+      stats.failures++;
+      warn.warn('external authentication service answered something unreadable; applying failure_mode', { status: a.status, failure_mode: cfg.failure_mode });
+      return onFailure;
+    }
+    const exp = ok.claims.exp;
+    const expiresAt = typeof exp === 'number' ? exp * 1000 : Infinity;
+    if (expiresAt <= now) return REJECTED[R.token_expired]!;
+    let id = makeIdentity(name, ok.consumer, ok.claims, cfg.forward_claims, expiresAt);
+    if (ok.headers.length > 0) id = Object.freeze({ ...id, forwardHeaders: Object.freeze([...id.forwardHeaders, ...ok.headers]) });
+    cache.set(key, id, Math.min(now + cfg.cache.ttl, expiresAt));
+    return { outcome: AUTH_OK, identity: id, reason: R.ok };
+  }
+
+  return {
+    name,
+    challenge,
+    stats,
+    authenticate(view: RequestView): number | Promise<AuthResult> {
+      let any = false;
+      for (let i = 0; i < sendable.length; i++) {
+        const v = view.header(sendable[i]!);
+        values[i] = v;
+        if (v !== '') any = true;
+      }
+      if (!any) return AUTH_ABSENT;
+      const key = hash('sha256', JSON.stringify(values), 'base64url');
+      const hit = cache.get(key, Date.now());
+      if (hit !== undefined) {
+        stats.hits++;
+        if (hit instanceof Refused) {
+          view.reason = hit.reason;
+          return AUTH_REJECT;
+        }
+        view.identity = hit;
+        return AUTH_OK;
+      }
+      const pending = inflight.get(key);
+      if (pending !== undefined) return pending;
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'x-forwarded-method': view.method,
+        'x-forwarded-uri': view.query === '' ? view.path : `${view.path}?${view.query}`,
+        'x-forwarded-host': view.host,
+        'x-forwarded-for': view.clientIp,
+      };
+      const sent: Record<string, string> = {};
+      for (let i = 0; i < sendable.length; i++) if (values[i] !== '') headers[sendable[i]!] = sent[sendable[i]!] = values[i]!;
+      const body = JSON.stringify({ method: view.method, path: view.path, query: view.query, host: view.host, ip: view.clientIp, headers: sent });
+      const p = ask({ url: cfg.url, method: 'POST', headers, body, maxBody: 64 * 1024 }, key).catch((e: unknown) => {
+        warn.warn('external authentication failed unexpectedly; applying failure_mode', { detail: String(e) });
+        return onFailure;
+      });
+      inflight.set(key, p);
+      void p.finally(() => inflight.delete(key));
+      return p;
+    },
+    challengeFor(reason: number): string {
+      return byReason[reason] ?? challenge;
+    },
+    close() {
+      cache.clear();
+    },
+  };
+}
