@@ -197,13 +197,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Deadline passed, body too large, idle client…: answer if nothing was sent yet, else cut. */
   fail(reasonId: number, closeAfter = false): void {
     if (this.done) return;
-    this.upstreamAbort?.(new Error('gateway cut the request'));
+    // Decide the answer and mark the exchange done BEFORE aborting upstream:
+    // undici's abort calls onError synchronously, which used to re-enter fail(),
+    // answer (502) first, and leave this call to res.close() a finished
+    // response — a throw that killed the process (body over max_body mid-stream).
+    const answered = this.started;
+    this.done = true;
+    const abort = this.upstreamAbort;
+    this.upstreamAbort = null;
+    abort?.(new Error('gateway cut the request'));
     this.body?.destroy();
-    if (!this.started) {
+    if (!answered) {
       this.status = REASON_STATUS[reasonId] ?? 500;
       this.reason = reasonId;
       this.started = true;
-      this.done = true;
       this.res.cork(() => {
         this.res.writeStatus(statusLine(this.status));
         this.res.writeHeader('content-type', 'application/json');
