@@ -475,16 +475,22 @@ export class RateLimitStore {
       }
       slot = (slot + 1) & this.mask;
     }
+    if (p === PROBE_WINDOW) {
+      // full window: is there a bucket the key could take over? If not, the
+      // shared bucket, without touching the insert lock (cheap under a flood)
+      slot = h1 & this.mask;
+      for (p = 0; p < PROBE_WINDOW; p++) {
+        if (this.evictable(slot, now)) break;
+        slot = (slot + 1) & this.mask;
+      }
+      if (p === PROBE_WINDOW) {
+        this.foundGen = -1;
+        return this.capacity + d;
+      }
+    }
     if (insert) return this.insert(d, h1, meta, s, b, off, now);
     this.foundGen = -1;
-    if (p < PROBE_WINDOW) return NOT_FOUND;
-    // full window: is there a bucket the key could take over?
-    slot = h1 & this.mask;
-    for (p = 0; p < PROBE_WINDOW; p++) {
-      if (this.evictable(slot, now)) return NOT_FOUND;
-      slot = (slot + 1) & this.mask;
-    }
-    return this.capacity + d;
+    return NOT_FOUND;
   }
 
   /** Unlocked hint: the bucket has refilled to full and holds no unsynced cluster consumption. */
