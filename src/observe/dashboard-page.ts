@@ -38,6 +38,7 @@ th { color:var(--dim); font-weight:500; font-size:12px; }
 td.n, th.n { text-align:right; }
 .s4 { color:var(--c4); } .s5 { color:var(--c5); } .s2 { color:var(--c2); } .s3 { color:var(--c3); }
 .up { color:var(--c2); } .down { color:var(--c5); } .unknown { color:var(--dim); }
+.scroll { max-height:340px; overflow:auto; }
 .empty { color:var(--dim); font-style:italic; padding:6px; }
 #tokenbox { display:none; background:var(--panel); border:1px solid var(--c4); border-radius:8px; padding:12px; }
 #tokenbox input { background:var(--bg); color:var(--text); border:1px solid var(--line); border-radius:4px; padding:5px 8px; width:320px; }
@@ -226,7 +227,7 @@ ${card('rss', 'Memory (RSS)')}
 <section class="panel"><h2>Requests per second by status class</h2><canvas id="chart"></canvas>
 <div class="legend"><span><i class="l2"></i>2xx</span><span><i class="l3"></i>3xx</span><span><i class="l4"></i>4xx</span><span><i class="l5"></i>5xx</span></div></section>
 <div class="grid">
-<section class="panel"><h2>Latest rejections</h2>${table('t-rejections', ['time', 'status', 'reason', 'route', 'client'])}</section>
+<section class="panel"><h2>Latest rejections</h2><div class="scroll">${table('t-rejections', ['time', 'status', 'reason', 'route', 'client'])}</div></section>
 <section class="panel"><h2>Rejections by reason</h2>${table('t-reasons', ['reason', 'status', 'stage', 'count', 'per s'], [3, 4])}</section>
 <section class="panel"><h2>Top routes</h2>${table('t-routes', ['route', 'requests', '2xx', '3xx', '4xx', '5xx', 'p50', 'p99'], [1, 2, 3, 4, 5, 6, 7])}</section>
 <section class="panel"><h2>Top rejected clients</h2>${table('t-ips', ['client', 'rejections', 'last'], [1])}</section>

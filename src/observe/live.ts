@@ -77,7 +77,8 @@ export function createLive(opts: LiveOptions): Live {
   let prevByReason = new Float64Array(REASONS.length);
   const history: { t: number; c2: number; c3: number; c4: number; c5: number }[] = [];
   // Cumulative latency counts of the last windowTicks ticks: window = now − oldest.
-  const latencyRing: F64[] = [];
+  // Seeded with zeros: until the window has filled, it reaches back to the start.
+  const latencyRing: F64[] = [new Float64Array(LATENCY_SLOTS)];
   let current: LiveSnapshot;
   let first = true;
 

@@ -369,9 +369,9 @@ class SharedMetrics implements Metrics {
     this.eld = eld;
     const g = this.l.gauge, f = this.f;
     const sample = () => {
-      f[g + G_ELD_P50] = eld.count > 0 ? eld.percentile(50) / 1e6 : 0;
-      f[g + G_ELD_P99] = eld.count > 0 ? eld.percentile(99) / 1e6 : 0;
-      f[g + G_ELD_MAX] = eld.count > 0 ? eld.max / 1e6 : 0;
+      f[g + G_ELD_P50] = eld.count > 0 ? eld.percentile(50) / 1e9 : 0;
+      f[g + G_ELD_P99] = eld.count > 0 ? eld.percentile(99) / 1e9 : 0;
+      f[g + G_ELD_MAX] = eld.count > 0 ? eld.max / 1e9 : 0;
       const hs = getHeapStatistics();
       f[g + G_HEAP_USED] = hs.used_heap_size;
       f[g + G_HEAP_TOTAL] = hs.total_heap_size;
