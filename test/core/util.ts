@@ -178,6 +178,8 @@ export interface LabUpstream {
   abortedRequests(): number;
   /** Requests that arrived (headers) so far, answered or not. */
   arrived(): number;
+  /** Requests neither answered nor closed right now (still held open toward us). */
+  open(): number;
   close(): Promise<void>;
 }
 
@@ -200,14 +202,16 @@ export async function startLabUpstream(): Promise<LabUpstream> {
   let conns = 0;
   let aborted = 0;
   let arrived = 0;
+  let open = 0;
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     arrived++;
     const h = createHash('sha256');
     let bytes = 0;
     let answered = false;
-    const onClose = () => { if (!answered) aborted++; };
-    res.on('finish', () => { answered = true; req.socket.off('close', onClose); });
+    open++;
+    const onClose = () => { if (!answered) { aborted++; open--; } };
+    res.on('finish', () => { answered = true; open--; req.socket.off('close', onClose); });
     req.socket.once('close', onClose);
     req.on('data', (c: Buffer) => { bytes += c.length; h.update(c); });
     req.on('end', () => {
@@ -260,6 +264,7 @@ export async function startLabUpstream(): Promise<LabUpstream> {
     connections: () => conns,
     abortedRequests: () => aborted,
     arrived: () => arrived,
+    open: () => open,
     close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }
