@@ -72,6 +72,11 @@ export class JwtAuthenticator implements Authenticator {
     return this.miss(token, view);
   }
 
+  /** True when the request carries a token where this authenticator looks (for the chain). */
+  hasCredential(view: RequestView): boolean {
+    return this.extractor.extract(view) !== undefined;
+  }
+
   challengeFor(reason: number): string {
     return this.p.challenges[reason] ?? this.challenge;
   }

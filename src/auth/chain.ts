@@ -1,0 +1,111 @@
+// `authenticate: [a, b, …]` on a route: each authenticator in order; the
+// first that finds its credential decides — accepted, or refused by that one.
+// A credential that is present but invalid is never treated as missing (Envoy
+// CVE-2021-21378): only AUTH_ABSENT moves on to the next authenticator. When
+// none finds a credential, the answer is 401 no_credentials with every
+// authenticator's challenge.
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../contracts.js';
+import { R, REASONS } from '../reasons.js';
+
+/** Optional: lets the chain tell, from the request alone, which authenticator decided. */
+export interface CredentialProbe {
+  hasCredential?(view: RequestView): boolean;
+}
+
+/**
+ * Optional on the pipeline's view: a copy that outlives the synchronous part.
+ * Needed only to go on to the next authenticator after one answered
+ * AUTH_ABSENT asynchronously; without it the chain fails closed (no_credentials).
+ */
+export interface DetachableView {
+  detachView?(): RequestView;
+}
+
+const NO_CREDENTIALS: AuthResult = Object.freeze({ outcome: AUTH_REJECT, identity: null, reason: R.no_credentials });
+
+export class AuthChain {
+  private readonly all: readonly string[];
+  /** [authenticator][reason] → its WWW-Authenticate values for that reason, built once. */
+  private readonly byReason: readonly (readonly (readonly string[])[])[];
+  /** Index of the authenticator that decided the last synchronous run (-1: none). */
+  private lastDecider = -1;
+
+  constructor(private readonly list: readonly (Authenticator & CredentialProbe)[]) {
+    const one = (s: string): readonly string[] => Object.freeze(s === '' ? [] : [s]);
+    this.all = Object.freeze(list.map((a) => a.challenge).filter((c) => c !== ''));
+    this.byReason = list.map((a) => REASONS.map((_, r) => one(a.challengeFor(r))));
+  }
+
+  /** AUTH_OK (view.identity set), AUTH_REJECT (view.reason set), AUTH_RESPOND, or a Promise when one had to wait. */
+  run(view: RequestView): number | Promise<AuthResult> {
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i]!.authenticate(view);
+      if (r === AUTH_ABSENT) continue;
+      this.lastDecider = i;
+      if (typeof r === 'number') return r;
+      return this.continueFrom(i, r, i + 1 < list.length ? detach(view) : null);
+    }
+    this.lastDecider = -1;
+    view.reason = R.no_credentials;
+    return AUTH_REJECT;
+  }
+
+  /**
+   * WWW-Authenticate values for a 401: every challenge when no credential was
+   * found, else the deciding authenticator's answer for `reason`. The decider
+   * is found from the request (hasCredential); for authenticators without that
+   * probe, from the last synchronous run — call it right after run() then.
+   */
+  challenges(view: RequestView, reason: number): readonly string[] {
+    if (reason === R.no_credentials || reason === R.ok) return this.all;
+    const d = this.decider(view);
+    if (d < 0) return this.all;
+    return this.byReason[d]![reason] ?? this.all;
+  }
+
+  /** Stop every authenticator's timers and sockets. */
+  close(): void {
+    for (const a of this.list) a.close?.();
+  }
+
+  private decider(view: RequestView): number {
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i]!;
+      if (a.hasCredential === undefined) return this.lastDecider;
+      if (a.hasCredential(view)) return i;
+    }
+    return -1;
+  }
+
+  private async continueFrom(i: number, pending: Promise<AuthResult>, view: RequestView | null): Promise<AuthResult> {
+    const list = this.list;
+    let r = await pending;
+    while (r.outcome === AUTH_ABSENT) {
+      if (view === null) return NO_CREDENTIALS;
+      let next: number | Promise<AuthResult> = AUTH_ABSENT;
+      for (i = i + 1; i < list.length; i++) {
+        next = list[i]!.authenticate(view);
+        if (next !== AUTH_ABSENT) break;
+      }
+      if (i >= list.length) return NO_CREDENTIALS;
+      if (typeof next === 'number') return settled(next, view.identity, view.reason);
+      r = await next;
+    }
+    return r;
+  }
+}
+
+function settled(outcome: number, identity: Identity | null, reason: number): AuthResult {
+  return outcome === AUTH_OK ? { outcome, identity, reason: R.ok } : { outcome, identity: null, reason };
+}
+
+function detach(view: RequestView): RequestView | null {
+  const d = (view as RequestView & DetachableView).detachView;
+  return typeof d === 'function' ? d.call(view) : null;
+}
+
+export function compileChain(list: readonly Authenticator[]): AuthChain {
+  return new AuthChain(list);
+}
