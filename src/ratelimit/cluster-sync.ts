@@ -255,7 +255,14 @@ export function startClusterSync(plan: Plan, registry: RateLimitRegistry, opts: 
       tracked.delete(t.slot);
       tracked.set(t.slot, t);
     }
-    if (batch.length === 0) return;
+    if (batch.length === 0) {
+      // nothing to push: still notice a recovery (and say so) without waiting for traffic
+      if (!connected && redis.status === 'ready') {
+        await redis.ping();
+        markUp();
+      }
+      return;
+    }
     if (redis.status !== 'ready') {
       if (!everReady && Date.now() - startedAt < connectTimeout) return; // still connecting at startup
       markDown(new Error(`not connected (${redis.status})`));

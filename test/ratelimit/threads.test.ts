@@ -61,9 +61,9 @@ describe('threads sharing one store', () => {
       { ip: '192.0.2.1', consumer: 'shared', attempts: 40_000 },
       { ip: '192.0.2.2', consumer: 'shared', attempts: 40_000 },
     ]);
+    // exact: 50000, not 80000 (two private counts) nor less (lost updates).
+    // How the 50000 split between threads depends on the scheduler, not on us.
     expect(a! + b!).toBe(50_000);
-    expect(a).toBeGreaterThan(10_000); // both really took part
-    expect(b).toBeGreaterThan(10_000);
   });
 
   test('all-or-nothing holds across threads: a global rejection takes no per-ip token', async () => {
