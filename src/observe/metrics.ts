@@ -14,7 +14,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { REASONS } from '../reasons.js';
-import { CountsHistogram, HDR_HIGHEST, HDR_SLOTS } from './shared-histogram.js';
+import { CountsHistogram, HDR_HIGHEST, HDR_SLOTS, latencyIndex } from './shared-histogram.js';
 import { family, formatValue, histogramSamples, labelText, type Collector, type Sample } from './prom.js';
 import { ip16ToText } from './ip-text.js';
 
@@ -243,8 +243,6 @@ class SharedMetrics implements Metrics {
   private readonly f: F64;
   private readonly ipBytes: Uint8Array;
   private readonly i32: Int32Array;
-  /** Used for its value → index arithmetic only. */
-  private readonly indexer = new CountsHistogram(new Float64Array(HDR_SLOTS));
   private sampler: NodeJS.Timeout | null = null;
   private eld: IntervalHistogram | null = null;
 
@@ -287,7 +285,7 @@ class SharedMetrics implements Metrics {
     f[l.dur + row * B + b]!++;
     f[l.durSum + row]! += us;
     if (us > HDR_HIGHEST) us = HDR_HIGHEST;
-    f[l.hdr + row * HDR_SLOTS + this.indexer.countsArrayIndex(us)]!++;
+    f[l.hdr + row * HDR_SLOTS + latencyIndex(us | 0)]!++;
     if (reasonId >= 0 && reasonId < N) {
       f[l.reason + reasonId]!++;
       if (IS_AUTHN_FAILURE[reasonId] === 1) {

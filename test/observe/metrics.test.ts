@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { R } from '../../src/reasons.js';
 import { createMetrics, DURATION_BOUNDS_US, type Metrics } from '../../src/observe/metrics.js';
 import { textToIp16 } from '../../src/observe/ip-text.js';
+import { CountsHistogram, HDR_HIGHEST, latencyIndex } from '../../src/observe/shared-histogram.js';
 import { parseProm } from './prom-parse.js';
 
 const ROUTES = ['orders', 'health', 'we"ird\\name'];
@@ -130,6 +131,16 @@ describe('metrics registry', () => {
     expect(m0.latency(0).count).toBe(101);
     const p = parseProm(m0.renderPrometheus());
     expect(p.get('portcullis_request_duration_quantile_seconds', { route: 'orders', quantile: '0.5' })).toBeCloseTo(0.05, 2);
+  });
+
+  it('indexes latencies exactly as hdr-histogram-js does, over the whole range', () => {
+    const h = new CountsHistogram();
+    const check = (v: number) => expect(latencyIndex(v), String(v)).toBe(h.countsArrayIndex(v));
+    for (let v = 0; v < 70_000; v++) check(v);
+    for (let b = 16; b < 26; b++) for (let k = -300; k <= 300; k++) check((1 << b) + k);
+    for (let v = HDR_HIGHEST - 5000; v <= HDR_HIGHEST; v++) check(v);
+    let x = 12345;
+    for (let i = 0; i < 20_000; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; check(x % (HDR_HIGHEST + 1)); }
   });
 
   it('keeps recent rejections and the most rejected client addresses from every thread', () => {
