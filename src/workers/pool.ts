@@ -105,6 +105,7 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
       concurrentTasksPerWorker: tasksPerThread,
       maxQueue: opts.maxQueue,
       recordTiming: false,
+      closeTimeout: 10_000,
     });
     piscina = p;
     // Load the callout module on the threads (undici is the costly import).
@@ -187,7 +188,8 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
       closed = true;
       const p = piscina;
       piscina = null;
-      if (p) await p.destroy();
+      // Graceful: running tasks end by their own deadlines; destroy() races their answers.
+      if (p) await p.close();
     },
   };
 }

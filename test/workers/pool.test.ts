@@ -36,7 +36,7 @@ describe('worker pool', () => {
   it('starts no thread until the first task, then runs an HTTP callout on a worker', async () => {
     const pool = createWorkerPool({ threads: 1, maxQueue: 16 });
     expect(pool.started).toBe(false);
-    const a = await pool.run<CalloutAnswer>('http', { url: `${base}/x`, method: 'POST', headers: { authorization: 'Basic abc' }, body: 'token=t' }, 2000);
+    const a = await pool.run<CalloutAnswer>('http', { url: `${base}/x`, method: 'POST', headers: { authorization: 'Basic abc' }, body: 'token=t' }, 10_000);
     expect(pool.started).toBe(true);
     expect(a.ok).toBe(true);
     if (!a.ok) return;
@@ -56,9 +56,10 @@ describe('worker pool', () => {
 
   it('rejects at the deadline without killing the worker, and keeps serving', async () => {
     const pool = createWorkerPool({ threads: 1, maxQueue: 16 });
+    await pool.start();
     await expect(pool.run('http', { url: `${base}/hold`, method: 'GET', headers: {} }, 150)).rejects.toBeInstanceOf(PoolTimeoutError);
     expect(pool.stats().timeouts).toBe(1);
-    const a = await pool.run<CalloutAnswer>('http', { url: `${base}/ok`, method: 'GET', headers: {} }, 2000);
+    const a = await pool.run<CalloutAnswer>('http', { url: `${base}/ok`, method: 'GET', headers: {} }, 10_000);
     expect(a.ok).toBe(true);
     await pool.close();
   });
