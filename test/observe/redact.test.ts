@@ -58,6 +58,14 @@ describe('config redaction', () => {
     expect(out.upstreams.eu.targets).toEqual(['http://127.0.0.1:9001']);
   });
 
+  it('treats the names of authenticators and limits as names, not as field names', () => {
+    const o = redactConfig({ authenticators: { token: { type: 'jwt', secret: 'named-token-secret', issuer: 'https://idp' } } }) as {
+      authenticators: { token: { secret: string; issuer: string } };
+    };
+    expect(o.authenticators.token.secret).toBe(REDACTED);
+    expect(o.authenticators.token.issuer).toBe('https://idp');
+  });
+
   it('does not modify the live config object', () => {
     expect(config.admin.token).toBe(SECRETS[0]);
   });
