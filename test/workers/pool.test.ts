@@ -65,6 +65,7 @@ describe('worker pool', () => {
   });
 
   it('refuses work beyond the bounded queue with an overload error', async () => {
+    while (releases.length) releases.shift()!();
     const pool = createWorkerPool({ threads: 1, maxQueue: 1, tasksPerThread: 1 });
     await pool.start();
     const held = [
@@ -76,10 +77,13 @@ describe('worker pool', () => {
     expect(pool.stats().queued).toBe(1);
     await expect(pool.run('http', { url: `${base}/x`, method: 'GET', headers: {} }, 5000)).rejects.toBeInstanceOf(PoolOverloadedError);
     expect(pool.stats().rejected).toBe(1);
-    for (let i = 0; i < 200 && releases.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    while (releases.length) releases.shift()!();
-    for (let i = 0; i < 200 && releases.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    while (releases.length) releases.shift()!();
+    // Release held answers as they arrive until both tasks settled (bounded).
+    let settled = 0;
+    held.forEach((h) => void h.then(() => settled++, () => settled++));
+    for (let i = 0; i < 500 && settled < 2; i++) {
+      while (releases.length) releases.shift()!();
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const answers = await Promise.all(held);
     expect(answers.every((a) => (a as CalloutAnswer).ok)).toBe(true);
     await pool.close();

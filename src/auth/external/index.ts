@@ -8,7 +8,7 @@
 // accept, else 401) — never forwarded unauthenticated.
 // Answers are cached for `cache.ttl` (refusals at most 5 s) by the SHA-256 of
 // the sent header values; concurrent requests with the same values make one call.
-import { hash } from 'node:crypto';
+import { sha256url } from '../../workers/digest.js';
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { ExternalAuthnConfig } from '../../config/schema.js';
@@ -54,7 +54,7 @@ export function compileExternalAuthn(
   at: string,
   ctx: CompileContext,
   pool: WorkerPool,
-): Authenticator & { readonly stats: { calls: number; hits: number; failures: number } } {
+): Authenticator & { readonly stats: { calls: number; hits: number; failures: number }; hasCredential(view: RequestView): boolean } {
   // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
   void pool.start();
   const send = cfg.send.headers.map((h) => h.toLowerCase());
@@ -111,7 +111,7 @@ export function compileExternalAuthn(
         if (v !== '') any = true;
       }
       if (!any) return AUTH_ABSENT;
-      const key = hash('sha256', JSON.stringify(values), 'base64url');
+      const key = sha256url(JSON.stringify(values));
       const hit = cache.get(key, Date.now());
       if (hit !== undefined) {
         stats.hits++;
@@ -144,6 +144,10 @@ export function compileExternalAuthn(
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;
+    },
+    hasCredential(view: RequestView): boolean {
+      for (let i = 0; i < sendable.length; i++) if (view.header(sendable[i]!) !== '') return true;
+      return false;
     },
     close() {
       cache.clear();

@@ -6,7 +6,7 @@
 // make one call. An endpoint that cannot answer: failure_mode deny → 503
 // (authn_unavailable), allow → treated as no credential (the next
 // authenticator may accept, else 401); the request is never forwarded on it.
-import { hash } from 'node:crypto';
+import { sha256url } from '../../workers/digest.js';
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { IntrospectionConfig } from '../../config/schema.js';
@@ -33,7 +33,7 @@ export function compileIntrospection(
   at: string,
   ctx: CompileContext,
   pool: WorkerPool,
-): Authenticator & { readonly stats: IntrospectionStats } {
+): Authenticator & { readonly stats: IntrospectionStats; hasCredential(view: RequestView): boolean } {
   // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
   void pool.start();
   const secret = ctx.secret(cfg, 'client_secret', at, false);
@@ -96,7 +96,7 @@ export function compileIntrospection(
         view.reason = R.token_too_large;
         return AUTH_REJECT;
       }
-      const key = hash('sha256', token, 'base64url');
+      const key = sha256url(token);
       const hit = cache.get(key, Date.now());
       if (hit !== undefined) {
         stats.hits++;
@@ -119,6 +119,9 @@ export function compileIntrospection(
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;
+    },
+    hasCredential(view: RequestView): boolean {
+      return extractor.extract(view) !== undefined;
     },
     close() {
       cache.clear();

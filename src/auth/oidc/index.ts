@@ -72,6 +72,8 @@ export interface OidcAuthenticator extends Authenticator {
   ready(): Promise<void>;
   close(): void;
   readonly stats: OidcStats;
+  /** Whether the request carries a session cookie (lets the chain name the deciding authenticator). */
+  hasCredential(view: RequestView): boolean;
 }
 
 function b64(n: number): string {
@@ -445,6 +447,10 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;
+    },
+    hasCredential(view: RequestView): boolean {
+      const c = view.cookie(cookieName);
+      return c !== undefined && c !== '';
     },
     ready(): Promise<void> {
       return discovery.first;

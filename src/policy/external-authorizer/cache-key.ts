@@ -6,7 +6,7 @@
 // Parts are joined with NUL. Identity parts are fixed-length digests; any
 // other part that itself contains NUL makes the request uncacheable (it goes
 // to the service) instead of risking two different requests sharing a key.
-import { hash } from 'node:crypto';
+import { sha256url } from '../../workers/digest.js';
 import type { Identity, RequestView } from '../../contracts.js';
 import { claimValue } from '../../auth/identity.js';
 
@@ -42,7 +42,7 @@ const consumerDigests = new WeakMap<Identity, string>();
 function identityDigest(id: Identity): string {
   let d = identityDigests.get(id);
   if (d === undefined) {
-    d = hash('sha256', JSON.stringify([id.authenticator, id.consumer, id.claims]), 'base64url');
+    d = sha256url(JSON.stringify([id.authenticator, id.consumer, id.claims]));
     identityDigests.set(id, d);
   }
   return d;
@@ -52,7 +52,7 @@ function identityDigest(id: Identity): string {
 function consumerDigest(id: Identity): string {
   let d = consumerDigests.get(id);
   if (d === undefined) {
-    d = hash('sha256', JSON.stringify([id.authenticator, id.consumer]), 'base64url');
+    d = sha256url(JSON.stringify([id.authenticator, id.consumer]));
     consumerDigests.set(id, d);
   }
   return d;
