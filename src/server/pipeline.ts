@@ -85,11 +85,19 @@ export class Pipeline implements ExchangeHost {
     v.method = req.getCaseSensitiveMethod();
     v.query = req.getQuery() ?? '';
     v.host = normHost(req.getHeader('host'));
+    // Framing first, for every request (proxied or not): uWS takes the first of
+    // several Content-Length headers and reads any Transfer-Encoding as chunked,
+    // so a front proxy that reads them otherwise would disagree with us about
+    // where this request ends. Only requests that declare a body pay for the scan.
+    const cl = req.getHeader('content-length');
+    if ((cl !== '' || req.getHeader('transfer-encoding') !== '') && !this.framingOk(req)) {
+      v.path = req.getUrl();
+      return this.rejectFraming(res, req, v, t0);
+    }
     const path = rt.normalize(req.getUrl());
     if (path === null) { v.path = req.getUrl(); return this.rejectNow(res, v, R.bad_path, EMPTY, t0); }
     v.path = path;
     if (this.draining) return this.rejectNow(res, v, R.shutting_down, EMPTY, t0);
-    const cl = req.getHeader('content-length');
     if (cl !== '' && Number(cl) > rt.maxBody) return this.rejectNow(res, v, R.body_too_large, EMPTY, t0);
 
     // 2. route
@@ -211,6 +219,46 @@ export class Pipeline implements ExchangeHost {
     return route.rateLimit !== null ? route.rateLimit.headers(v, v.limitIndex) : EMPTY;
   }
 
+  // --- framing -------------------------------------------------------------------
+
+  private clCount = 0;
+  private teCount = 0;
+  private teBad = false;
+  private readonly framingScan = (k: string, val: string): void => {
+    if (k === 'content-length') this.clCount++;
+    else if (k === 'transfer-encoding') {
+      this.teCount++;
+      if (!isChunked(val)) this.teBad = true;
+    }
+  };
+
+  /** One Content-Length at most, one Transfer-Encoding at most and only `chunked` (uWS already refuses CL together with TE). */
+  private framingOk(req: HttpRequest): boolean {
+    this.clCount = 0;
+    this.teCount = 0;
+    this.teBad = false;
+    req.forEach(this.framingScan);
+    return this.clCount <= 1 && this.teCount <= 1 && !this.teBad && !(this.clCount > 0 && this.teCount > 0);
+  }
+
+  /**
+   * 400 for framing the gateway refuses, answered on the next turn of the event
+   * loop, never inside the uWS handler. uWS keeps parsing the same bytes after
+   * the handler returns: had we answered at once, the rest of the "body" (a
+   * smuggled request) would be parsed and served as the next request on the
+   * connection — Connection: close is only honoured after that. While our
+   * response is still pending, uWS closes the connection instead of serving a
+   * pipelined request, so the smuggled bytes are never routed.
+   */
+  private rejectFraming(res: HttpResponse, req: HttpRequest, v: LiveView, t0: number): void {
+    const ex = this.exchangeFor(res, req, v, null, t0);
+    setImmediate(this.rejectLater, ex, R.bad_header);
+  }
+
+  private readonly rejectLater = (ex: Exchange, reasonId: number): void => {
+    ex.reject(reasonId);
+  };
+
   // --- synchronous answers ----------------------------------------------------
 
   private rejectNow(res: HttpResponse, v: LiveView, reasonId: number, extra: readonly string[], t0: number): void {
@@ -231,13 +279,14 @@ export class Pipeline implements ExchangeHost {
 
   // --- the async part ------------------------------------------------------------
 
-  private exchangeFor(res: HttpResponse, req: HttpRequest, v: LiveView, route: CompiledRoute, t0: number): Exchange {
+  private exchangeFor(res: HttpResponse, req: HttpRequest, v: LiveView, route: CompiledRoute | null, t0: number): Exchange {
     const headers = v.collectHeaders();
     const d = v.detach(headers);
     d.startedAt = t0;
     const cl = req.getHeader('content-length');
     const expectBody = (cl !== '' && cl !== '0') || req.getHeader('transfer-encoding') !== '';
-    const ex = new Exchange(res, d, this, v.method === 'HEAD', expectBody, route.timeout, Date.now());
+    const timeout = route !== null ? route.timeout : this.rt.plan.config.server.limits.request_timeout;
+    const ex = new Exchange(res, d, this, v.method === 'HEAD', expectBody, timeout, Date.now());
     this.inflight.add(ex);
     return ex;
   }
@@ -286,7 +335,8 @@ export class Pipeline implements ExchangeHost {
     const v = ex.view;
     const f = this.framing;
     const bad = inspectRequestHeaders(v.headers, f);
-    if (bad !== 0) return ex.reject(bad);
+    // Deferred like rejectFraming: forward() may run inside the uWS handler.
+    if (bad !== 0) { setImmediate(this.rejectLater, ex, bad); return; }
     if (f.contentLength > this.rt.maxBody) return ex.reject(R.body_too_large);
     const group = this.rt.upstreams[v.upstream];
     if (group === undefined) return ex.reject(R.route_denied);
@@ -364,4 +414,20 @@ function allXff(req: HttpRequest): string {
     if (k === 'x-forwarded-for') out = out === '' ? val : `${out}, ${val}`;
   });
   return out;
+}
+
+/** Transfer-Encoding value is exactly `chunked` (case-insensitive, surrounding blanks allowed). */
+function isChunked(val: string): boolean {
+  let a = 0;
+  let b = val.length;
+  while (a < b && (val.charCodeAt(a) === 32 || val.charCodeAt(a) === 9)) a++;
+  while (b > a && (val.charCodeAt(b - 1) === 32 || val.charCodeAt(b - 1) === 9)) b--;
+  if (b - a !== 7) return false;
+  const CHUNKED = 'chunked';
+  for (let i = 0; i < 7; i++) {
+    let c = val.charCodeAt(a + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== CHUNKED.charCodeAt(i)) return false;
+  }
+  return true;
 }

@@ -1,6 +1,6 @@
 // Answers the gateway gives itself (rejections, respond routes, redirects).
 // Status lines and JSON bodies are precomputed; writing one costs a few uWS calls.
-import { REASONS, REASON_BODY } from '../reasons.js';
+import { R, REASONS, REASON_BODY } from '../reasons.js';
 import type { HttpResponse } from './uws.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -28,6 +28,18 @@ export function statusLine(status: number): string {
 export const REASON_STATUS_LINE: readonly string[] = REASONS.map((r) => statusLine(r.status));
 
 export const CT_JSON = 'application/json';
+
+/**
+ * Rejections after which the connection is closed: the request's framing is not
+ * trusted (duplicate Content-Length, bad Transfer-Encoding…), so the bytes that
+ * follow on the connection must never be parsed as a next request. Note uWS
+ * honours the close only once it is done parsing the bytes it holds, which is
+ * why the pipeline writes these answers outside the uWS handler
+ * (Pipeline.rejectFraming; test/core/smuggling.test.ts).
+ */
+const CLOSE_AFTER = new Uint8Array(REASONS.length);
+CLOSE_AFTER[R.bad_header] = 1;
+CLOSE_AFTER[R.bad_request] = 1;
 const NO_HEADERS: readonly string[] = [];
 
 /**
@@ -41,7 +53,7 @@ export function writeRejection(res: HttpResponse, reasonId: number, extra: reado
   res.writeHeader('cache-control', 'no-store');
   if (requestId) res.writeHeader('x-request-id', requestId);
   for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
-  res.end(REASON_BODY[reasonId]!);
+  res.end(REASON_BODY[reasonId]!, CLOSE_AFTER[reasonId] === 1);
 }
 
 /** Writes a full answer with a status, flat headers and a body. */
