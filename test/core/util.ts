@@ -178,6 +178,8 @@ export interface LabUpstream {
   abortedRequests(): number;
   /** Requests that arrived (headers) so far, answered or not. */
   arrived(): number;
+  /** URL of every request that arrived (headers), complete or not. */
+  readonly arrivedUrls: string[];
   /** Requests neither answered nor closed right now (still held open toward us). */
   open(): number;
   close(): Promise<void>;
@@ -204,8 +206,10 @@ export async function startLabUpstream(): Promise<LabUpstream> {
   let arrived = 0;
   let open = 0;
   const sockets = new Set<net.Socket>();
+  const arrivedUrls: string[] = [];
   const server = http.createServer((req, res) => {
     arrived++;
+    arrivedUrls.push(req.url!);
     const h = createHash('sha256');
     let bytes = 0;
     let answered = false;
@@ -260,7 +264,7 @@ export async function startLabUpstream(): Promise<LabUpstream> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
-    port, url: `http://127.0.0.1:${port}`, seen,
+    port, url: `http://127.0.0.1:${port}`, seen, arrivedUrls,
     connections: () => conns,
     abortedRequests: () => aborted,
     arrived: () => arrived,
