@@ -142,6 +142,34 @@ describe('JWKS from a real endpoint', () => {
     expect(a.stats.keys.refetchesThrottled).toBeGreaterThan(0);
   });
 
+  it('lets at most 1024 requests wait on a slow refetch; the rest are refused at once', async () => {
+    const clock = new Clock();
+    const s = await serve([pub(k1.publicKey, 'k1')]);
+    const a = compile(s.url, { jwks_timeout: '300ms' }, { now: clock.now });
+    await a.ready();
+    s.mode = 'hang';
+    clock.advance(11_000);
+    let waiting = 0;
+    let refusedNow = 0;
+    const pending: Promise<AuthResult>[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const v = bearer(token(randomUUID(), k2.privateKey));
+      const r = a.authenticate(v);
+      if (typeof r === 'number') {
+        expect(v.reason).toBe(R.unknown_kid);
+        refusedNow++;
+      } else {
+        waiting++;
+        pending.push(r);
+      }
+    }
+    expect(waiting).toBe(1024);
+    expect(refusedNow).toBe(476);
+    const results = await Promise.all(pending);
+    expect(results.every((r) => r.outcome === AUTH_REJECT && r.reason === R.unknown_kid)).toBe(true);
+    expect(s.requests).toBe(2);
+  });
+
   it('refuses a JWK Set larger than the size cap and keeps the previous keys', async () => {
     const logs = capture();
     const s = await serve([pub(k1.publicKey, 'k1')]);

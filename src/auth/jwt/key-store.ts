@@ -31,6 +31,8 @@ export class KeyStoreStats {
 }
 
 const FAILURE_RETRY_MS = 15_000;
+/** Requests that may wait on one refetch; beyond this they are refused at once (a slow IdP under a kid flood must not pile up memory). */
+const MAX_WAITERS = 1024;
 const EMPTY: readonly KeyEntry[] = Object.freeze([]);
 
 export class KeyStore {
@@ -44,6 +46,7 @@ export class KeyStore {
   private fetched: readonly KeyEntry[] = EMPTY;
   private fetchedAt = 0;
   private inflight: Promise<void> | null = null;
+  private waiters = 0;
   private lastAttempt = -Infinity;
   private timer: NodeJS.Timeout | null = null;
   private readonly stop = new AbortController();
@@ -80,13 +83,22 @@ export class KeyStore {
    */
   refetch(): Promise<void> | null {
     if (!this.o.jwksUri) return null;
-    if (this.inflight) return this.inflight;
+    if (this.inflight) {
+      if (this.waiters >= MAX_WAITERS) {
+        this.stats.refetchesThrottled++;
+        return null;
+      }
+      this.waiters++;
+      return this.inflight;
+    }
     if (this.o.now() - this.lastAttempt < this.o.minRefetchMs) {
       this.stats.refetchesThrottled++;
       return null;
     }
     this.stats.unknownKidRefetches++;
-    return this.refresh('unknown kid');
+    const p = this.refresh('unknown kid');
+    this.waiters = 1;
+    return p;
   }
 
   /** Resolves once the first fetch has succeeded or failed (never rejects). */
@@ -107,6 +119,7 @@ export class KeyStore {
     this.timer = null;
     this.inflight = this.fetchOnce(why).finally(() => {
       this.inflight = null;
+      this.waiters = 0;
     });
     return this.inflight;
   }
