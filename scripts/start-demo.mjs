@@ -57,16 +57,18 @@ gateway.stderr.on('data', (c) => {
     process.stdout.write(`
 Portcullis is running on ${gw} in front of the demo upstream (admin: http://127.0.0.1:9901/).
 
-A token for alice (region eu, scope orders:read), valid for 1 hour:
-  TOKEN=${euToken}
+Demo tokens, valid for 1 hour (paste these three lines into your shell):
+  export TOKEN=${euToken}
+  export US_TOKEN=${usToken}
+  export NOSCOPE_TOKEN=${noScope}
 
 Try:
   curl -i ${gw}/ping                                            # 200 pong, answered by the gateway
   curl -i ${gw}/public/hello                                    # 200, anonymous, proxied (rate limited per IP)
   curl -i ${gw}/orders/42                                       # 401: no token
-  curl -i ${gw}/orders/42 -H "Authorization: Bearer $TOKEN"     # 200 from demo-upstream-eu, x-user-id: alice
-  curl -i ${gw}/orders/42 -H "Authorization: Bearer ${usToken}"   # 200 from demo-upstream-us (route_by region)
-  curl -i ${gw}/orders/42 -H "Authorization: Bearer ${noScope}"   # 403 missing_scope
+  curl -i ${gw}/orders/42 -H "Authorization: Bearer $TOKEN"     # 200 from demo-upstream-eu as alice (region eu)
+  curl -i ${gw}/orders/42 -H "Authorization: Bearer $US_TOKEN"  # 200 from demo-upstream-us (route_by region)
+  curl -i ${gw}/orders/42 -H "Authorization: Bearer $NOSCOPE_TOKEN"  # 403 missing_scope
   curl -i ${gw}/orders/42 -H "Authorization: Bearer $TOKEN-tampered"   # 401 bad_signature
   curl -i ${gw}/public/../internal/x --path-as-is               # 403: routed as /internal, never as /public
   curl -s http://127.0.0.1:9901/metrics | head                  # Prometheus metrics

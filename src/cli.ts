@@ -44,7 +44,7 @@ async function check(args: string[]): Promise<number> {
   try {
     const plan = loadConfigFile(file);
     const { buildRuntime } = await import('./server/build.js');
-    const rt = await buildRuntime(plan, { threadSlot: 0, threads: 1 });
+    const rt = await buildRuntime(plan, { threadSlot: 0, threads: 1, checkOnly: true });
     await rt.close();
     process.stdout.write(`portcullis: ${file}: ok (${plan.config.routes.length} routes, ${Object.keys(plan.config.upstreams).length} upstreams)\n`);
     return 0;
@@ -84,7 +84,7 @@ async function start(args: string[]): Promise<number> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => { void r.reload(); });
-  process.on('SIGUSR1', () => r.sink.reopen?.());
+  process.on('SIGUSR1', () => r.reopenLogs());
   return -1; // keep running
 }
 

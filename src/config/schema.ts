@@ -111,16 +111,19 @@ const serverSchema = obj({
     max_token_bytes: size().prefault('8KiB'),
   }).prefault({}),
   shutdown_timeout: duration().prefault('10s'),
+  rate_limit_capacity: z.number().int().min(1024).max(1 << 26).default(1 << 18)
+    .meta({ description: 'keys the rate-limit table holds (about 80 bytes each); new keys beyond it share an overflow bucket per limit' }),
 });
 
 const adminSchema = obj({
   listen: obj({ host: z.string().default('127.0.0.1'), port }).prefault({ port: 9901 }),
   ...secret('token'),
-  access_log: obj({
-    path: z.string().optional().meta({ description: 'file to append JSON lines to; stdout when absent' }),
-    sample: z.number().min(0).max(1).default(1),
-    enabled: z.boolean().default(true),
-  }).optional(),
+});
+
+const accessLogSchema = obj({
+  path: z.string().optional().meta({ description: 'file to append JSON lines to (relative to the config file); stdout when absent' }),
+  sample: z.number().min(0).max(1).default(1).meta({ description: 'fraction of requests logged' }),
+  enabled: z.boolean().default(true),
 });
 
 const upstreamSchema = obj({
@@ -325,6 +328,7 @@ const workersSchema = obj({
 export const configSchema = obj({
   server: serverSchema.prefault({}),
   admin: adminSchema.optional(),
+  access_log: accessLogSchema.prefault({}),
   upstreams: z.record(z.string(), upstreamSchema).default({}),
   authenticators: z.record(z.string(), authenticatorSchema).default({}),
   authorizers: z.record(z.string(), authorizerSchema).default({}),

@@ -175,6 +175,13 @@ export class RateLimitStore {
   private readonly order = new Int32Array(MAX_ROUTE_LIMITS);
   private readonly numF64 = new Float64Array(1);
   private readonly numU8 = new Uint8Array(this.numF64.buffer);
+  /**
+   * The current time (epoch ms) for the next lookup, peek or takeAll: the caller
+   * writes it here once per request. A Float64Array slot rather than an
+   * argument, because a double passed to a call that is not inlined is boxed
+   * (a heap allocation per request).
+   */
+  readonly time = new Float64Array(1);
   /** Generation of the slot returned by the last find* (-1 for fixed slots). */
   foundGen = -1;
   /** Times a slot lock was taken over after spinning too long (a thread died holding it). */
@@ -334,11 +341,11 @@ export class RateLimitStore {
    * (only without insert); the fixed (overflow) slot when there is no room.
    * Sets `foundGen`.
    */
-  findString(d: number, s: string, now: number, insert: boolean): number {
+  findString(d: number, s: string, insert: boolean): number {
     const L = s.length;
     let v0 = this.k0;
     let v1 = this.k1 ^ d;
-    let v2 = 0x6c796765 ^ this.k0;
+    let v2 = 0x6c796765 ^ this.k0 ^ L; // length in the initial state
     let v3 = 0x74656462 ^ this.k1;
     let or = 0;
     let m = 0;
@@ -356,18 +363,17 @@ export class RateLimitStore {
       v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
       v0 ^= m;
     }
-    let tail = 0;
     if (i < L) {
-      tail = s.charCodeAt(i);
-      or |= tail;
+      // odd length: the last character, zero-padded
+      m = s.charCodeAt(i);
+      or |= m;
+      v3 ^= m;
+      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+      v0 ^= m;
     }
-    m = tail | (L << 16);
-    v3 ^= m;
-    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
-    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
-    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
-    v0 ^= m;
     v2 ^= 0xff;
     for (let r = 0; r < 3; r++) {
       v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
@@ -391,14 +397,15 @@ export class RateLimitStore {
     } else {
       this.kind = KIND_STR;
     }
-    return this.probe(d, h1, (L << 4) | this.kind, s, null, 0, now, insert);
+    return this.probe(d, h1, (L << 4) | this.kind, s, null, 0, insert);
   }
 
   /** Like findString for a binary key: `len` (≤ 16) bytes of `b` from `off`. */
-  findBytes(d: number, kind: number, b: Uint8Array, off: number, len: number, now: number, insert: boolean): number {
+  findBytes(d: number, kind: number, b: Uint8Array, off: number, len: number, insert: boolean): number {
     let v0 = this.k0;
     let v1 = this.k1 ^ d;
-    let v2 = 0x6c796765 ^ this.k0;
+    // length and kind in the initial state: no extra round for a length block
+    let v2 = 0x6c796765 ^ this.k0 ^ ((len << 8) | kind);
     let v3 = 0x74656462 ^ this.k1;
     let m = 0;
     let i = 0;
@@ -412,14 +419,17 @@ export class RateLimitStore {
       v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
       v0 ^= m;
     }
-    m = (len << 24) | (kind << 20);
-    for (let sh = 0; i < off + len; i++, sh += 8) m |= b[i]! << sh;
-    v3 ^= m;
-    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
-    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
-    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
-    v0 ^= m;
+    if (i < off + len) {
+      // last partial word, zero-padded (the length is in the initial state)
+      m = 0;
+      for (let sh = 0; i < off + len; i++, sh += 8) m |= b[i]! << sh;
+      v3 ^= m;
+      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+      v0 ^= m;
+    }
     v2 ^= 0xff;
     for (let r = 0; r < 3; r++) {
       v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
@@ -430,19 +440,19 @@ export class RateLimitStore {
     let h1 = v1 ^ v3;
     if (h1 === 0) h1 = 1;
     this.kind = kind;
-    return this.probe(d, h1, (len << 4) | kind, '', b, off, now, insert);
+    return this.probe(d, h1, (len << 4) | kind, '', b, off, insert);
   }
 
   /** A numeric key (claim value): its 8 IEEE-754 bytes. */
-  findNumber(d: number, x: number, now: number, insert: boolean): number {
+  findNumber(d: number, x: number, insert: boolean): number {
     this.numF64[0] = x;
-    return this.findBytes(d, KIND_NUM, this.numU8, 0, 8, now, insert);
+    return this.findBytes(d, KIND_NUM, this.numU8, 0, 8, insert);
   }
 
   /** A boolean key (claim value). */
-  findBool(d: number, x: boolean, now: number, insert: boolean): number {
+  findBool(d: number, x: boolean, insert: boolean): number {
     this.numU8[0] = x ? 1 : 0;
-    return this.findBytes(d, KIND_BOOL, this.numU8, 0, 1, now, insert);
+    return this.findBytes(d, KIND_BOOL, this.numU8, 0, 1, insert);
   }
 
   private keyMatches(sw: number, meta: number, s: string, b: Uint8Array | null, off: number): boolean {
@@ -458,7 +468,7 @@ export class RateLimitStore {
     return true;
   }
 
-  private probe(d: number, h1: number, meta: number, s: string, b: Uint8Array | null, off: number, now: number, insert: boolean): number {
+  private probe(d: number, h1: number, meta: number, s: string, b: Uint8Array | null, off: number, insert: boolean): number {
     const i32 = this.i32;
     let slot = h1 & this.mask;
     let p = 0;
@@ -480,7 +490,7 @@ export class RateLimitStore {
       // shared bucket, without touching the insert lock (cheap under a flood)
       slot = h1 & this.mask;
       for (p = 0; p < PROBE_WINDOW; p++) {
-        if (this.evictable(slot, now)) break;
+        if (this.evictable(slot)) break;
         slot = (slot + 1) & this.mask;
       }
       if (p === PROBE_WINDOW) {
@@ -488,13 +498,14 @@ export class RateLimitStore {
         return this.capacity + d;
       }
     }
-    if (insert) return this.insert(d, h1, meta, s, b, off, now);
+    if (insert) return this.insert(d, h1, meta, s, b, off);
     this.foundGen = -1;
     return NOT_FOUND;
   }
 
   /** Unlocked hint: the bucket has refilled to full and holds no unsynced cluster consumption. */
-  private evictable(slot: number, now: number): boolean {
+  private evictable(slot: number): boolean {
+    const now = this.time[0]!;
     const sw = this.slotsW + slot * this.strideW;
     const sf = this.slotsF + slot * this.strideF;
     // unsynced cluster consumption must reach Redis first (when a syncer runs)
@@ -506,7 +517,7 @@ export class RateLimitStore {
     return this.f64[sf + F_LEVEL]! + elapsed * this.f64[f + 1]! >= this.f64[f + 3]!;
   }
 
-  private insert(d: number, h1: number, meta: number, s: string, b: Uint8Array | null, off: number, now: number): number {
+  private insert(d: number, h1: number, meta: number, s: string, b: Uint8Array | null, off: number): number {
     const i32 = this.i32;
     const stripe = this.stripesW + (h1 & (STRIPES - 1));
     this.spinLock(stripe);
@@ -519,7 +530,7 @@ export class RateLimitStore {
       if (hv === 0) {
         this.lockSlot(sw);
         if (Atomics.load(i32, sw + S_HASH) === 0) {
-          this.writeKey(sw, slot, d, h1, meta, s, b, off, now);
+          this.writeKey(sw, slot, d, h1, meta, s, b, off);
           this.unlockSlot(sw);
           result = slot;
           break;
@@ -535,7 +546,7 @@ export class RateLimitStore {
           break;
         }
       }
-      if (this.evictable(slot, now)) candidates++;
+      if (this.evictable(slot)) candidates++;
       slot = (slot + 1) & this.mask;
       p++;
     }
@@ -543,11 +554,11 @@ export class RateLimitStore {
       // no empty slot and the key is absent: take over the first bucket that is full
       slot = h1 & this.mask;
       for (let p = 0; p < PROBE_WINDOW; p++) {
-        if (this.evictable(slot, now)) {
+        if (this.evictable(slot)) {
           const sw = this.slotsW + slot * this.strideW;
           this.lockSlot(sw);
-          if (this.evictable(slot, now)) {
-            this.writeKey(sw, slot, d, h1, meta, s, b, off, now);
+          if (this.evictable(slot)) {
+            this.writeKey(sw, slot, d, h1, meta, s, b, off);
             this.unlockSlot(sw);
             result = slot;
             break;
@@ -566,7 +577,7 @@ export class RateLimitStore {
   }
 
   /** Under the slot lock: (re)assign the slot to a key, bucket full. */
-  private writeKey(sw: number, slot: number, d: number, h1: number, meta: number, s: string, b: Uint8Array | null, off: number, now: number): void {
+  private writeKey(sw: number, slot: number, d: number, h1: number, meta: number, s: string, b: Uint8Array | null, off: number): void {
     const i32 = this.i32;
     const g = (i32[sw + S_GEN]! + 1) | 0; // odd: key being written
     Atomics.store(i32, sw + S_GEN, g);
@@ -584,7 +595,7 @@ export class RateLimitStore {
     }
     const sf = this.slotsF + slot * this.strideF;
     this.f64[sf + F_LEVEL] = this.f64[this.dirF + d * 4 + 3]!;
-    this.f64[sf + F_LAST] = now;
+    this.f64[sf + F_LAST] = this.time[0]!;
     Atomics.store(i32, sw + S_HASH, h1);
     Atomics.store(i32, sw + S_GEN, (g + 1) | 0);
     this.foundGen = (g + 1) | 0;
@@ -618,14 +629,15 @@ export class RateLimitStore {
   // ---------------------------------------------------------------- buckets
 
   /**
-   * Tokens (in units) bucket `slot` of limit `d` holds at `now`, without
-   * taking any. Returns the full capacity when the slot changed hands since
-   * it was found (generation `gen`; -1 = fixed slot, never changes hands).
+   * Writes to out[i] the tokens (in units) bucket `slot` of limit `d` holds
+   * now, without taking any: the full capacity when the slot changed hands
+   * since it was found (generation `gen`; -1 = fixed slot, never changes hands).
    */
-  peek(slot: number, gen: number, d: number, now: number): number {
+  peek(slot: number, gen: number, d: number, out: Float64Array, i: number): void {
     const sw = this.slotsW + slot * this.strideW;
     const sf = this.slotsF + slot * this.strideF;
     const capU = this.f64[this.dirF + d * 4 + 3]!;
+    const now = this.time[0]!;
     this.lockSlot(sw);
     let level = capU;
     if (gen < 0 || Atomics.load(this.i32, sw + S_GEN) === gen) {
@@ -637,7 +649,7 @@ export class RateLimitStore {
       }
     }
     this.unlockSlot(sw);
-    return level;
+    out[i] = level;
   }
 
   /**
@@ -649,7 +661,8 @@ export class RateLimitStore {
    * changed hands (look the keys up again), else the index of the bucket
    * that waits longest for a token (nothing taken).
    */
-  takeAll(n: number, slots: Int32Array, gens: Int32Array, dirs: Int32Array, now: number, levels: Float64Array): number {
+  takeAll(n: number, slots: Int32Array, gens: Int32Array, dirs: Int32Array, levels: Float64Array): number {
+    const now = this.time[0]!;
     const i32 = this.i32;
     const f64 = this.f64;
     const order = this.order;

@@ -7,7 +7,12 @@ import { ConfigError } from '../config/errors.js';
 import { log } from '../observe/log.js';
 import { Gateway, type BoundListener } from './gateway.js';
 import { makeSink, type SinkHandle } from './sink.js';
-import type { SharedState } from './stages.js';
+import { closeThreadResources, rateLimitStore, type SharedState } from './stages.js';
+import { createRateLimitStore } from '../ratelimit/bucket-table.js';
+import { startAdmin, type AdminServer } from '../observe/admin.js';
+import { createLive, type Live } from '../observe/live.js';
+import { notifyReady, notifyReloading, notifyStopping } from '../observe/sd-notify.js';
+import { resolveSecret } from '../config/secrets.js';
 
 export interface Running {
   readonly plan: Plan;
@@ -15,9 +20,13 @@ export interface Running {
   readonly threads: number;
   readonly gateway: Gateway;
   readonly sink: SinkHandle;
+  /** Bound admin port, when `admin` is configured. */
+  readonly adminPort: number | null;
   /** Re-reads the config file; on any problem the running plan stays. */
   reload(): Promise<{ ok: boolean; issues: string[] }>;
   stop(deadlineMs?: number): Promise<void>;
+  /** Reopens the access log in every thread (SIGUSR1). */
+  reopenLogs(): void;
 }
 
 export function threadCount(plan: Plan): number {
@@ -28,8 +37,13 @@ export function threadCount(plan: Plan): number {
 export async function startGateway(configFile: string): Promise<Running> {
   let plan = loadConfigFile(configFile);
   const threads = threadCount(plan);
-  const shared: SharedState = { threadSlot: 0, threads };
+  // One rate-limit table for the process, shared by every event-loop thread.
+  const needStore = threads > 1 || Object.keys(plan.config.rate_limits).length > 0;
+  const store = needStore ? createRateLimitStore({ capacity: plan.config.server.rate_limit_capacity }) : null;
+  let shared: SharedState = { threadSlot: 0, threads, rateLimitBuffer: store?.buffer };
+  if (store) rateLimitStore(shared);
   const sink = makeSink(plan, shared);
+  shared = { ...shared, metricsBuffer: sink.metrics.buffer };
   const gateway = await Gateway.start(plan, shared, sink.sink);
   const workers: Worker[] = [];
 
@@ -59,27 +73,65 @@ export async function startGateway(configFile: string): Promise<Running> {
       w.on('error', (e) => log.error('event-loop thread crashed', { slot, error: e.message }));
     }
   }
+  let live: Live | null = null;
+  const makeLive = (): Live => createLive({
+    metrics: sink.metrics,
+    upstreamHealth: () => gateway.current.upstreams.map((u) => {
+      const up = u.healthy(Date.now());
+      return { name: u.name, healthy: up > 0, detail: `${up}/${u.targets.length} targets up` };
+    }),
+  });
+  let admin: AdminServer | null = null;
+  const running = { reload: async () => ({ ok: false, issues: ['not started'] as string[] }) };
+  if (plan.config.admin) {
+    const a = plan.config.admin;
+    const issues: { path: string; message: string }[] = [];
+    const token = resolveSecret(a as unknown as Record<string, unknown>, 'token', 'admin', plan.baseDir, issues, false);
+    if (issues.length) throw new ConfigError(configFile, issues);
+    live = makeLive();
+    try {
+      admin = await startAdmin({
+        host: a.listen.host,
+        port: a.listen.port,
+        token,
+        metrics: () => sink.metrics.renderPrometheus([sink.accessLog.collector, ...gateway.current.collectors]),
+        config: () => plan.config,
+        reload: () => running.reload(),
+        ready: () => ({ ok: !gateway.pipeline.draining, checks: { plan_loaded: true, listening: gateway.listeners.length > 0, draining: gateway.pipeline.draining } }),
+        live: () => live!.snapshot(),
+      });
+    } catch (e) {
+      await gateway.shutdown(0);
+      throw new Error(`admin.listen ${a.listen.host}:${a.listen.port}: ${(e as Error).message}`);
+    }
+  }
   log.info('portcullis listening', {
     listeners: gateway.listeners.map((l) => `${l.tls ? 'https' : 'http'}://${l.host}:${l.port}`),
     threads,
     routes: plan.config.routes.length,
+    admin: admin ? `http://${plan.config.admin!.listen.host}:${admin.port}` : null,
   });
+  void notifyReady();
 
   let reloading: Promise<{ ok: boolean; issues: string[] }> | null = null;
   const doReload = async (): Promise<{ ok: boolean; issues: string[] }> => {
     let next: Plan;
+    void notifyReloading();
     try {
       next = loadConfigFile(configFile);
       await gateway.reload(next);
     } catch (e) {
       const issues = e instanceof ConfigError ? e.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)) : [String((e as Error).message ?? e)];
       log.error('reload rejected; the running config stays', { file: configFile, problems: issues });
+      void notifyReady();
       return { ok: false, issues };
     }
-    const results = await Promise.all(workers.map((w) => { w.postMessage({ type: 'reload' }); return message(w, 'reloaded'); }));
+    const newMetrics = sink.reload(next);
+    if (newMetrics && live) { live.close(); live = makeLive(); }
+    const results = await Promise.all(workers.map((w) => { w.postMessage({ type: 'reload', metricsBuffer: sink.metrics.buffer }); return message(w, 'reloaded'); }));
+    void notifyReady();
     const failed = results.filter((r) => !r.ok).map((r) => r.error ?? 'reload failed in a thread');
     plan = next;
-    sink.reload(next);
     if (failed.length) {
       log.error('reload failed in some threads', { problems: failed });
       return { ok: false, issues: failed };
@@ -88,18 +140,29 @@ export async function startGateway(configFile: string): Promise<Running> {
     return { ok: true, issues: [] };
   };
 
+  const reload = () => {
+    // Coalesce concurrent reloads (SIGHUP storms): one at a time.
+    reloading ??= doReload().finally(() => { reloading = null; });
+    return reloading;
+  };
+  running.reload = reload;
+
   return {
     get plan() { return plan; },
+    adminPort: admin ? admin.port : null,
     listeners: gateway.listeners,
     threads,
     gateway,
     sink,
-    reload() {
-      // Coalesce concurrent reloads (SIGHUP storms): one at a time.
-      reloading ??= doReload().finally(() => { reloading = null; });
-      return reloading;
+    reload,
+    reopenLogs() {
+      sink.reopen();
+      for (const w of workers) w.postMessage({ type: 'reopen' });
     },
     async stop(deadlineMs = plan.config.server.shutdown_timeout) {
+      void notifyStopping();
+      admin?.close();
+      live?.close();
       await Promise.all([
         gateway.shutdown(deadlineMs),
         ...workers.map(async (w) => {
@@ -108,7 +171,8 @@ export async function startGateway(configFile: string): Promise<Running> {
           await w.terminate();
         }),
       ]);
-      sink.close();
+      await closeThreadResources();
+      await sink.close();
     },
   };
 }

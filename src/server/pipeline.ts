@@ -129,7 +129,7 @@ export class Pipeline implements ExchangeHost {
         a.then((r) => this.afterAsyncAuth(ex, route, r), (e: unknown) => this.internalError(ex, e));
         return;
       }
-      if (a !== AUTH_OK) return this.rejectNow(res, v, v.reason || R.no_credentials, route.chain.challenges(v, v.reason), t0);
+      if (a !== AUTH_OK) return this.rejectNow(res, v, v.reason || R.no_credentials, challengeHeaders(route.chain.challenges(v, v.reason)), t0);
     }
 
     // 5–7
@@ -297,7 +297,7 @@ export class Pipeline implements ExchangeHost {
     if (r.outcome === AUTH_RESPOND && r.response) return ex.respond(r.response, r.reason || R.login_required);
     if (r.outcome !== AUTH_OK) {
       v.reason = r.reason || R.no_credentials;
-      return ex.reject(v.reason, route.chain!.challenges(v, v.reason));
+      return ex.reject(v.reason, challengeHeaders(route.chain!.challenges(v, v.reason)));
     }
     v.identity = r.identity;
     const d = this.decide(v, route);
@@ -430,4 +430,17 @@ function isChunked(val: string): boolean {
     if (c !== CHUNKED.charCodeAt(i)) return false;
   }
   return true;
+}
+
+const challengeCache = new WeakMap<readonly string[], readonly string[]>();
+/** WWW-Authenticate values → flat header pairs; cached per (frozen, reused) list so a 401 allocates nothing. */
+function challengeHeaders(values: readonly string[]): readonly string[] {
+  let h = challengeCache.get(values);
+  if (h === undefined) {
+    const out: string[] = [];
+    for (const v of values) out.push('www-authenticate', v);
+    h = Object.freeze(out);
+    challengeCache.set(values, h);
+  }
+  return h;
 }

@@ -1,10 +1,27 @@
 // Builds the stages that need other modules' compilers (authenticators, rate
 // limits, external authorizers) and owns their lifecycle across a reload.
+// Thread-wide resources (the rate-limit store, the worker pool) outlive any one
+// Runtime: buckets survive a reload, the pool is started once.
 import type { CompileContext, Plan } from '../config/load.js';
-import type { ExternalAuthorizer, RouteRateLimit } from '../contracts.js';
+import type { AuthenticatorConfig } from '../config/schema.js';
+import type { Authenticator, ExternalAuthorizer, RouteRateLimit } from '../contracts.js';
+import { compileChain } from '../auth/chain.js';
+import { compileJwt } from '../auth/jwt/index.js';
+import { compileBasic } from '../auth/basic/index.js';
+import { compileApiKey } from '../auth/api-key/index.js';
+import { compileOidc } from '../auth/oidc/index.js';
+import { compileIntrospection } from '../auth/introspection/index.js';
+import { compileExternalAuthn } from '../auth/external/index.js';
+import { compileAuthorizer } from '../policy/external-authorizer/index.js';
+import { createRateLimitStore, type RateLimitStore } from '../ratelimit/bucket-table.js';
+import { compileRateLimits, type RateLimitRegistry } from '../ratelimit/compile.js';
+import { startClusterSync, type ClusterSyncHandle } from '../ratelimit/cluster-sync.js';
+import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
+import { family, type Sample } from '../observe/prom.js';
+import { log } from '../observe/log.js';
 import type { AuthChainFace } from './runtime.js';
 
-/** State that outlives one Runtime: shared across reloads and threads. */
+/** State shared by every thread (structured-cloneable: handed to worker_threads). */
 export interface SharedState {
   /** Thread slot (0 = main) for per-thread metrics. */
   readonly threadSlot: number;
@@ -12,6 +29,37 @@ export interface SharedState {
   readonly threads: number;
   /** Ports bound by the main thread, so extra threads share them (port 0 in config). */
   readonly listenPorts?: readonly number[];
+  /** The rate-limit table every thread updates with Atomics. */
+  readonly rateLimitBuffer?: SharedArrayBuffer;
+  /** Metrics slices (one per thread). */
+  readonly metricsBuffer?: SharedArrayBuffer;
+  /** `check` builds a runtime only to validate: start no network activity. */
+  readonly checkOnly?: boolean;
+}
+
+/** This thread's long-lived resources. */
+interface ThreadResources {
+  store: RateLimitStore | null;
+  pool: WorkerPool | null;
+}
+const thread: ThreadResources = { store: null, pool: null };
+
+/** The rate-limit store of this thread, created from the shared buffer (or new, in the main thread). */
+export function rateLimitStore(shared: SharedState): RateLimitStore {
+  thread.store ??= shared.rateLimitBuffer ? createRateLimitStore({ buffer: shared.rateLimitBuffer }) : createRateLimitStore({ capacity: 1 << 16 });
+  return thread.store;
+}
+
+function workerPool(plan: Plan): WorkerPool {
+  thread.pool ??= createWorkerPool({ threads: plan.config.workers.threads, maxQueue: plan.config.workers.max_queue });
+  return thread.pool;
+}
+
+/** Closes thread resources at shutdown. */
+export async function closeThreadResources(): Promise<void> {
+  const p = thread.pool;
+  thread.pool = null;
+  if (p) await p.close();
 }
 
 export interface Stages {
@@ -23,24 +71,110 @@ export interface Stages {
   close(): Promise<void>;
 }
 
-export function buildStages(plan: Plan, ctx: CompileContext, _shared: SharedState, _upstreamIndex: ReadonlyMap<string, number>): Stages {
+type Built = Authenticator & { ready?(): Promise<void>; close?(): void; readonly stats?: unknown };
+
+function compileAuthenticator(name: string, cfg: AuthenticatorConfig, ctx: CompileContext, plan: Plan): Built {
+  const at = `authenticators.${name}`;
+  switch (cfg.type) {
+    case 'jwt': return compileJwt(name, cfg, at, ctx);
+    case 'basic': return compileBasic(name, cfg, at, ctx);
+    case 'api_key': return compileApiKey(name, cfg, at, ctx);
+    case 'oidc': return compileOidc(name, cfg, at, ctx, workerPool(plan));
+    case 'introspection': return compileIntrospection(name, cfg, at, ctx, workerPool(plan));
+    case 'external': return compileExternalAuthn(name, cfg, at, ctx, workerPool(plan));
+  }
+}
+
+/** Flattens a stats object into samples: {authenticator, stat} → number. */
+function statSamples(out: Sample[], labels: Record<string, string>, prefix: string, v: unknown): void {
+  if (typeof v === 'number') out.push([{ ...labels, stat: prefix }, v]);
+  else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) statSamples(out, labels, prefix ? `${prefix}_${k}` : k, x);
+  }
+}
+
+export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState, upstreamIndex: ReadonlyMap<string, number>): Stages {
   const c = plan.config;
+  // Only what routes use is compiled: an unused authenticator fetches no keys.
+  const used = new Set(c.routes.flatMap((r) => r.authenticate ?? []));
+  const authns = new Map<string, Built>();
+  for (const [name, cfg] of Object.entries(c.authenticators)) {
+    if (used.has(name)) authns.set(name, compileAuthenticator(name, cfg, ctx, plan));
+  }
+  const authzs = new Map<string, ExternalAuthorizer & { readonly stats?: unknown }>();
+  const routeNames = c.routes.map((r) => r.name);
+  const usedAuthz = new Set(c.routes.map((r) => r.authorize?.external).filter((x): x is string => !!x));
+  for (const name of usedAuthz) {
+    const cfg = c.authorizers[name];
+    if (cfg) authzs.set(name, compileAuthorizer(name, cfg, `authorizers.${name}`, ctx, workerPool(plan), upstreamIndex, routeNames));
+  }
+
+  let registry: RateLimitRegistry | null = null;
+  let sync: ClusterSyncHandle | null = null;
+  if (Object.keys(c.rate_limits).length > 0) {
+    try {
+      registry = compileRateLimits(plan, rateLimitStore(shared));
+    } catch (e) {
+      ctx.issue('rate_limits', (e as Error).message);
+    }
+    if (registry && !shared.checkOnly && shared.threadSlot === 0) sync = startClusterSync(plan, registry);
+  }
+
+  const collectors: (() => string)[] = [];
+  collectors.push(() => {
+    const samples: Sample[] = [];
+    for (const [name, a] of authns) statSamples(samples, { authenticator: name, type: c.authenticators[name]!.type }, '', a.stats);
+    return samples.length ? family('portcullis_authenticator_stat', 'gauge', 'Authenticator internals: caches, key sets, callouts (by stat)', samples) : '';
+  });
+  collectors.push(() => {
+    const samples: Sample[] = [];
+    for (const [name, a] of authzs) statSamples(samples, { authorizer: name }, '', a.stats);
+    return samples.length ? family('portcullis_authorizer_stat', 'gauge', 'External authorizer calls and decision cache (by stat)', samples) : '';
+  });
+  if (registry) {
+    const reg = registry;
+    collectors.push(() => {
+      const st = reg.stats();
+      return family('portcullis_ratelimit_admitted_total', 'counter', 'Requests admitted by each rate limit (all threads)', st.map((s) => [{ limit: s.name }, s.admitted] as Sample))
+        + family('portcullis_ratelimit_rejected_total', 'counter', 'Requests rejected by each rate limit (all threads)', st.map((s) => [{ limit: s.name }, s.rejected] as Sample));
+    });
+  }
+  collectors.push(() => {
+    const p = thread.pool;
+    if (!p || !p.started) return '';
+    const s = p.stats() as unknown as Record<string, number>;
+    const samples: Sample[] = [];
+    statSamples(samples, {}, '', s);
+    return family('portcullis_worker_pool', 'gauge', 'Worker pool: queue depth, running, completed, timeouts, rejected (by stat)', samples);
+  });
+
   return {
     chain(names, at) {
-      ctx.issue(at, `authenticators are not available in this build (${names.join(', ')})`);
-      return null;
+      const list: Authenticator[] = [];
+      names.forEach((n, i) => {
+        const a = authns.get(n);
+        if (a) list.push(a);
+        else ctx.issue(`${at}[${i}]`, `unknown authenticator "${n}"`);
+      });
+      return list.length === names.length ? compileChain(list) : null;
     },
-    rateLimit(_names, at) {
-      ctx.issue(at, 'rate limits are not available in this build');
-      return null;
+    rateLimit(names) {
+      return registry ? registry.forRoute(names) : null;
     },
-    authorizer(name, at) {
-      if (!c.authorizers[name]) ctx.issue(at, `unknown authorizer ${name}`);
-      ctx.issue(at, 'external authorizers are not available in this build');
-      return null;
+    authorizer(name) {
+      return authzs.get(name) ?? null;
     },
-    ready: () => Promise.resolve(),
-    collectors: [],
-    close: () => Promise.resolve(),
+    async ready() {
+      if (shared.checkOnly) return;
+      await Promise.all([...authns.values()].map((a) => a.ready?.()));
+    },
+    collectors,
+    async close() {
+      for (const a of authns.values()) {
+        try { a.close?.(); } catch (e) { log.warn('closing an authenticator failed', { error: String(e) }); }
+      }
+      for (const z of authzs.values()) z.close?.();
+      if (sync) await sync.stop();
+    },
   };
 }

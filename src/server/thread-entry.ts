@@ -6,10 +6,10 @@ import { loadConfigFile } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { Gateway } from './gateway.js';
 import { makeSink } from './sink.js';
-import type { SharedState } from './stages.js';
+import { closeThreadResources, type SharedState } from './stages.js';
 
 interface Data { configFile: string; shared: SharedState }
-type Msg = { type: 'reload' } | { type: 'shutdown'; deadline: number };
+type Msg = { type: 'reload'; metricsBuffer?: SharedArrayBuffer } | { type: 'shutdown'; deadline: number };
 
 const data = workerData as Data;
 const port = parentPort!;
@@ -19,21 +19,23 @@ async function main(): Promise<void> {
   const sink = makeSink(plan, data.shared);
   const gw = await Gateway.start(plan, data.shared, sink.sink);
   port.postMessage({ type: 'listening', listeners: gw.listeners });
-  port.on('message', (m: Msg) => {
+  port.on('message', (m: Msg | { type: 'reopen' }) => {
+    if (m.type === 'reopen') { sink.reopen(); return; }
     if (m.type === 'reload') {
       void (async () => {
         try {
           const next = loadConfigFile(data.configFile);
           await gw.reload(next);
-          sink.reload(next);
+          sink.reload(next, m.metricsBuffer);
           port.postMessage({ type: 'reloaded', ok: true });
         } catch (e) {
           port.postMessage({ type: 'reloaded', ok: false, error: e instanceof ConfigError ? e.message : String(e) });
         }
       })();
     } else if (m.type === 'shutdown') {
-      void gw.shutdown(m.deadline).then(() => {
-        sink.close();
+      void gw.shutdown(m.deadline).then(async () => {
+        await closeThreadResources();
+        await sink.close();
         port.postMessage({ type: 'stopped' });
         port.close();
       });

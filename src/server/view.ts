@@ -81,6 +81,11 @@ export class LiveView extends BaseView {
     return out;
   }
 
+  /** For the auth chain: a copy to continue with after an async authenticator found nothing. */
+  detachView(): DetachedView {
+    return this.detach(this.collectHeaders());
+  }
+
   /** A copy that outlives the uWS handler. */
   detach(headers: string[]): DetachedView {
     const d = new DetachedView(headers);
