@@ -136,7 +136,7 @@ async function main() {
   }
   if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npx tsc -p tsconfig.json` first');
 
-  const tools = ensureTools(['taskset', 'wrk', 'nginx', 'haproxy', 'openssl'], log, { install: opts.install });
+  const tools = ensureTools(['taskset', 'wrk', 'nginx', 'haproxy'], log, { install: opts.install });
   if (!tools.taskset) log('! taskset missing: processes are not pinned, CPU figures are less comparable');
   if (!tools.nginx) throw new Error('nginx is needed for the upstream; install it (apt-get install nginx-light) or run as root');
   const generator = opts.generator === 'wrk' && !tools.wrk ? 'autocannon' : opts.generator;
@@ -161,7 +161,6 @@ async function main() {
         if (!tools.haproxy) throw new Error('haproxy is not installed');
         lazy[what] = await startHaproxy(tools.haproxy, prefix, { ...tokens.files, hsSecret: tokens.hsSecret, issuer: ISSUER, audience: AUDIENCE });
       } else if (what === 'authz') lazy[what] = await startAuthzService(prefix);
-      else if (what === 'certs') { if (!tokens.certs) throw new Error('no certificates for HAProxy jwt_verify (openssl missing)'); lazy[what] = true; }
       else throw new Error(`unknown need ${what}`);
       if (lazy[what]?.stop) cleanup.push(lazy[what].stop);
     } catch (e) {

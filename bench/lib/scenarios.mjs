@@ -86,7 +86,7 @@ export function scenarios(t) {
 
   // --- JWT ------------------------------------------------------------------
   const jwtRoute = (auth, extra = {}) => ({ name: 'jwt', match: { path_prefix: '/' }, authenticate: [auth], upstream: 'up', ...extra });
-  add({ id: 'haproxy-jwt-rs256', scenario: 'JWT RS256 hit (same token)', system: 'haproxy', needs: ['haproxy', 'certs'], url: hp('jwt-rs256'),
+  add({ id: 'haproxy-jwt-rs256', scenario: 'JWT RS256 hit (same token)', system: 'haproxy', needs: ['haproxy'], url: hp('jwt-rs256'),
     load: { headers: bearer(T.rs256) }, checks: jwtChecks(t, T.rs256), baseline: { id: 'haproxy-pass', metric: 'rps' },
     note: 'HAProxy verifies every request (no token cache)' });
   add({ id: 'jwt-hit', scenario: 'JWT RS256 hit (same token)', system: 'portcullis', url: gw(PATH),
@@ -97,14 +97,14 @@ export function scenarios(t) {
       { label: 'CPU ≤ 0.6× HAProxy jwt_verify', vs: 'haproxy-jwt-rs256', metric: 'cpu', max: 0.6 },
       { label: 'req/s ≥ 0.9× pass-through', vs: 'pass', metric: 'rps', min: 0.9 },
     ] });
-  add({ id: 'haproxy-jwt-rs256-miss', scenario: 'JWT RS256 miss (distinct tokens)', system: 'haproxy', needs: ['haproxy', 'certs'], url: hp('jwt-rs256'),
+  add({ id: 'haproxy-jwt-rs256-miss', scenario: 'JWT RS256 miss (distinct tokens)', system: 'haproxy', needs: ['haproxy'], url: hp('jwt-rs256'),
     load: { tokensFile: t.files.rsDistinct }, checks: jwtChecks(t, T.rs256), baseline: { id: 'haproxy-pass', metric: 'rps' } });
   add({ id: 'jwt-miss-rs256', scenario: 'JWT RS256 miss (distinct tokens)', system: 'portcullis', url: gw(PATH),
     gateway: base({ top: { authenticators: { rs: jwtAuth(t, 'RS256', { cache: { max_entries: 1000 } }) } }, routes: [jwtRoute('rs')] }),
     load: { tokensFile: t.files.rsDistinct }, checks: jwtChecks(t, T.rs256), baseline: { id: 'pass', metric: 'rps' },
     note: '10k distinct tokens in rotation through a 1000-entry cache: every request verifies a signature',
     targets: [{ label: 'CPU ≤ 1.0× HAProxy', vs: 'haproxy-jwt-rs256-miss', metric: 'cpu', max: 1.0 }] });
-  add({ id: 'haproxy-jwt-es256-miss', scenario: 'JWT ES256 miss (distinct tokens)', system: 'haproxy', needs: ['haproxy', 'certs'], url: hp('jwt-es256'),
+  add({ id: 'haproxy-jwt-es256-miss', scenario: 'JWT ES256 miss (distinct tokens)', system: 'haproxy', needs: ['haproxy'], url: hp('jwt-es256'),
     load: { tokensFile: t.files.esDistinct }, checks: [{ name: 'valid token', headers: bearer(T.es256), expect: 200 }, { name: 'RS256 token on an ES256 route', headers: bearer(T.rs256), expect: 401 }],
     baseline: { id: 'haproxy-pass', metric: 'rps' } });
   add({ id: 'jwt-miss-es256', scenario: 'JWT ES256 miss (distinct tokens)', system: 'portcullis', url: gw(PATH),
@@ -143,7 +143,7 @@ export function scenarios(t) {
     targets: [{ label: 'CPU ≤ 1.0× HAProxy', vs: 'haproxy-hs256-sub', metric: 'cpu', max: 1.0 }] });
 
   // --- saying no ------------------------------------------------------------
-  add({ id: 'haproxy-401', scenario: '401 flood (garbage tokens)', system: 'haproxy', needs: ['haproxy', 'certs'], url: hp('jwt-rs256'),
+  add({ id: 'haproxy-401', scenario: '401 flood (garbage tokens)', system: 'haproxy', needs: ['haproxy'], url: hp('jwt-rs256'),
     load: { tokensFile: t.files.garbage }, expect: 401, checks: [{ name: 'garbage token', headers: bearer('garbage'), expect: 401 }],
     baseline: { id: 'haproxy-pass', metric: 'rps' } });
   add({ id: 'flood-401', scenario: '401 flood (garbage tokens)', system: 'portcullis', url: gw(PATH),

@@ -185,8 +185,8 @@ backend st_sub
 backend st_ip
   stick-table type ip size 100k expire 300s store http_req_rate(300s)
 ${fe('pass', '')}
-${fe('jwt-rs256', jwt('RS256', t.rsCert))}
-${fe('jwt-es256', jwt('ES256', t.esCert))}
+${fe('jwt-rs256', jwt('RS256', t.rsPub))}
+${fe('jwt-es256', jwt('ES256', t.esPub))}
 ${fe('jwt-hs256-sub', `${jwt('HS256', t.hsSecret)}
   http-request set-var(txn.sub) var(txn.bearer),jwt_payload_query('$.sub')
   http-request track-sc0 var(txn.sub) table st_sub

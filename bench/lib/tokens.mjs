@@ -2,7 +2,6 @@
 // bench/results/cache/ so a second run does not sign 10k RS256 tokens again.
 // The same files feed Portcullis, HAProxy and wrk's Lua scripts.
 import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -32,17 +31,6 @@ function claimsFor(i, now, extra = {}) {
   };
 }
 
-/** Self-signed certificate for a key: HAProxy 2.6's jwt_verify wants a certificate file. */
-function selfSigned(keyFile, certFile, log) {
-  try {
-    execFileSync('openssl', ['req', '-new', '-x509', '-key', keyFile, '-subj', '/CN=portcullis-bench', '-days', '3650', '-out', certFile], { stdio: 'ignore' });
-    return true;
-  } catch {
-    log(`! openssl could not make ${path.basename(certFile)}: HAProxy JWT scenarios are skipped`);
-    return false;
-  }
-}
-
 /**
  * Returns paths and strings of every key and token the scenarios use.
  * Cached in `dir`; regenerated when older tokens would expire within 7 days.
@@ -60,8 +48,8 @@ export function prepareTokens(dir, log) {
   const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const hsSecret = crypto.randomBytes(32).toString('base64url');
   const files = {
-    rsKey: path.join(dir, 'rs256.key'), rsPub: path.join(dir, 'rs256.pub.pem'), rsCert: path.join(dir, 'rs256.crt'),
-    esKey: path.join(dir, 'es256.key'), esPub: path.join(dir, 'es256.pub.pem'), esCert: path.join(dir, 'es256.crt'),
+    rsKey: path.join(dir, 'rs256.key'), rsPub: path.join(dir, 'rs256.pub.pem'),
+    esKey: path.join(dir, 'es256.key'), esPub: path.join(dir, 'es256.pub.pem'),
     rsDistinct: path.join(dir, 'rs256-distinct.txt'), esDistinct: path.join(dir, 'es256-distinct.txt'),
     garbage: path.join(dir, 'garbage.txt'),
   };
@@ -71,7 +59,6 @@ export function prepareTokens(dir, log) {
   writeFileSync(files.esKey, ec.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(files.rsPub, rsPub);
   writeFileSync(files.esPub, esPub);
-  const certs = selfSigned(files.rsKey, files.rsCert, log) && selfSigned(files.esKey, files.esCert, log);
 
   const rs = Array.from({ length: DISTINCT }, (_, i) => sign('RS256', {}, claimsFor(i, now), rsa.privateKey));
   const es = Array.from({ length: DISTINCT }, (_, i) => sign('ES256', {}, claimsFor(i, now), ec.privateKey));
@@ -98,7 +85,6 @@ export function prepareTokens(dir, log) {
     version: VERSION,
     created: now,
     expires: now + 90 * 86400,
-    certs,
     files,
     hsSecret,
     rsPubPem: rsPub,
