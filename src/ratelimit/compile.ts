@@ -115,20 +115,47 @@ function policyFor(name: string, rate: number, per: number): string {
   return `${sfString(name)};q=${q};w=${w}`;
 }
 
-const RETRY_CACHE = 3601;
-const retryStrings: string[] = new Array<string>(RETRY_CACHE).fill('');
-function retryString(s: number): string {
-  if (s < RETRY_CACHE) {
-    const c = retryStrings[s]!;
-    if (c !== '') return c;
-    return (retryStrings[s] = String(s));
-  }
-  return String(s);
-}
-
-const RL_R = 128;
-const RL_T = 128;
 const NO_HEADERS: readonly string[] = Object.freeze([]);
+const CACHE_R = 64; // remaining tokens
+const CACHE_T = 64; // seconds until full / until a token
+
+/**
+ * One limit's answer headers as immutable arrays, built once per distinct
+ * (remaining, reset, retry) and reused, so the hot path allocates nothing in
+ * steady state and a caller may keep the array for as long as it likes.
+ * Values beyond the cache get a fresh array.
+ */
+class LimitAnswers {
+  private readonly quoted: string;
+  private readonly ok: (readonly string[] | undefined)[] = [];
+  private readonly rejected: (readonly string[] | undefined)[] = [];
+
+  constructor(name: string, readonly policy: string) {
+    this.quoted = sfString(name);
+  }
+
+  admitted(r: number, t: number): readonly string[] {
+    if (r < CACHE_R && t < CACHE_T) {
+      const k = r * CACHE_T + t;
+      return this.ok[k] ?? (this.ok[k] = this.build(r, t, 0));
+    }
+    return this.build(r, t, 0);
+  }
+
+  rejectedWith(t: number, retry: number): readonly string[] {
+    if (retry < CACHE_R && t < CACHE_T) {
+      const k = retry * CACHE_T + t;
+      return this.rejected[k] ?? (this.rejected[k] = this.build(0, t, retry));
+    }
+    return this.build(0, t, retry);
+  }
+
+  private build(r: number, t: number, retry: number): readonly string[] {
+    const h = ['RateLimit-Policy', this.policy, 'RateLimit', `${this.quoted};r=${r};t=${t}`];
+    if (retry > 0) h.push('Retry-After', String(retry));
+    return Object.freeze(h);
+  }
+}
 
 export class RouteLimiter implements RouteRateLimit {
   readonly names: readonly string[];
@@ -141,9 +168,7 @@ export class RouteLimiter implements RouteRateLimit {
   private readonly keyType: Int8Array;
   private readonly keyArg: string[];
   private readonly pre: Int32Array;
-  private readonly quoted: string[];
-  private readonly policy: string[];
-  private readonly rlCache: string[][];
+  private readonly answers: readonly LimitAnswers[];
   // the limits' units (bucket-table.ts): per token, per ms, capacity
   private readonly cost: Float64Array;
   private readonly rate: Float64Array;
@@ -153,10 +178,8 @@ export class RouteLimiter implements RouteRateLimit {
   private readonly gens: Int32Array;
   private readonly levels: Float64Array;
   private readonly valid: Uint8Array;
-  private readonly out4: string[] = ['RateLimit-Policy', '', 'RateLimit', ''];
-  private readonly out6: string[] = ['RateLimit-Policy', '', 'RateLimit', '', 'Retry-After', ''];
 
-  constructor(limits: readonly LimitInfo[], store: RateLimitStore, nowFn: (() => number) | null) {
+  constructor(limits: readonly LimitInfo[], answers: readonly LimitAnswers[], store: RateLimitStore, nowFn: (() => number) | null) {
     const n = limits.length;
     this.n = n;
     this.store = store;
@@ -182,9 +205,7 @@ export class RouteLimiter implements RouteRateLimit {
       if (this.keyType[i] === KEY_GLOBAL || this.keyType[i] === KEY_IP || this.keyType[i] === KEY_HEADER) pre.push(i);
     });
     this.pre = Int32Array.from(pre);
-    this.quoted = limits.map((l) => sfString(l.name));
-    this.policy = limits.map((l) => l.policy);
-    this.rlCache = limits.map(() => new Array<string>(RL_R * RL_T).fill(''));
+    this.answers = answers;
     this.cost = Float64Array.from(limits, (l) => store.costU(l.dir));
     this.rate = Float64Array.from(limits, (l) => store.rateU(l.dir));
     this.cap = Float64Array.from(limits, (l) => store.capU(l.dir));
@@ -309,18 +330,12 @@ export class RouteLimiter implements RouteRateLimit {
    * RateLimit-Policy and RateLimit for the limit that rejected (rejectedIndex
    * ≥ 0, plus Retry-After from view.retryAfter) or, when admitted (-1), for
    * the most restrictive limit (fewest tokens left). Reflects the buckets as
-   * the last precheck()/take() on this route saw them: call it right after
-   * that call, on the same thread. The returned array is reused by the next
-   * call: copy the values if they must outlive it.
+   * the last precheck()/take() on this route saw them on this thread: call it
+   * right after that call. The array is immutable and may be kept.
    */
   headers(view: RequestView, rejectedIndex: number): readonly string[] {
-    const st = this.store;
     if (rejectedIndex >= 0 && rejectedIndex < this.n) {
-      const out = this.out6;
-      out[1] = this.policy[rejectedIndex]!;
-      out[3] = this.rateLimitValue(rejectedIndex, 0);
-      out[5] = retryString(view.retryAfter);
-      return out;
+      return this.answers[rejectedIndex]!.rejectedWith(this.secondsToFull(rejectedIndex), view.retryAfter);
     }
     let best = -1;
     let bestR = Infinity;
@@ -334,24 +349,13 @@ export class RouteLimiter implements RouteRateLimit {
       }
     }
     if (best < 0) return NO_HEADERS;
-    const out = this.out4;
-    out[1] = this.policy[best]!;
-    out[3] = this.rateLimitValue(best, bestR);
-    return out;
+    return this.answers[best]!.admitted(bestR, this.secondsToFull(best));
   }
 
-  /** `"name";r=R;t=T`, T = seconds until the bucket is full again. */
-  private rateLimitValue(i: number, r: number): string {
+  /** RateLimit `t`: whole seconds until the bucket is full again. */
+  private secondsToFull(i: number): number {
     const missing = this.cap[i]! - this.levels[i]!;
-    const t = missing > 0 ? Math.ceil(missing / this.rate[i]! / 1000) | 0 : 0;
-    if (r < RL_R && t < RL_T) {
-      const cache = this.rlCache[i]!;
-      const k = r * RL_T + t;
-      const c = cache[k]!;
-      if (c !== '') return c;
-      return (cache[k] = `${this.quoted[i]};r=${r};t=${t}`);
-    }
-    return `${this.quoted[i]};r=${r};t=${t}`;
+    return missing > 0 ? Math.ceil(missing / this.rate[i]! / 1000) | 0 : 0;
   }
 }
 
@@ -385,6 +389,7 @@ export function compileRateLimits(plan: Plan, store: RateLimitStore, opts: Compi
     byName.set(name, Object.freeze({ name, key: cfg.key, rate: cfg.rate, per, burst, cluster, dir, policy: policyFor(name, cfg.rate, per) }));
   }
   const limits = [...byName.values()];
+  const answers = new Map<string, LimitAnswers>(limits.map((l) => [l.name, new LimitAnswers(l.name, l.policy)]));
   return {
     store,
     limits,
@@ -398,7 +403,7 @@ export function compileRateLimits(plan: Plan, store: RateLimitStore, opts: Compi
         if (!l) throw new Error(`unknown rate limit "${nm}"; defined: ${[...byName.keys()].join(', ') || '(none)'}`);
         return l;
       });
-      return new RouteLimiter(ls, store, nowFn);
+      return new RouteLimiter(ls, ls.map((l) => answers.get(l.name)!), store, nowFn);
     },
     stats(): RateLimitStats[] {
       return limits.map((l) => ({ name: l.name, ...store.counters(l.dir) }));

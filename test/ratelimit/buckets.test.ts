@@ -164,6 +164,19 @@ describe('answers', () => {
     expect(rl.headers(v, 0)[1]).toBe('"l";q=1;w=90');
   });
 
+  test('header arrays are immutable and may be kept past the next request', () => {
+    const { reg } = setup({ l: { key: 'ip', rate: 10, per: '1s', burst: 10 } });
+    const rl = reg.forRoute(['l'])!;
+    const a = view({ ip: '192.0.2.10' });
+    const b = view({ ip: '192.0.2.11' });
+    rl.take(a);
+    const kept = rl.headers(a, -1);
+    for (let i = 0; i < 5; i++) rl.take(b);
+    rl.headers(b, -1);
+    expect(kept).toEqual(['RateLimit-Policy', '"l";q=10;w=1', 'RateLimit', '"l";r=9;t=1']);
+    expect(Object.isFrozen(kept)).toBe(true);
+  });
+
   test('policy for sub-second periods is expressed per second', () => {
     const { reg } = setup({ l: { key: 'ip', rate: 5, per: '100ms' } });
     expect(reg.limits[0]!.policy).toBe('"l";q=50;w=1');
