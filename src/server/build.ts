@@ -51,7 +51,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       external: a?.external ? stages.authorizer(a.external, `${at}.authorize.external`) : null,
       upstream: r.upstream !== undefined ? upstreamIndex.get(r.upstream) ?? -1 : -1,
       stripPrefix: r.strip_prefix && r.match.path_prefix && r.match.path_prefix !== '/' ? r.match.path_prefix.replace(/\/$/, '') : '',
-      headers: compileHeaderPolicy(claimHeaders, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}),
+      headers: compileHeaderPolicy(claimHeaders, [...(r.request_headers?.remove ?? []), ...credentialHeaders(c, r.authenticate ?? [])], r.request_headers?.add ?? {}),
       timeout: r.timeout ?? c.server.limits.request_timeout,
     } satisfies CompiledRoute;
   });
@@ -81,6 +81,16 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       await stages.close();
     },
   };
+}
+
+/** API keys are the gateway's to check, never the upstream's to see (Kong's hide_credentials). */
+function credentialHeaders(c: Plan['config'], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const n of names) {
+    const a = c.authenticators[n];
+    if (a?.type === 'api_key' && 'header' in a.from) out.push(a.from.header);
+  }
+  return out;
 }
 
 function flatHeaders(h: Record<string, string>): string[] {
