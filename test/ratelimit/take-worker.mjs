@@ -1,16 +1,15 @@
 // Worker for threads.test.ts: one "event-loop thread" taking tokens from a
 // store it attaches to through the SharedArrayBuffer in workerData. Runs the
-// compiled dist/ (the test builds it first) because worker_threads cannot
-// load TypeScript on Node 20.
+// JavaScript the test compiled into `dist` (worker_threads cannot load
+// TypeScript on Node 20). The plan is passed as its validated config.
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { dist, buffer, config, route, ip, consumer, attempts, now, barrier } = workerData;
 const { createRateLimitStore } = await import(`${dist}/ratelimit/bucket-table.js`);
 const { compileRateLimits } = await import(`${dist}/ratelimit/compile.js`);
-const { validateConfig } = await import(`${dist}/config/load.js`);
 
 const store = createRateLimitStore({ buffer });
-const registry = compileRateLimits(validateConfig(config), store, { now: () => now });
+const registry = compileRateLimits({ config }, store, { now: () => now });
 const rl = registry.forRoute(route);
 const view = {
   clientIp16: Uint8Array.from(ip),
