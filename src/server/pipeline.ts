@@ -162,7 +162,8 @@ export class Pipeline implements ExchangeHost {
   private resolveClient(res: HttpResponse, req: HttpRequest, v: LiveView, l: ListenerInfo): void {
     // Binary address (one getpeername), formatted canonically: uWS's own text form of IPv6 is uncompressed.
     const p16 = this.peer16;
-    if (!ip16FromBytes(new Uint8Array(l.proxyProtocol ? res.getProxiedRemoteAddress() : res.getRemoteAddress()), p16)) p16.fill(0);
+    if (!ip16FromBytes(new Uint8Array(res.getRemoteAddress()), p16)) p16.fill(0);
+    if (l.proxyProtocol) this.fromProxyHeader(res, p16);
     const peerText = formatIp16(p16);
     v.peerTrusted = false;
     const cip = this.rt.clientIp;
@@ -177,6 +178,18 @@ export class Pipeline implements ExchangeHost {
     v.peerIp = peerText;
     const b = v.clientIp16;
     v.clientIsV4 = b[10] === 0xff && b[11] === 0xff && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0 && b[4] === 0 && b[5] === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0 && b[9] === 0;
+  }
+
+  /**
+   * PROXY protocol v2: the source address the load balancer wrote replaces the
+   * socket peer. Without a header, the peer stays. With trusted_proxies set,
+   * only a trusted peer's header is believed (anyone could send one).
+   */
+  private fromProxyHeader(res: HttpResponse, p16: Uint8Array): void {
+    const cip = this.rt.clientIp;
+    if (cip.trustsAny && !cip.trusted.has(p16)) return;
+    const px = res.getProxiedRemoteAddress();
+    if (px.byteLength > 0) ip16FromBytes(new Uint8Array(px), p16);
   }
 
   private pendingAuthz: Promise<AuthzDecision> | null = null;
