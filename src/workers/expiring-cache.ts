@@ -1,6 +1,6 @@
-// Bounded cache of slow-path answers, each with its own expiry: a hit is a
-// synchronous Map lookup plus one clock compare, so the request that follows
-// a slow one is a hot-path request again.
+// Bounded caches of slow-path answers, each entry with its own expiry: a hit
+// is a synchronous Map lookup plus one clock compare, so the request that
+// follows a slow one is a hot-path request again.
 import { LRUCache } from 'lru-cache';
 
 interface Entry<V> {
@@ -9,6 +9,15 @@ interface Entry<V> {
   readonly until: number;
 }
 
+interface KeyedEntry<V> extends Entry<V> {
+  readonly key: string;
+}
+
+// lru-cache's get() defaults its options to a fresh `{}` per call; one shared
+// object avoids that allocation on the hit path.
+const GET_OPTS = {};
+
+/** Keyed by short strings (digests). */
 export class ExpiringCache<V extends object> {
   private readonly lru: LRUCache<string, Entry<V>> | null;
 
@@ -27,7 +36,7 @@ export class ExpiringCache<V extends object> {
   /** The live value for `key`, or undefined (an expired entry is dropped). */
   get(key: string, now: number): V | undefined {
     if (this.lru === null) return undefined;
-    const e = this.lru.get(key);
+    const e = this.lru.get(key, GET_OPTS as LRUCache.GetOptions<string, Entry<V>, unknown>);
     if (e === undefined) return undefined;
     if (now < e.until) return e.value;
     this.lru.delete(key);
@@ -45,5 +54,54 @@ export class ExpiringCache<V extends object> {
 
   clear(): void {
     this.lru?.clear();
+  }
+}
+
+/** FNV-1a over the length and the last 32 characters (for a JWE: its GCM tag, unique per value). */
+export function tailHash(s: string): number {
+  const n = s.length;
+  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
+  for (let i = n > 32 ? n - 32 : 0; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  // 30 bits: a small integer V8 keeps unboxed (no heap number per lookup).
+  return h & 0x3fffffff;
+}
+
+/**
+ * Keyed by long strings (cookie values) through a number: V8 would hash every
+ * character of a freshly sliced header string on each lookup. A hit compares
+ * the stored key in full, so a hash collision only costs a miss.
+ */
+export class TailKeyedCache<V extends object> {
+  private readonly lru: LRUCache<number, KeyedEntry<V>>;
+
+  constructor(maxEntries: number) {
+    this.lru = new LRUCache<number, KeyedEntry<V>>({ max: Math.max(1, maxEntries) });
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  get(key: string, now: number): V | undefined {
+    const h = tailHash(key);
+    const e = this.lru.get(h, GET_OPTS as LRUCache.GetOptions<number, KeyedEntry<V>, unknown>);
+    if (e === undefined || e.key !== key) return undefined;
+    if (now < e.until) return e.value;
+    this.lru.delete(h);
+    return undefined;
+  }
+
+  set(key: string, value: V, until: number): void {
+    if (!(until > Date.now())) return;
+    this.lru.set(tailHash(key), { key, value, until });
+  }
+
+  delete(key: string): void {
+    const h = tailHash(key);
+    if (this.lru.get(h, GET_OPTS as LRUCache.GetOptions<number, KeyedEntry<V>, unknown>)?.key === key) this.lru.delete(h);
+  }
+
+  clear(): void {
+    this.lru.clear();
   }
 }

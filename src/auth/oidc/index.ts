@@ -17,7 +17,7 @@ import { R } from '../../reasons.js';
 import { log } from '../../observe/log.js';
 import { makeIdentity, claimValue } from '../identity.js';
 import { challenges, REJECTED } from '../slow-results.js';
-import { ExpiringCache } from '../../workers/expiring-cache.js';
+import { ExpiringCache, TailKeyedCache } from '../../workers/expiring-cache.js';
 import { PoolOverloadedError, type WorkerPool } from '../../workers/pool.js';
 import type { ExchangeInput, RefreshInput, TokenResult } from '../../workers/tasks/oidc.js';
 import { deriveKey, open, seal } from './jwe.js';
@@ -132,7 +132,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   const callbackPath = cfg.callback_path;
   const logoutPath = cfg.logout_path;
   const fixedOrigin = cfg.public_url !== undefined ? trimSlash(new URL(cfg.public_url).origin + new URL(cfg.public_url).pathname) : null;
-  const cache = new ExpiringCache<Identity>(SESSION_CACHE_ENTRIES);
+  const cache = new TailKeyedCache<Identity>(SESSION_CACHE_ENTRIES);
   /** States already redeemed in this process: a replayed callback is refused before reaching the provider. */
   const usedStates = new ExpiringCache<object>(100_000);
   const refreshing = new Map<string, Promise<TokenResult>>();

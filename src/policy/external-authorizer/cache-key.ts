@@ -1,11 +1,12 @@
 // The decision-cache key of an external authorizer, compiled from
-// `cache.key` once. The route index always leads the key and each
+// `cache.key` once. The route index is always part of the key and each
 // authorizer has its own cache, so a cached allow is never reused on another
 // route or by another authorizer (heimdall#3454), whatever `key` says.
 //
-// Parts are joined with NUL. Identity parts are fixed-length digests; any
-// other part that itself contains NUL makes the request uncacheable (it goes
-// to the service) instead of risking two different requests sharing a key.
+// No key string is built per request: the parts are read into a reused array
+// and hashed (FNV-1a) in place; an entry stores its parts and a hit compares
+// them one by one, so a hash collision costs a miss, never a wrong decision.
+// Identity parts are fixed-length digests memoised per Identity object.
 import { sha256url } from '../../workers/digest.js';
 import type { Identity, RequestView } from '../../contracts.js';
 import { claimValue } from '../../auth/identity.js';
@@ -26,8 +27,10 @@ export const KEY_PART_HELP = 'identity, consumer, method, route, path, ip, host,
 export interface CompiledKey {
   /** Whether the key names the identity (then a cached decision never outlives it). */
   readonly usesIdentity: boolean;
-  /** The key for this request, or null when it cannot be cached. */
-  build(view: RequestView): string | null;
+  /** Number of parts (besides the route). */
+  readonly size: number;
+  /** Reads this request's parts into `out` (length `size`) and returns their hash with the route index. */
+  fill(view: RequestView, out: string[]): number;
 }
 
 interface PartDef {
@@ -87,15 +90,13 @@ export function compileKey(parts: readonly string[], issue: (index: number, msg:
   if (!ok) return null;
   const kinds = Uint8Array.from(defs.map((d) => d.kind));
   const names = defs.map((d) => d.name);
-  const routePrefix: string[] = [];
   const usesIdentity = defs.some((d) => d.kind === Part.Identity || d.kind === Part.Consumer || d.kind === Part.Claim);
   return {
     usesIdentity,
-    build(view: RequestView): string | null {
-      const ri = view.routeIndex;
-      let key = routePrefix[ri];
-      if (key === undefined) key = routePrefix[ri] = `${ri}\u0000`;
+    size: kinds.length,
+    fill(view: RequestView, out: string[]): number {
       const id = view.identity;
+      let h = Math.imul(0x811c9dc5 ^ view.routeIndex, 0x01000193);
       for (let i = 0; i < kinds.length; i++) {
         let v: string;
         switch (kinds[i]) {
@@ -108,11 +109,12 @@ export function compileKey(parts: readonly string[], issue: (index: number, msg:
           case Part.Header: v = view.header(names[i]!); break;
           default: v = id === null ? '' : claimText(claimValue(id.claims as Record<string, unknown>, names[i]!)); break;
         }
-        if (v.indexOf('\u0000') !== -1) return null;
-        key += v;
-        key += '\u0000';
+        out[i] = v;
+        h = Math.imul(h ^ v.length, 0x01000193);
+        for (let j = 0; j < v.length; j++) h = Math.imul(h ^ v.charCodeAt(j), 0x01000193);
       }
-      return key;
+      // 30 bits: a small integer V8 keeps unboxed (no heap number per lookup).
+      return h & 0x3fffffff;
     },
   };
 }

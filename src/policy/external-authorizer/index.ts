@@ -14,11 +14,11 @@ import { AUTHZ_RESPOND } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { AuthorizerConfig } from '../../config/schema.js';
 import { R, REASON_BODY } from '../../reasons.js';
-import { ExpiringCache } from '../../workers/expiring-cache.js';
 import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { NOT_SENT } from '../../workers/service-headers.js';
 import { compileKey } from './cache-key.js';
+import { DecisionCache } from './decision-cache.js';
 import { decide, FORWARD_PLAIN } from './answer.js';
 
 const MAX_ANSWER = 64 * 1024;
@@ -55,7 +55,9 @@ export function compileAuthorizer(
   // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
   void pool.start();
   const key = compileKey(cfg.cache.key, (i, msg) => ctx.issue(`${at}.cache.key[${i}]`, msg));
-  const cache = new ExpiringCache<AuthzDecision>(cfg.cache.ttl > 0 && key !== null ? cfg.cache.max_entries : 0);
+  const cache = cfg.cache.ttl > 0 && key !== null && cfg.cache.max_entries > 0 ? new DecisionCache(cfg.cache.max_entries) : null;
+  /** This request's key parts, reused (the hot path builds no key string). */
+  const parts: string[] = new Array<string>(key?.size ?? 0).fill('');
   const ttl = cfg.cache.ttl;
   const inflight = new Map<string, Promise<AuthzDecision>>();
   const sendHeaders = cfg.send.headers.map((h) => h.toLowerCase()).filter((h) => !NOT_SENT.has(h));
@@ -90,7 +92,13 @@ export function compileAuthorizer(
     return { url: cfg.url, method: 'POST', headers, body, maxBody: MAX_ANSWER };
   }
 
-  async function ask(req: CalloutRequest, k: string | null, identityUntil: number): Promise<AuthzDecision> {
+  interface Slot {
+    readonly hash: number;
+    readonly route: number;
+    readonly parts: readonly string[];
+  }
+
+  async function ask(req: CalloutRequest, slot: Slot | null, identityUntil: number): Promise<AuthzDecision> {
     stats.calls++;
     const a = await runCallout(pool, req, cfg.timeout);
     if (!a.ok) {
@@ -105,7 +113,7 @@ export function compileAuthorizer(
       return onFailure;
     }
     // A service's 5xx is passed on but not remembered: it says nothing about the request.
-    if (k !== null && a.status < 500) cache.set(k, d, Math.min(Date.now() + ttl, identityUntil));
+    if (slot !== null && cache !== null && a.status < 500) cache.set(slot.hash, slot.route, slot.parts, d, Math.min(Date.now() + ttl, identityUntil));
     return d;
   }
 
@@ -113,31 +121,36 @@ export function compileAuthorizer(
     name,
     stats,
     authorize(view: RequestView): AuthzDecision | Promise<AuthzDecision> {
-      const k = cache.enabled ? key!.build(view) : null;
-      if (k !== null) {
-        const hit = cache.get(k, Date.now());
+      let slot: Slot | null = null;
+      let flightKey = '';
+      if (cache !== null) {
+        const hash = key!.fill(view, parts);
+        const hit = cache.get(hash, view.routeIndex, parts, Date.now());
         if (hit !== undefined) {
           stats.hits++;
           return hit;
         }
-        const pending = inflight.get(k);
+        // Miss: from here on allocation is fine. JSON keeps the single-flight key unambiguous.
+        flightKey = JSON.stringify([view.routeIndex, parts]);
+        const pending = inflight.get(flightKey);
         if (pending !== undefined) return pending;
+        slot = { hash, route: view.routeIndex, parts: parts.slice() };
       }
       stats.misses++;
       const id = view.identity;
       const until = key !== null && key.usesIdentity && id !== null ? id.expiresAt : Infinity;
-      const p = ask(request(view), k, until).catch((e: unknown) => {
+      const p = ask(request(view), slot, until).catch((e: unknown) => {
         warn.warn('external authorizer failed unexpectedly; applying failure_mode', { detail: String(e) });
         return onFailure;
       });
-      if (k !== null) {
-        inflight.set(k, p);
-        void p.finally(() => inflight.delete(k));
+      if (slot !== null) {
+        inflight.set(flightKey, p);
+        void p.finally(() => inflight.delete(flightKey));
       }
       return p;
     },
     close() {
-      cache.clear();
+      cache?.clear();
     },
   };
 }
