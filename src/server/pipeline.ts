@@ -19,6 +19,7 @@ import type { CompiledRoute, Runtime } from './runtime.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
 import { DetachedView, LiveView } from './view.js';
 import { formatIp16, ip16FromBytes } from '../policy/ip.js';
+import { log } from '../observe/log.js';
 
 /** What the pipeline reports when a request ends (metrics + access log). */
 export interface ObserveSink {
@@ -62,7 +63,27 @@ export class Pipeline implements ExchangeHost {
 
   /** uWS handler factory for one listener. */
   handlerFor(l: ListenerInfo): (res: HttpResponse, req: HttpRequest) => void {
-    return (res, req) => this.handle(res, req, l);
+    return (res, req) => {
+      try {
+        this.handle(res, req, l);
+      } catch (e) {
+        this.handlerFailed(res, e);
+      }
+    };
+  }
+
+  /**
+   * A bug in a stage must cost one request, not the process (every other
+   * client's requests die with it). Answer 500 when the response is still ours.
+   */
+  private handlerFailed(res: HttpResponse, e: unknown): void {
+    const v = this.view;
+    log.error('request handler failed; answered 500', { error: (e as Error)?.stack ?? String(e), route: v.routeIndex, path: v.path });
+    try {
+      writeRejection(res, R.internal_error);
+    } catch {
+      // Already answered or taken over by an Exchange: nothing more to send.
+    }
   }
 
   handle(res: HttpResponse, req: HttpRequest, l: ListenerInfo): void {
@@ -367,7 +388,7 @@ export class Pipeline implements ExchangeHost {
   }
 
   private internalError(ex: Exchange, e: unknown): void {
-    process.emitWarning(`portcullis: stage failed: ${(e as Error)?.stack ?? String(e)}`);
+    log.error('stage failed; answered 500', { error: (e as Error)?.stack ?? String(e), route: ex.view.routeIndex });
     ex.fail(R.internal_error);
   }
 
