@@ -69,7 +69,7 @@ describe('max_header_bytes', () => {
   // (This uWS build caps the limit near 16 KiB whatever the setting.)
   it('is applied to uWS from config: 6 KiB of headers pass under an 8 KiB limit (uWS default is 4 KiB)', async () => {
     const r = await rawRequest(port, `GET /hdr-ok HTTP/1.1\r\nHost: gw\r\nX-Big: ${'a'.repeat(6 * 1024)}\r\nConnection: close\r\n\r\n`);
-    expect(r.status).toBe(200);
+    expect(r.status, 'max_header_bytes did not reach uWS: was the native module loaded before loadUws() set UWS_HTTP_MAX_HEADERS_SIZE?').toBe(200);
     expect(seen('/hdr-ok')).toHaveLength(1);
   });
 
