@@ -152,7 +152,7 @@ describe('introspection endpoint down', () => {
   });
 
   it('never caches a token past its exp', async () => {
-    const exp = Math.floor(Date.now() / 1000) + 1;
+    const exp = Math.floor(Date.now() / 1000) + 30;
     svc.handler = () => ({ status: 200, body: { active: true, sub: 'carol', exp } });
     const a = build({ endpoint: svc.url, cache_ttl: '1h' });
     const s = await settle(a, 'tok-4');

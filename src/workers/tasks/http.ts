@@ -5,6 +5,7 @@ import type { CalloutAnswer, CalloutRequest, CalloutErrorKind } from '../callout
 
 const agent = new Agent({ keepAliveTimeout: 10_000, connections: 256, pipelining: 1 });
 const DEFAULT_MAX_BODY = 1024 * 1024;
+const GRACE_MS = 250;
 
 export function classify(e: unknown): CalloutErrorKind {
   const err = e as { name?: string; code?: string; cause?: { code?: string } };
@@ -26,7 +27,9 @@ export async function callout(req: CalloutRequest | { warm: true }): Promise<Cal
       method: req.method,
       headers: req.headers,
       body: req.body,
-      signal: AbortSignal.timeout(remaining),
+      // The caller's timer rejects at the deadline; this later abort only frees the socket, so the
+      // caller, not a race with this answer, decides (and counts) every timeout.
+      signal: AbortSignal.timeout(remaining + GRACE_MS),
     });
     const chunks: Buffer[] = [];
     let size = 0;
