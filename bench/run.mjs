@@ -145,7 +145,7 @@ async function main() {
   // The bench process itself (autocannon rows, the idle holder's parent) stays on CPU 0.
   pinPid(process.pid, '0');
 
-  for (const p of [PORTS.upstream, PORTS.gateway, PORTS.nginx, PORTS.authz, ...HAPROXY_FRONTENDS.map(haproxyPort)]) {
+  for (const p of [PORTS.upstream, PORTS.gateway, PORTS.nginx, PORTS.authz, PORTS.admin, ...HAPROXY_FRONTENDS.map(haproxyPort)]) {
     if (!(await portFree(p))) throw new Error(`port ${p} on 127.0.0.1 is in use (a bench from an earlier run still running?)`);
   }
 

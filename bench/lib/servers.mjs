@@ -18,6 +18,7 @@ export const PORTS = {
   nginx: 39182,
   haproxy: 39190, // + offset per frontend
   authz: 39185,
+  admin: 39186,
 };
 
 /** ~100-byte JSON answer of the upstream. */
