@@ -9,7 +9,11 @@ import { Gateway, type BoundListener } from './gateway.js';
 import { makeSink, type SinkHandle } from './sink.js';
 import { closeThreadResources, rateLimitStore, type SharedState } from './stages.js';
 import { createRateLimitStore } from '../ratelimit/bucket-table.js';
-import { startAdmin, type AdminServer } from '../observe/admin.js';
+// Type only: admin.ts imports uWS statically, and uWS reads
+// UWS_HTTP_MAX_HEADERS_SIZE once when it first loads. A static import here loaded
+// it before loadUws() (Gateway.start) could set server.limits.max_header_bytes,
+// so every listener ran on uWS's 4 KiB default (431 for a 5 KiB header).
+import type { AdminServer } from '../observe/admin.js';
 import { createLive, type Live } from '../observe/live.js';
 import { notifyReady, notifyReloading, notifyStopping } from '../observe/sd-notify.js';
 import { resolveSecret } from '../config/secrets.js';
@@ -90,6 +94,7 @@ export async function startGateway(configFile: string): Promise<Running> {
     if (issues.length) throw new ConfigError(configFile, issues);
     live = makeLive();
     try {
+      const { startAdmin } = await import('../observe/admin.js'); // after loadUws(): see the import above
       admin = await startAdmin({
         host: a.listen.host,
         port: a.listen.port,
