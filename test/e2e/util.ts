@@ -9,6 +9,8 @@ import * as jose from 'jose';
 export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
+  /** Header lines as received: [name, value, …] (repeated names kept apart). */
+  rawHeaders: string[];
   body: string;
   /** Parsed body when it is JSON, else undefined. */
   json: Record<string, unknown> | undefined;
@@ -34,7 +36,7 @@ export function request(
         const body = Buffer.concat(chunks).toString('utf8');
         let json: Record<string, unknown> | undefined;
         try { json = JSON.parse(body) as Record<string, unknown>; } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body, json });
       });
       res.on('error', reject);
     });
@@ -63,6 +65,13 @@ export function portBusy(port: number): Promise<boolean> {
     s.once('error', () => resolve(true));
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
   });
+}
+
+/** Every value of one header, as separate lines. */
+export function headerLines(r: Reply, name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < r.rawHeaders.length; i += 2) if (r.rawHeaders[i]!.toLowerCase() === name) out.push(r.rawHeaders[i + 1]!);
+  return out;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
