@@ -39,6 +39,8 @@ export interface WorkerPool {
   stats(): PoolStats;
   /** True once the worker threads were started (by start() or the first task). */
   readonly started: boolean;
+  /** An inert pool (`portcullis check`) starts no thread and refuses every task. */
+  readonly inert: boolean;
   /**
    * Starts the threads and loads the task files now, so the first slow
    * request does not pay for thread start-up inside its deadline. Compile
@@ -54,6 +56,8 @@ export interface WorkerPoolOptions {
   maxQueue: number;
   /** Concurrent tasks per worker thread; callouts are I/O-bound, so many. */
   tasksPerThread?: number;
+  /** For `portcullis check`: compile everything, start nothing, call nobody. */
+  inert?: boolean;
 }
 
 /** The queue is full: the caller answers 503 (R.overloaded), it never waits unbounded. */
@@ -127,16 +131,18 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
     return t;
   }
 
+  const inert = opts.inert === true;
   return {
     get started() {
       return piscina !== null;
     },
+    inert,
     start(): Promise<void> {
-      if (piscina === null && !closed) start();
+      if (piscina === null && !closed && !inert) start();
       return warmed;
     },
     run<T>(task: string, input: Record<string, unknown>, deadlineMs: number): Promise<T> {
-      if (closed) return Promise.reject(new PoolOverloadedError('the worker pool is closed (shutting down)'));
+      if (closed || inert) return Promise.reject(new PoolOverloadedError(inert ? 'the worker pool is inert (check mode)' : 'the worker pool is closed (shutting down)'));
       const p = piscina ?? start();
       const t = target(task);
       const t0 = performance.now();

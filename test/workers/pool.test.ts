@@ -107,3 +107,13 @@ describe('worker pool', () => {
     await pool.close();
   });
 });
+
+describe('inert pool (portcullis check)', () => {
+  it('starts no thread and refuses tasks', async () => {
+    const pool = createWorkerPool({ threads: 1, maxQueue: 4, inert: true });
+    await pool.start();
+    expect(pool.started).toBe(false);
+    await expect(pool.run('http', { url: 'http://127.0.0.1:9/', method: 'GET', headers: {} }, 1000)).rejects.toBeInstanceOf(PoolOverloadedError);
+    await pool.close();
+  });
+});
