@@ -51,6 +51,9 @@
 // when the key matched, and retries otherwise. Inserting a new key holds the
 // insert stripe of its hash, so two threads never insert the same key twice.
 // Slots never become empty again, so a lookup stops at the first empty slot.
+// A store created with `singleThread: true` (server.threads: 1) takes the
+// same locks with plain writes: Atomics are builtin calls on Node 20 and
+// cost ~40% of a check; such a buffer refuses to be attached elsewhere.
 
 import { randomFillSync } from 'node:crypto';
 
@@ -84,6 +87,7 @@ const H_DIRTY_R = 10;
 const H_DIRTY_OVF = 11;
 const H_RINGSIZE = 12;
 const H_LANE_NEXT = 13;
+const H_SINGLE = 14;
 
 // slot word offsets
 const S_HASH = 0;
@@ -121,6 +125,13 @@ export interface RateLimitStoreOptions {
   keyBytes?: number;
   /** An existing store's buffer (from another thread's `store.buffer`). */
   buffer?: SharedArrayBuffer;
+  /**
+   * This thread is the store's only user (server.threads: 1): buckets are
+   * locked with plain writes instead of Atomics (about 40% cheaper on Node 20,
+   * where Atomics are builtin calls). Attaching another store to the buffer
+   * then throws. Default false.
+   */
+  singleThread?: boolean;
 }
 
 function pow2AtLeast(n: number): number {
@@ -150,6 +161,8 @@ export class RateLimitStore {
   readonly bytesPerKey: number;
   /** This thread's counter lane. */
   readonly lane: number;
+  /** Other threads may use the buffer: lock with Atomics. */
+  readonly shared: boolean;
 
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -196,6 +209,9 @@ export class RateLimitStore {
       if (h[H_MAGIC] !== MAGIC || h[H_VERSION] !== VERSION) {
         throw new Error('rate-limit store: the buffer given is not a rate-limit store of this version; pass `store.buffer` of a store created by createRateLimitStore');
       }
+      if (h[H_SINGLE] === 1) {
+        throw new Error('rate-limit store: this buffer belongs to a store created with singleThread: true; create it without singleThread to share it between threads');
+      }
       capacity = h[H_CAPACITY]!;
       keyBytes = h[H_KEYBYTES]!;
       ringSize = h[H_RINGSIZE]!;
@@ -221,6 +237,7 @@ export class RateLimitStore {
       h[H_K0] = seed[0]!;
       h[H_K1] = seed[1]!;
       h[H_RINGSIZE] = ringSize;
+      h[H_SINGLE] = opts.singleThread ? 1 : 0;
       h[H_VERSION] = VERSION;
       Atomics.store(h, H_MAGIC, MAGIC);
     }
@@ -246,6 +263,7 @@ export class RateLimitStore {
     this.k0 = this.i32[H_K0]!;
     this.k1 = this.i32[H_K1]!;
     this.lane = Atomics.add(this.i32, H_LANE_NEXT, 1) % COUNTER_LANES;
+    this.shared = this.i32[H_SINGLE] !== 1;
   }
 
   // ---------------------------------------------------------------- limits
@@ -342,6 +360,8 @@ export class RateLimitStore {
    * Sets `foundGen`.
    */
   findString(d: number, s: string, insert: boolean): number {
+    // Latin-1 fast path: four characters per 32-bit word. A character above
+    // U+00FF sends the key to findWide (two per word, digest key).
     const L = s.length;
     let v0 = this.k0;
     let v1 = this.k1 ^ d;
@@ -350,12 +370,14 @@ export class RateLimitStore {
     let or = 0;
     let m = 0;
     let i = 0;
-    const end = L & ~1;
-    for (; i < end; i += 2) {
+    const end = L & ~3;
+    for (; i < end; i += 4) {
       const c0 = s.charCodeAt(i);
       const c1 = s.charCodeAt(i + 1);
-      or |= c0 | c1;
-      m = c0 | (c1 << 16);
+      const c2 = s.charCodeAt(i + 2);
+      const c3 = s.charCodeAt(i + 3);
+      or |= c0 | c1 | c2 | c3;
+      m = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
       v3 ^= m;
       v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
       v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
@@ -364,9 +386,68 @@ export class RateLimitStore {
       v0 ^= m;
     }
     if (i < L) {
-      // odd length: the last character, zero-padded
+      // the last 1-3 characters, zero-padded
+      m = 0;
+      for (let sh = 0; i < L; i++, sh += 8) {
+        const c = s.charCodeAt(i);
+        or |= c;
+        m |= c << sh;
+      }
+      v3 ^= m;
+      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+      v0 ^= m;
+    }
+    if (or > 0xff) return this.findWide(d, s, insert);
+    v2 ^= 0xff;
+    for (let r = 0; r < 3; r++) {
+      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+    }
+    let h1 = v1 ^ v3;
+    if (h1 === 0) h1 = 1;
+    if (L > this.keyBytes) {
+      // long key: a second 32-bit output makes the stored 64-bit digest
+      v1 ^= 0xdd;
+      for (let r = 0; r < 3; r++) {
+        v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+        v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+        v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+        v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+      }
+      this.h2 = v1 ^ v3;
+      this.kind = KIND_DIGEST;
+    } else {
+      this.kind = KIND_STR;
+    }
+    return this.probe(d, h1, (L << 4) | this.kind, s, null, 0, insert);
+  }
+
+  /** A key with characters above U+00FF: two UTF-16 units per word, always a digest key. */
+  private findWide(d: number, s: string, insert: boolean): number {
+    const L = s.length;
+    let v0 = this.k0;
+    let v1 = this.k1 ^ d;
+    let v2 = 0x6c796765 ^ this.k0 ^ L ^ 0x40000000; // distinct from the Latin-1 encoding
+    let v3 = 0x74656462 ^ this.k1;
+    let m = 0;
+    let i = 0;
+    const end = L & ~1;
+    for (; i < end; i += 2) {
+      m = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+      v3 ^= m;
+      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+      v0 ^= m;
+    }
+    if (i < L) {
       m = s.charCodeAt(i);
-      or |= m;
       v3 ^= m;
       v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
       v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
@@ -383,21 +464,16 @@ export class RateLimitStore {
     }
     let h1 = v1 ^ v3;
     if (h1 === 0) h1 = 1;
-    if (L > this.keyBytes || or > 0xff) {
-      // long or non-Latin-1 key: a second 32-bit output makes the stored 64-bit digest
-      v1 ^= 0xdd;
-      for (let r = 0; r < 3; r++) {
-        v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
-        v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
-        v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
-        v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
-      }
-      this.h2 = v1 ^ v3;
-      this.kind = KIND_DIGEST;
-    } else {
-      this.kind = KIND_STR;
+    v1 ^= 0xdd;
+    for (let r = 0; r < 3; r++) {
+      v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+      v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+      v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
     }
-    return this.probe(d, h1, (L << 4) | this.kind, s, null, 0, insert);
+    this.h2 = v1 ^ v3;
+    this.kind = KIND_DIGEST;
+    return this.probe(d, h1, (L << 4) | KIND_DIGEST, s, null, 0, insert);
   }
 
   /** Like findString for a binary key: `len` (≤ 16) bytes of `b` from `off`. */
@@ -477,7 +553,7 @@ export class RateLimitStore {
       const hv = i32[sw + S_HASH];
       if (hv === 0) break;
       if (hv === h1) {
-        const g = Atomics.load(i32, sw + S_GEN);
+        const g = this.shared ? Atomics.load(i32, sw + S_GEN) : i32[sw + S_GEN]!;
         if (i32[sw + S_DIR] === d && i32[sw + S_META] === meta && this.keyMatches(sw, meta, s, b, off)) {
           this.foundGen = g;
           return slot;
@@ -568,7 +644,7 @@ export class RateLimitStore {
         slot = (slot + 1) & this.mask;
       }
     }
-    Atomics.store(i32, stripe, 0);
+    this.unlock(stripe);
     if (result < 0) {
       this.foundGen = -1;
       return this.capacity + d;
@@ -604,8 +680,17 @@ export class RateLimitStore {
   // ---------------------------------------------------------------- locks
 
   private spinLock(w: number): void {
+    if (!this.shared) {
+      this.i32[w] = 1;
+      return;
+    }
     if (Atomics.compareExchange(this.i32, w, 0, 1) === 0) return;
     this.spinSlow(w);
+  }
+
+  private unlock(w: number): void {
+    if (this.shared) Atomics.store(this.i32, w, 0);
+    else this.i32[w] = 0;
   }
 
   private spinSlow(w: number): void {
@@ -623,7 +708,7 @@ export class RateLimitStore {
   }
 
   private unlockSlot(sw: number): void {
-    Atomics.store(this.i32, sw + S_LOCK, 0);
+    this.unlock(sw + S_LOCK);
   }
 
   // ---------------------------------------------------------------- buckets
@@ -640,7 +725,7 @@ export class RateLimitStore {
     const now = this.time[0]!;
     this.lockSlot(sw);
     let level = capU;
-    if (gen < 0 || Atomics.load(this.i32, sw + S_GEN) === gen) {
+    if (gen < 0 || this.i32[sw + S_GEN] === gen) {
       level = this.f64[sf + F_LEVEL]!;
       const last = this.f64[sf + F_LAST]!;
       if (now > last) {
@@ -666,8 +751,11 @@ export class RateLimitStore {
     const i32 = this.i32;
     const f64 = this.f64;
     const order = this.order;
+    const slotsW = this.slotsW;
+    const strideW = this.strideW;
+    const shared = this.shared;
+    // insertion sort of the slots: the lock order
     for (let i = 0; i < n; i++) {
-      // insertion sort by slot: the lock order
       let j = i;
       const s = slots[i]!;
       while (j > 0 && slots[order[j - 1]!]! > s) {
@@ -676,15 +764,20 @@ export class RateLimitStore {
       }
       order[j] = i;
     }
+    let prev = -1;
     for (let k = 0; k < n; k++) {
       const s = slots[order[k]!]!;
-      if (k > 0 && s === slots[order[k - 1]!]) continue; // same bucket twice (cannot happen across limits)
-      this.lockSlot(this.slotsW + s * this.strideW);
+      if (s === prev) continue; // one bucket named twice is locked once
+      prev = s;
+      const lw = slotsW + s * strideW + S_LOCK;
+      if (!shared) i32[lw] = 1;
+      else if (Atomics.compareExchange(i32, lw, 0, 1) !== 0) this.spinSlow(lw);
     }
     let result = -1;
     for (let i = 0; i < n; i++) {
       const g = gens[i]!;
-      if (g >= 0 && Atomics.load(i32, this.slotsW + slots[i]! * this.strideW + S_GEN) !== g) {
+      // under the lock: plain reads see every write made under it before
+      if (g >= 0 && i32[slotsW + slots[i]! * strideW + S_GEN] !== g) {
         result = STALE;
         break;
       }
@@ -692,9 +785,8 @@ export class RateLimitStore {
     if (result === -1) {
       let worstWait = -1;
       for (let i = 0; i < n; i++) {
-        const d = dirs[i]!;
+        const f = this.dirF + dirs[i]! * 4;
         const sf = this.slotsF + slots[i]! * this.strideF;
-        const f = this.dirF + d * 4;
         let level = f64[sf + F_LEVEL]!;
         const last = f64[sf + F_LAST]!;
         if (now > last) {
@@ -722,7 +814,7 @@ export class RateLimitStore {
           f64[sf + F_LEVEL] = level;
           if (now > f64[sf + F_LAST]!) f64[sf + F_LAST] = now;
           if ((i32[this.dirW + d * 8 + 1]! & DIR_CLUSTER) !== 0) {
-            const pw = this.slotsW + s * this.strideW + S_PENDING;
+            const pw = slotsW + s * strideW + S_PENDING;
             const p = i32[pw]!;
             if (p < 0x3fffffff) i32[pw] = p + 1;
             if (p === 0) this.pushDirty(s);
@@ -730,10 +822,13 @@ export class RateLimitStore {
         }
       }
     }
+    prev = -1;
     for (let k = 0; k < n; k++) {
       const s = slots[order[k]!]!;
-      if (k > 0 && s === slots[order[k - 1]!]) continue;
-      this.unlockSlot(this.slotsW + s * this.strideW);
+      if (s === prev) continue;
+      prev = s;
+      if (shared) Atomics.store(i32, slotsW + s * strideW + S_LOCK, 0);
+      else i32[slotsW + s * strideW + S_LOCK] = 0;
     }
     return result;
   }

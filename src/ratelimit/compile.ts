@@ -116,38 +116,44 @@ function policyFor(name: string, rate: number, per: number): string {
 }
 
 const NO_HEADERS: readonly string[] = Object.freeze([]);
-const CACHE_R = 64; // remaining tokens
-const CACHE_T = 64; // seconds until full / until a token
+/** Distinct answers kept per limit (each a small frozen array). */
+const CACHE_MAX = 4096;
+/** Keys r × KEY_SPAN + t stay small integers (no boxed number on lookup). */
+const KEY_SPAN = 46_340;
 
 /**
  * One limit's answer headers as immutable arrays, built once per distinct
- * (remaining, reset, retry) and reused, so the hot path allocates nothing in
- * steady state and a caller may keep the array for as long as it likes.
- * Values beyond the cache get a fresh array.
+ * (remaining, reset) or (reset, retry) and reused, so the hot path allocates
+ * nothing in steady state and a caller may keep the array as long as it
+ * likes. Past CACHE_MAX distinct answers, new ones are built each time.
  */
 class LimitAnswers {
   private readonly quoted: string;
-  private readonly ok: (readonly string[] | undefined)[] = [];
-  private readonly rejected: (readonly string[] | undefined)[] = [];
+  private readonly ok = new Map<number, readonly string[]>();
+  private readonly rejected = new Map<number, readonly string[]>();
 
   constructor(name: string, readonly policy: string) {
     this.quoted = sfString(name);
   }
 
   admitted(r: number, t: number): readonly string[] {
-    if (r < CACHE_R && t < CACHE_T) {
-      const k = r * CACHE_T + t;
-      return this.ok[k] ?? (this.ok[k] = this.build(r, t, 0));
-    }
-    return this.build(r, t, 0);
+    if (r >= KEY_SPAN || t >= KEY_SPAN) return this.build(r, t, 0);
+    const k = r * KEY_SPAN + t;
+    const hit = this.ok.get(k);
+    if (hit !== undefined) return hit;
+    const h = this.build(r, t, 0);
+    if (this.ok.size < CACHE_MAX) this.ok.set(k, h);
+    return h;
   }
 
   rejectedWith(t: number, retry: number): readonly string[] {
-    if (retry < CACHE_R && t < CACHE_T) {
-      const k = retry * CACHE_T + t;
-      return this.rejected[k] ?? (this.rejected[k] = this.build(0, t, retry));
-    }
-    return this.build(0, t, retry);
+    if (retry >= KEY_SPAN || t >= KEY_SPAN) return this.build(0, t, retry);
+    const k = retry * KEY_SPAN + t;
+    const hit = this.rejected.get(k);
+    if (hit !== undefined) return hit;
+    const h = this.build(0, t, retry);
+    if (this.rejected.size < CACHE_MAX) this.rejected.set(k, h);
+    return h;
   }
 
   private build(r: number, t: number, retry: number): readonly string[] {

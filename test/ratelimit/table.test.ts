@@ -124,4 +124,18 @@ describe('hash-collision resistance', () => {
     expect(rb.take(v)).toBe(0);
     expect(() => createRateLimitStore({ buffer: new SharedArrayBuffer(1024) })).toThrow(/not a rate-limit store/);
   });
+
+  test('a singleThread store limits the same and refuses to be shared', () => {
+    const clock = manualClock();
+    const store = createRateLimitStore({ capacity: 1024, singleThread: true });
+    const rl = compileRateLimits(planWith({ u: { key: 'consumer', rate: 2, per: '1s', burst: 3 } }), store, { now: clock.now }).forRoute(['u'])!;
+    const v = view({ identity: identity('heidi') });
+    let admitted = 0;
+    for (let step = 0; step < 100; step++) {
+      while (admitted < 10_000 && rl.take(v) === -1) admitted++;
+      clock.advance(100);
+    }
+    expect(admitted).toBe(3 + 2 * 10);
+    expect(() => createRateLimitStore({ buffer: store.buffer })).toThrow(/singleThread/);
+  });
 });
