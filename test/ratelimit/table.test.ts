@@ -131,7 +131,8 @@ describe('hash-collision resistance', () => {
     const rl = compileRateLimits(planWith({ u: { key: 'consumer', rate: 2, per: '1s', burst: 3 } }), store, { now: clock.now }).forRoute(['u'])!;
     const v = view({ identity: identity('heidi') });
     let admitted = 0;
-    for (let step = 0; step < 100; step++) {
+    for (let step = 0; step <= 100; step++) {
+      // 0 ms … 10 000 ms in steps of 100: burst 3 + 2/s × 10 s
       while (admitted < 10_000 && rl.take(v) === -1) admitted++;
       clock.advance(100);
     }
