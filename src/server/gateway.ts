@@ -3,6 +3,7 @@
 // next request sees the new plan; in-flight requests finish on the old one);
 // shutdown stops accepting, lets in-flight requests finish, then closes.
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import type { Plan } from '../config/load.js';
 import type { ListenConfig } from '../config/schema.js';
 import { log } from '../observe/log.js';
@@ -37,6 +38,8 @@ export class Gateway {
       const ls = plan.config.server.listen;
       for (let i = 0; i < ls.length; i++) {
         const l = ls[i]!;
+        // The main thread makes sure nobody else serves the port (extra threads then share it on purpose).
+        if (!shared.listenPorts && l.port !== 0) await assertPortFree(l.host, l.port);
         await gw.listen(uWS, shared.listenPorts ? { ...l, port: shared.listenPorts[i] ?? l.port } : l, plan);
       }
     } catch (e) {
@@ -107,6 +110,27 @@ export class Gateway {
     for (const a of this.apps) a.close();
     this.apps = [];
   }
+}
+
+/**
+ * uWS listens with SO_REUSEPORT (so event-loop threads can share a port), so a
+ * port another process already serves was bound silently: a second gateway
+ * started by mistake (or an old one left running) split connections with it
+ * through the kernel, each on its own config (test/core/lifecycle.test.ts).
+ * A plain bind without SO_REUSEPORT fails with EADDRINUSE in that case.
+ */
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') {
+        reject(new Error(`cannot listen on ${host}:${port}: the address is in use (is another portcullis or server running on it?)`));
+      } else {
+        resolve(); // other errors (privileges…) are reported by uWS's own listen
+      }
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 function planPath(plan: Plan, p: string): string {
