@@ -118,6 +118,26 @@ describe('SIGHUP reload', () => {
   });
 });
 
+describe('listening', () => {
+  // uWS binds with SO_REUSEPORT (so event-loop threads can share a port); without
+  // a check, a second gateway started by mistake binds the same port silently and
+  // the kernel splits connections between the old and the new config.
+  it('refuses to start on a port another gateway is already listening on', async () => {
+    const port = await freePort();
+    const first = await startGateway(await configOn(port, [{ name: 'p', match: { path: '/who' }, respond: { status: 200, body: 'first' } }]));
+    try {
+      const second = await startGateway(await configOn(port, [{ name: 'p', match: { path: '/who' }, respond: { status: 200, body: 'second' } }]), { timeoutMs: 15_000 })
+        .catch((e: unknown) => e as Error);
+      if (!(second instanceof Error)) await second.stop();
+      expect(second).toBeInstanceOf(Error);
+      expect((second as Error).message).toMatch(/exited \(1\)[\s\S]*in use/);
+      for (let i = 0; i < 10; i++) expect((await request(`${first.url}/who`)).text).toBe('first');
+    } finally {
+      await first.stop();
+    }
+  });
+});
+
 describe('SIGTERM drain', () => {
   it('lets an in-flight slow request finish with 200, refuses new connections, exits 0', async () => {
     const gw = await startGateway(gatewayConfig({ lab: lab.url }, [

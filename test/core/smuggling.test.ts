@@ -175,6 +175,25 @@ describe('chunked bodies that go wrong mid-stream', () => {
   });
 });
 
+describe('pipelining', () => {
+  it('answers pipelined requests to respond routes in order', async () => {
+    const one = 'GET /static/1 HTTP/1.1\r\nHost: gw\r\n\r\n';
+    const two = 'GET /static/2 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n';
+    const r = await rawRequest(port, one + two, { waitClose: true, timeoutMs: 3000 });
+    expect([...r.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), r.raw).toEqual(['200', '200']);
+  });
+
+  // uWS refuses async pipelining (it closes the connection when a request
+  // arrives while the previous answer is pending): never answers mixed up.
+  it('never mixes up answers to pipelined proxied requests', async () => {
+    const a = fresh('pipe-a');
+    const b = fresh('pipe-b');
+    const r = await rawRequest(port, `GET ${a} HTTP/1.1\r\nHost: gw\r\n\r\nGET ${b} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`, { waitClose: true, timeoutMs: 3000 });
+    const urls = [...r.raw.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1]);
+    expect([[], [a], [a, b]]).toContainEqual(urls);
+  });
+});
+
 describe('after all of it', () => {
   it('the gateway is alive and forwards a clean request', async () => {
     expect(gw.proc.exitCode).toBeNull();

@@ -196,6 +196,7 @@ for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = (i * 31 + 7) & 0xff;
  *   /status/NNN                    that status (204/304 without body), ETag set
  *   /slow?ms=N                     answers after N ms (the request may be aborted before)
  *   /hang                          never answers
+ *   /stall-body                    announces 1000 bytes, sends 100, stalls
  *   anything else                  JSON {method,url,headers,bytes,sha256}
  */
 export async function startLabUpstream(): Promise<LabUpstream> {
@@ -249,6 +250,12 @@ export async function startLabUpstream(): Promise<LabUpstream> {
         return;
       }
       if (u.pathname === '/hang') return;
+      if (u.pathname === '/stall-body') {
+        // Announces 1000 bytes, sends 100, then stalls forever.
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+        res.write('x'.repeat(100));
+        return;
+      }
       const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, bytes, sha256 });
       if (req.method === 'HEAD') {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1234, 'x-upstream': 'lab' });
