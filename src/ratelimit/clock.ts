@@ -1,35 +1,48 @@
 // The rate limiter's default clock: epoch milliseconds in a Float64Array,
-// refreshed every millisecond by an unref'd timer on each thread that uses
-// it. Reading it costs one typed-array load; Date.now() and
-// performance.now() allocate a HeapNumber on every call (16 bytes a request
-// on the hot path). The price: time seen by a request lags by up to ~1 ms
-// (more while the event loop is busy). Refill is computed from elapsed time,
-// so a lagging clock only delays tokens, never loses or invents them.
-// Every thread reads the same wall clock, so buckets shared between threads
-// agree to within a tick; a bucket never refills from a time before its last
-// update.
+// refreshed every millisecond by a timer while requests use it. Reading it
+// costs a typed-array load; Date.now() and performance.now() allocate a
+// HeapNumber on every call (16 bytes a request on the hot path).
+//
+// The timer stops itself after a tick in which nobody read the clock, so an
+// idle gateway does not wake up 1000 times a second; the first request after
+// idle restarts it (one Date.now()). Time seen by a request lags by up to
+// ~1 ms (more while the event loop is busy). Refill is computed from elapsed
+// time, so a lagging clock delays tokens, never loses or invents them, and a
+// bucket never refills from a time before its last update. All threads read
+// the same wall clock, so buckets shared between threads agree within a tick.
 
-const cell = new Float64Array(1);
+/** [0]: epoch ms. */
+export const clockTime = new Float64Array(1);
+/** [0]: 1 while the timer runs; [1]: 1 when read since the last tick. */
+export const clockState = new Int32Array(2);
 let timer: NodeJS.Timeout | null = null;
 
 function tick(): void {
-  cell[0] = Date.now();
+  if (clockState[1] === 0) {
+    clockState[0] = 0; // unused for a whole tick: sleep until the next read
+    return;
+  }
+  clockState[1] = 0;
+  clockTime[0] = Date.now();
+  timer!.refresh();
 }
 
-/** This thread's ticking clock (started on first use). Read `clock[0]`. */
-export function tickingClock(): Float64Array {
+/** Starts (or restarts after idle) the ticking; the hot path calls it when clockState[0] is 0. */
+export function wakeClock(): void {
+  clockTime[0] = Date.now();
+  clockState[0] = 1;
+  clockState[1] = 0;
   if (timer === null) {
-    tick();
-    timer = setInterval(tick, 1);
+    timer = setTimeout(tick, 1);
     timer.unref();
+  } else {
+    timer.refresh();
   }
-  return cell;
 }
 
-/** Stops this thread's ticking (shutdown); the next tickingClock() restarts it. */
-export function stopTickingClock(): void {
-  if (timer !== null) {
-    clearInterval(timer);
-    timer = null;
-  }
+/** The current time as the hot path reads it (cold-path callers). */
+export function clockNow(): number {
+  if (clockState[0] === 0) wakeClock();
+  clockState[1] = 1;
+  return clockTime[0]!;
 }

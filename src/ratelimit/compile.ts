@@ -22,7 +22,7 @@
 import type { Plan } from '../config/load.js';
 import type { RateLimitConfig } from '../config/schema.js';
 import type { RequestView, RouteRateLimit } from '../contracts.js';
-import { tickingClock } from './clock.js';
+import { clockNow, clockState, clockTime, wakeClock } from './clock.js';
 import { KIND_IP4, KIND_IP6, MAX_ROUTE_LIMITS, NOT_FOUND, STALE, type RateLimitStore } from './bucket-table.js';
 
 const KEY_GLOBAL = 0;
@@ -68,7 +68,7 @@ export interface CompileRateLimitOptions {
   /**
    * Clock in epoch ms (tests inject one; `Date.now` for exact milliseconds at
    * 16 bytes allocated per call). Default: the thread's ticking clock
-   * (clock.ts): ~1 ms resolution, nothing allocated per request.
+   * (clock.ts): ~1 ms resolution, nothing allocated per request, asleep when idle.
    */
   now?: () => number;
 }
@@ -167,9 +167,10 @@ export class RouteLimiter implements RouteRateLimit {
   readonly names: readonly string[];
   private readonly n: number;
   private readonly store: RateLimitStore;
-  /** Injected clock, or null to read `clock[0]` (no call, no boxed double). */
+  /** Injected clock, or null to read clock.ts's clockTime (no call, no boxed double). */
   private readonly nowFn: (() => number) | null;
-  private readonly clock: Float64Array;
+  private readonly clockTime = clockTime;
+  private readonly clockState = clockState;
   private readonly dirs: Int32Array;
   private readonly keyType: Int8Array;
   private readonly keyArg: string[];
@@ -190,7 +191,6 @@ export class RouteLimiter implements RouteRateLimit {
     this.n = n;
     this.store = store;
     this.nowFn = nowFn;
-    this.clock = tickingClock();
     this.names = limits.map((l) => l.name);
     this.dirs = Int32Array.from(limits, (l) => l.dir);
     this.keyType = new Int8Array(n);
@@ -274,8 +274,7 @@ export class RouteLimiter implements RouteRateLimit {
     const np = pre.length;
     if (np === 0) return -1;
     const st = this.store;
-    if (this.nowFn === null) st.time[0] = this.clock[0]!;
-    else st.time[0] = this.nowFn();
+    this.setTime(st);
     const levels = this.levels;
     for (let i = 0; i < this.n; i++) this.valid[i] = 0;
     let worst = -1;
@@ -302,8 +301,7 @@ export class RouteLimiter implements RouteRateLimit {
   take(view: RequestView): number {
     const n = this.n;
     const st = this.store;
-    if (this.nowFn === null) st.time[0] = this.clock[0]!;
-    else st.time[0] = this.nowFn();
+    this.setTime(st);
     let r = STALE;
     for (let attempt = 0; attempt < 4 && r === STALE; attempt++) {
       if (attempt === 3) {
@@ -324,6 +322,18 @@ export class RouteLimiter implements RouteRateLimit {
     }
     this.reject(view, r, Math.ceil((this.cost[r]! - this.levels[r]!) / this.rate[r]! / 1000) | 0);
     return r;
+  }
+
+  /** Writes the current time into the store (no boxed double on the default clock). */
+  private setTime(st: RateLimitStore): void {
+    if (this.nowFn !== null) {
+      st.time[0] = this.nowFn();
+      return;
+    }
+    const cs = this.clockState;
+    if (cs[0] === 0) wakeClock();
+    cs[1] = 1;
+    st.time[0] = this.clockTime[0]!;
   }
 
   private reject(view: RequestView, i: number, seconds: number): void {
@@ -373,8 +383,7 @@ export class RouteLimiter implements RouteRateLimit {
  */
 export function compileRateLimits(plan: Plan, store: RateLimitStore, opts: CompileRateLimitOptions = {}): RateLimitRegistry {
   const nowFn = opts.now ?? null;
-  const clock = tickingClock();
-  const now = nowFn ?? (() => clock[0]!);
+  const now = nowFn ?? clockNow;
   const t0 = now();
   const byName = new Map<string, LimitInfo>();
   const usedDirs = new Set<number>();
