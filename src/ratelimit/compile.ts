@@ -15,6 +15,12 @@
 // dropping the header never escapes the limit; it only joins everyone else
 // who did.
 //
+// Answers (draft-ietf-httpapi-ratelimit-headers): RateLimit-Policy
+// `"name";q=RATE;w=PER_SECONDS` (sub-second periods scaled to w=1), and
+// RateLimit `"name";r=TOKENS_LEFT;t=SECONDS_UNTIL_FULL` for the limit that
+// rejected or, when admitted, the one with the fewest tokens left; 429s add
+// Retry-After (whole seconds until a token, ≥ 1).
+//
 // Multiple limits: take() is all-or-nothing by lock order (bucket-table.ts
 // takeAll): every bucket is locked in ascending slot order, checked, and
 // one token taken from each only if every one has a token. No rollback is
