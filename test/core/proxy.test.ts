@@ -98,6 +98,33 @@ describe('request bodies reach the upstream intact', () => {
   });
 });
 
+describe('Expect: 100-continue', () => {
+  it('answers 100 Continue, then forwards the body sent after it (without the Expect header)', async () => {
+    const net = await import('node:net');
+    const result = await new Promise<{ sawContinue: boolean; raw: string }>((resolve) => {
+      const s = net.connect(gw.ports[0]!, '127.0.0.1');
+      let raw = '';
+      let sawContinue = false;
+      const t = setTimeout(() => { s.destroy(); resolve({ sawContinue, raw }); }, 5000);
+      s.on('data', (c: Buffer) => {
+        raw += c.toString('latin1');
+        if (!sawContinue && raw.startsWith('HTTP/1.1 100')) {
+          sawContinue = true;
+          raw = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+          s.write('hello');
+        }
+      });
+      s.on('close', () => { clearTimeout(t); resolve({ sawContinue, raw }); });
+      s.write('POST /expect HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n');
+    });
+    expect(result.sawContinue).toBe(true);
+    expect(result.raw).toMatch(/^HTTP\/1\.1 200/);
+    const j = JSON.parse(result.raw.slice(result.raw.indexOf('\r\n\r\n') + 4)) as { bytes: number; headers: Record<string, string> };
+    expect(j.bytes).toBe(5);
+    expect(j.headers.expect).toBeUndefined();
+  });
+});
+
 describe('large bodies stream with bounded memory', () => {
   it('uploads 200 MB through the gateway without buffering it (peak RSS stays bounded)', async () => {
     const total = 200 * MiB;

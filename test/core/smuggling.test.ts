@@ -175,6 +175,29 @@ describe('chunked bodies that go wrong mid-stream', () => {
   });
 });
 
+describe('request lines uWS refuses (never forwarded)', () => {
+  for (const [label, line] of [
+    ['absolute-form', 'GET http://127.0.0.1/abs HTTP/1.1'],
+    ['asterisk-form', 'OPTIONS * HTTP/1.1'],
+    // uWS speaks HTTP/1.1 only: 1.0 clients (ab, some health checkers) get 505.
+    ['HTTP/1.0', 'GET /http10 HTTP/1.0'],
+  ] as const) {
+    it(`${label} is refused`, async () => {
+      const before = lab.arrivedUrls.length;
+      const r = await rawRequest(port, `${line}\r\nHost: gw\r\nConnection: close\r\n\r\n`, { timeoutMs: 1500 });
+      expect(r.status === 0 || r.status >= 400).toBe(true);
+      await sleep(50);
+      expect(lab.arrivedUrls.length).toBe(before);
+    });
+  }
+
+  it('a request without Host is refused', async () => {
+    const r = await rawRequest(port, 'GET /nohost HTTP/1.1\r\nConnection: close\r\n\r\n', { timeoutMs: 1500 });
+    expect(r.status).toBe(400);
+    expect(lab.arrivedUrls.filter((u) => u === '/nohost')).toEqual([]);
+  });
+});
+
 describe('pipelining', () => {
   it('answers pipelined requests to respond routes in order', async () => {
     const one = 'GET /static/1 HTTP/1.1\r\nHost: gw\r\n\r\n';
