@@ -19,6 +19,7 @@ import { startClusterSync, type ClusterSyncHandle } from '../ratelimit/cluster-s
 import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
 import { family, type Sample } from '../observe/prom.js';
 import { log } from '../observe/log.js';
+import { defineLimitBodies } from './respond.js';
 import type { AuthChainFace } from './runtime.js';
 
 /** State shared by every thread (structured-cloneable: handed to worker_threads). */
@@ -50,7 +51,10 @@ export function rateLimitStore(shared: SharedState): RateLimitStore {
   return thread.store;
 }
 
-function workerPool(plan: Plan): WorkerPool {
+let inertPool: WorkerPool | null = null;
+function workerPool(plan: Plan, shared: SharedState): WorkerPool {
+  // `check` compiles slow authenticators too, but must start no threads and call no IdP.
+  if (shared.checkOnly) return (inertPool ??= createWorkerPool({ threads: 1, maxQueue: 1, inert: true }));
   thread.pool ??= createWorkerPool({ threads: plan.config.workers.threads, maxQueue: plan.config.workers.max_queue });
   return thread.pool;
 }
@@ -73,15 +77,15 @@ export interface Stages {
 
 type Built = Authenticator & { ready?(): Promise<void>; close?(): void; readonly stats?: unknown };
 
-function compileAuthenticator(name: string, cfg: AuthenticatorConfig, ctx: CompileContext, plan: Plan): Built {
+function compileAuthenticator(name: string, cfg: AuthenticatorConfig, ctx: CompileContext, plan: Plan, shared: SharedState): Built {
   const at = `authenticators.${name}`;
   switch (cfg.type) {
     case 'jwt': return compileJwt(name, cfg, at, ctx);
     case 'basic': return compileBasic(name, cfg, at, ctx);
     case 'api_key': return compileApiKey(name, cfg, at, ctx);
-    case 'oidc': return compileOidc(name, cfg, at, ctx, workerPool(plan));
-    case 'introspection': return compileIntrospection(name, cfg, at, ctx, workerPool(plan));
-    case 'external': return compileExternalAuthn(name, cfg, at, ctx, workerPool(plan));
+    case 'oidc': return compileOidc(name, cfg, at, ctx, workerPool(plan, shared));
+    case 'introspection': return compileIntrospection(name, cfg, at, ctx, workerPool(plan, shared));
+    case 'external': return compileExternalAuthn(name, cfg, at, ctx, workerPool(plan, shared));
   }
 }
 
@@ -99,14 +103,14 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
   const used = new Set(c.routes.flatMap((r) => r.authenticate ?? []));
   const authns = new Map<string, Built>();
   for (const [name, cfg] of Object.entries(c.authenticators)) {
-    if (used.has(name)) authns.set(name, compileAuthenticator(name, cfg, ctx, plan));
+    if (used.has(name)) authns.set(name, compileAuthenticator(name, cfg, ctx, plan, shared));
   }
   const authzs = new Map<string, ExternalAuthorizer & { readonly stats?: unknown }>();
   const routeNames = c.routes.map((r) => r.name);
   const usedAuthz = new Set(c.routes.map((r) => r.authorize?.external).filter((x): x is string => !!x));
   for (const name of usedAuthz) {
     const cfg = c.authorizers[name];
-    if (cfg) authzs.set(name, compileAuthorizer(name, cfg, `authorizers.${name}`, ctx, workerPool(plan), upstreamIndex, routeNames));
+    if (cfg) authzs.set(name, compileAuthorizer(name, cfg, `authorizers.${name}`, ctx, workerPool(plan, shared), upstreamIndex, routeNames));
   }
 
   let registry: RateLimitRegistry | null = null;
@@ -114,6 +118,8 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
   if (Object.keys(c.rate_limits).length > 0) {
     try {
       registry = compileRateLimits(plan, rateLimitStore(shared));
+      // The 429 body names the limit: precomputed here, never stringified per request.
+      defineLimitBodies(registry.limits.map((l) => l.name));
     } catch (e) {
       ctx.issue('rate_limits', (e as Error).message);
     }
