@@ -75,6 +75,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     maxBody: c.server.limits.max_body,
     idleTimeout: c.server.limits.idle_timeout,
     ready: stages.ready(),
+    readiness: () => stages.readiness(),
     collectors: stages.collectors,
     async close() {
       await Promise.all(upstreams.map((u) => u.close()));

@@ -102,7 +102,10 @@ export async function startGateway(configFile: string): Promise<Running> {
         metrics: () => sink.metrics.renderPrometheus([sink.accessLog.collector, ...gateway.current.collectors]),
         config: () => plan.config,
         reload: () => running.reload(),
-        ready: () => ({ ok: !gateway.pipeline.draining, checks: { plan_loaded: true, listening: gateway.listeners.length > 0, draining: gateway.pipeline.draining } }),
+        ready: () => {
+          const checks: Record<string, boolean> = { plan_loaded: true, listening: gateway.listeners.length > 0, not_draining: !gateway.pipeline.draining, ...gateway.current.readiness() };
+          return { ok: Object.values(checks).every(Boolean), checks };
+        },
         live: () => live!.snapshot(),
       });
     } catch (e) {

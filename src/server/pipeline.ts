@@ -299,7 +299,7 @@ export class Pipeline implements ExchangeHost {
     if (reasonId === R.authz_dropped) {
       res.close();
     } else {
-      writeRejection(res, reasonId, extra);
+      writeRejection(res, reasonId, extra, '', v.limitName); // limitName: the 429 body names the limit
     }
     v.reason = reasonId;
     this.sink.request(v, REASON_STATUS[reasonId]!, reasonId, (performance.now() - t0) * 1000, -1, 0, 0);

@@ -42,18 +42,30 @@ CLOSE_AFTER[R.bad_header] = 1;
 CLOSE_AFTER[R.bad_request] = 1;
 const NO_HEADERS: readonly string[] = [];
 
+/** 429 bodies naming the limit, by limit name: built when a plan is compiled, never per request. */
+const LIMIT_BODY = new Map<string, string>();
+
+/** Precomputes `{"error":"rate_limited","reason":"rate_limited","limit":NAME}` for each limit (runtime build). */
+export function defineLimitBodies(names: readonly string[]): void {
+  for (const n of names) {
+    if (!LIMIT_BODY.has(n)) LIMIT_BODY.set(n, JSON.stringify({ error: 'rate_limited', reason: 'rate_limited', limit: n }));
+  }
+}
+
 /**
  * Writes a rejection with the reason's precomputed JSON body. `extra` is a flat
- * [name, value…] list (WWW-Authenticate, Retry-After, RateLimit…).
+ * [name, value…] list (WWW-Authenticate, Retry-After, RateLimit…). A 429 with
+ * `limitName` (view.limitName) gets that limit's precomputed body.
  * Must be called synchronously inside the uWS handler or inside res.cork().
  */
-export function writeRejection(res: HttpResponse, reasonId: number, extra: readonly string[] = NO_HEADERS, requestId = ''): void {
+export function writeRejection(res: HttpResponse, reasonId: number, extra: readonly string[] = NO_HEADERS, requestId = '', limitName = ''): void {
   res.writeStatus(REASON_STATUS_LINE[reasonId]!);
   res.writeHeader('content-type', CT_JSON);
   res.writeHeader('cache-control', 'no-store');
   if (requestId) res.writeHeader('x-request-id', requestId);
   for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
-  res.end(REASON_BODY[reasonId]!, CLOSE_AFTER[reasonId] === 1);
+  const body = reasonId === R.rate_limited && limitName !== '' ? LIMIT_BODY.get(limitName) ?? REASON_BODY[reasonId]! : REASON_BODY[reasonId]!;
+  res.end(body, CLOSE_AFTER[reasonId] === 1);
 }
 
 /** Writes a full answer with a status, flat headers and a body. */

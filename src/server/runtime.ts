@@ -46,6 +46,8 @@ export interface Runtime {
   readonly idleTimeout: number;
   /** Promises to await before the runtime serves (initial JWKS fetches…). */
   readonly ready: Promise<void>;
+  /** Named readiness checks (key sets loaded, pool started). */
+  readonly readiness: () => Record<string, boolean>;
   /** Extra Prometheus text from stages (rate limits, caches, pool). */
   readonly collectors: readonly (() => string)[];
   close(): Promise<void>;

@@ -71,6 +71,8 @@ export interface Stages {
   rateLimit(names: readonly string[], at: string): RouteRateLimit | null;
   authorizer(name: string, at: string): ExternalAuthorizer | null;
   ready(): Promise<void>;
+  /** Named readiness checks for /readyz: every JWT key set loaded, the pool started. */
+  readiness(): Record<string, boolean>;
   readonly collectors: (() => string)[];
   close(): Promise<void>;
 }
@@ -173,6 +175,15 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
     async ready() {
       if (shared.checkOnly) return;
       await Promise.all([...authns.values()].map((a) => a.ready?.()));
+    },
+    readiness() {
+      const checks: Record<string, boolean> = {};
+      for (const [name, a] of authns) {
+        const keys = (a.stats as { keyCount?: unknown } | undefined)?.keyCount;
+        if (typeof keys === 'number') checks[`jwt_keys_loaded:${name}`] = keys > 0;
+      }
+      if (thread.pool) checks.worker_pool_started = thread.pool.started;
+      return checks;
     },
     collectors,
     async close() {
