@@ -20,7 +20,7 @@ import { scenarios } from './lib/scenarios.mjs';
 import {
   PORTS, HAPROXY_FRONTENDS, haproxyPort, startAuthzService, startHaproxy, startNginxPeer, startPortcullis, startUpstream,
 } from './lib/servers.mjs';
-import { ensureTools, machine, pinPid, portFree, versions } from './lib/system.mjs';
+import { ensureTools, machine, pinPid, portFree, setNice, versions } from './lib/system.mjs';
 import { formatTable, markdownTable } from './lib/table.mjs';
 import { AUDIENCE, ISSUER, prepareTokens } from './lib/tokens.mjs';
 import { runWrk, writeLua } from './lib/wrk.mjs';
@@ -57,6 +57,7 @@ function parseArgs(argv) {
       case '--write-doc': o.writeDoc = true; break;
       case '--wait-quiet': o.waitQuiet = Number(val()); break;
       case '--no-wait-quiet': o.waitQuiet = 0; break;
+      case '--nice': o.nice = Math.round(Number(val())); break;
       case '--help': case '-h': o.help = true; break;
       default: throw new Error(`unknown option ${argv[i]} (see --help)`);
     }
@@ -83,6 +84,8 @@ const HELP = `portcullis bench — load scenarios with nginx and HAProxy as peer
   --no-install                        do not apt-get install wrk/nginx/haproxy when missing
   --no-build                          do not run tsc before starting
   --write-doc                         rewrite the results section of BENCHMARKS.md
+  --nice N                            run the servers and the load generator at nice level N
+                                      (e.g. -5; negative needs root): less noise on a shared machine
   --wait-quiet S                      before each row, wait up to S s (default 20) for other
                                       processes' CPU use to drop below 5%; the table flags rows
                                       measured on a busy machine (--no-wait-quiet: don't wait)
@@ -142,8 +145,13 @@ async function main() {
   const generator = opts.generator === 'wrk' && !tools.wrk ? 'autocannon' : opts.generator;
   if (generator !== opts.generator) log('! wrk missing: every row uses autocannon (about half the req/s wrk reaches here)');
 
-  // The bench process itself (autocannon rows, the idle holder's parent) stays on CPU 0.
+  const box = machine(); // before pinning ourselves: availableParallelism follows the affinity mask
+  // The bench process itself (paced rows, the idle holder's parent) stays on CPU 0.
   pinPid(process.pid, '0');
+  if (opts.nice) {
+    setNice(opts.nice);
+    spawnSync('renice', ['-n', String(opts.nice), '-p', String(process.pid)], { stdio: 'ignore' });
+  }
 
   for (const p of [PORTS.upstream, PORTS.gateway, PORTS.nginx, PORTS.authz, PORTS.admin, ...HAPROXY_FRONTENDS.map(haproxyPort)]) {
     if (!(await portFree(p))) throw new Error(`port ${p} on 127.0.0.1 is in use (a bench from an earlier run still running?)`);
@@ -208,8 +216,8 @@ async function main() {
   const out = {
     when: new Date().toISOString(),
     seconds: Math.round((Date.now() - started) / 1000),
-    options: { duration: opts.duration, warmup: opts.warmup, reps: opts.reps, connections: opts.connections, quick: opts.quick, generator },
-    machine: machine(),
+    options: { duration: opts.duration, warmup: opts.warmup, reps: opts.reps, connections: opts.connections, quick: opts.quick, generator, nice: opts.nice ?? 0 },
+    machine: box,
     versions: versions(tools),
     layout: tools.taskset ? 'load generator + nginx upstream on CPU 0, system under test on CPU 1 (taskset)' : 'not pinned (taskset missing)',
     results,
@@ -363,7 +371,7 @@ async function measureLoad(row, ctx, pids) {
 async function measurePaced(row, ctx, pids) {
   const rate = ctx.byId.get(row.rateFrom).rps / 2;
   const connections = opts.connections;
-  const runner = { generator: 'autocannon (paced)', connections, run: (seconds) => runPaced({ url: row.url, rate, seconds, connections }) };
+  const runner = { generator: 'paced client', connections, run: (seconds) => runPaced({ url: row.url, rate, seconds, connections }) };
   const reps = await timedReps(row, runner, pids);
   const s = summarise(row, runner, reps);
   s.extra = { rate: Math.round(rate), summary: `at ${fmt(rate)} req/s` };

@@ -2,10 +2,11 @@
 // Runs every bench/hotpath/*.bench.mjs in its own process with the flags the
 // allocation count needs (--expose-gc, a 256 MiB young generation so no
 // scavenge runs inside a counted loop). Usage:
-//   node bench/hotpath/run.mjs [NAME…] [--json]     (NAME filters by file name)
+//   node bench/hotpath/run.mjs [NAME…] [--json] [--write-doc]   (NAME filters by file name;
+//   --write-doc rewrites the micro-benchmark section of BENCHMARKS.md)
 // Needs dist/ (npx tsc -p tsconfig.json). Results: bench/results/hotpath.json.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,4 +47,27 @@ mkdirSync(path.join(HERE, '..', 'results'), { recursive: true });
 const out = { when: new Date().toISOString(), node: process.version, suites: results };
 writeFileSync(path.join(HERE, '..', 'results', 'hotpath.json'), `${JSON.stringify(out, null, 1)}\n`);
 if (json) process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
+if (args.includes('--write-doc')) writeDoc(out);
 process.exit(failed ? 1 : 0);
+
+function writeDoc(o) {
+  const file = path.join(HERE, '..', '..', 'BENCHMARKS.md');
+  const [a, b] = ['<!-- hotpath:start -->', '<!-- hotpath:end -->'];
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const i = text.indexOf(a);
+  const j = text.indexOf(b);
+  if (i < 0 || j < i) { process.stderr.write(`BENCHMARKS.md has no ${a} … ${b} section: not updated\n`); return; }
+  const B = (x) => (x === undefined ? 'n/a' : x < 0.05 ? '0' : x.toFixed(x < 10 ? 2 : 0));
+  const md = [`Run ${o.when.slice(0, 16).replace('T', ' ')} UTC, Node ${o.node}. ns/op: fastest of interleaved tinybench rounds; B/op: heapUsed growth over the counted calls (≥ = a scavenge ran inside the loop, so a lower bound).`, ''];
+  for (const su of o.suites) {
+    if (!Array.isArray(su.results)) continue;
+    md.push(`**${su.title}**${su.note ? ` — ${su.note}` : ''} (${(su.results.find((r) => !r.calls || r.calls === su.calls) ?? su.results[0]).calls?.toLocaleString('en-US') ?? su.calls} calls for B/op)`, '',
+      '| case | ns/op | vs baseline | B/op allocated | B/op retained | target |', '|---|---:|---:|---:|---:|---|');
+    for (const r of su.results) {
+      md.push(`| ${r.name} | ${r.nsPerOp.toFixed(1)} | ${r.baseline ? 'baseline' : `${r.ratio.toFixed(2)}×`} | ${r.gcDuringLoop ? '≥' : ''}${B(r.bytesPerOp)} | ${B(Math.max(0, r.retainedPerOp ?? 0))} | ${r.target ? `${r.target.label}: ${r.met ? '✅ met' : '❌ not met'}` : ''} |`);
+    }
+    md.push('');
+  }
+  writeFileSync(file, text.slice(0, i) + `${a}\n${md.join('\n')}\n${b}` + text.slice(j + b.length));
+  process.stderr.write('updated the micro-benchmark section of BENCHMARKS.md\n');
+}

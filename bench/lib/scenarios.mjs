@@ -222,9 +222,9 @@ export function scenarios(t) {
     idle: { port: PORTS.gateway, path: PATH, count: 10_000 }, baseline: { id: 'pass', metric: 'rps' },
     targets: [{ label: 'CPU vs nginx (no target)', vs: 'nginx-10k-idle', metric: 'cpu' }] });
 
-  // --- latency at half of saturation (paced load: autocannon overallRate) -------
+  // --- latency at half of saturation (paced load, bench/lib/paced.mjs) -------
   add({ id: 'paced-direct', scenario: 'p99 at half saturation', system: 'upstream', kind: 'paced', url: `http://127.0.0.1:${PORTS.upstream}${PATH}`, rateFrom: 'pass',
-    note: 'autocannon at a fixed rate = ½ of pass-through req/s' });
+    note: 'paced client (bench/lib/paced.mjs) at a fixed rate = ½ of pass-through req/s' });
   add({ id: 'paced-pass', scenario: 'p99 at half saturation', system: 'portcullis', kind: 'paced', url: gw(PATH), rateFrom: 'pass',
     gateway: base({ routes: [{ name: 'pass', match: { path_prefix: '/' }, anonymous: true, upstream: 'up' }] }),
     baseline: { id: 'paced-direct', metric: 'p99' },

@@ -12,13 +12,15 @@ import { spawnPinned, stopChild, waitPort } from './system.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
 
+// Fixed ports below the kernel's ephemeral range (32768+), so 10k client
+// connections never hold one of them as a source port.
 export const PORTS = {
-  upstream: 39181,
-  gateway: 39180,
-  nginx: 39182,
-  haproxy: 39190, // + offset per frontend
-  authz: 39185,
-  admin: 39186,
+  upstream: 18181,
+  gateway: 18180,
+  nginx: 18182,
+  haproxy: 18190, // + offset per frontend
+  authz: 18185,
+  admin: 18186,
 };
 
 /** ~100-byte JSON answer of the upstream. */

@@ -62,8 +62,8 @@ export function versions(tools) {
   return {
     node: process.version,
     uWebSockets: uws ? `@btc-vision/uwebsockets.js ${uws}` : '',
-    nginx: tools.nginx ? firstLine(tools.nginx, ['-v']).replace(/^nginx version: /, '') : '',
-    haproxy: tools.haproxy ? firstLine(tools.haproxy, ['-v']).replace(/ - https.*$/, '') : '',
+    nginx: tools.nginx ? firstLine(tools.nginx, ['-v']).replace(/^nginx version: nginx\//, '') : '',
+    haproxy: tools.haproxy ? firstLine(tools.haproxy, ['-v']).replace(/ - https.*$/, '').replace(/^HAProxy version (\S+).*/, 'HAProxy $1') : '',
     wrk: tools.wrk ? firstLine(tools.wrk, ['--version']).replace(/ Copyright.*$/, '') : '',
     kernel: os.release(),
   };
@@ -85,14 +85,23 @@ export function machine() {
   };
 }
 
+let niceness = 0;
+/** Runs every process the bench starts at this nice level (negative needs root): less interference on a shared machine. */
+export function setNice(n) { niceness = n; }
+/** The shell prefix that applies the nice level and the CPU pinning. */
+export function launchPrefix(cpus) {
+  const nice = niceness ? `nice -n ${niceness} ` : '';
+  const pin = cpus && which('taskset') ? `taskset -c ${cpus} ` : '';
+  return `${nice}${pin}`;
+}
+
 /**
  * Spawns `cmd args` pinned to `cpus` (taskset list like "1" or "0,1"), with the
  * open-file limit raised to the hard limit (10k idle connections need it).
  */
 export function spawnPinned(cpus, cmd, args, opts = {}) {
   const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-  const pin = cpus && which('taskset') ? `taskset -c ${cpus} ` : '';
-  const line = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${pin}${[cmd, ...args].map(q).join(' ')}`;
+  const line = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${launchPrefix(cpus)}${[cmd, ...args].map(q).join(' ')}`;
   return spawn('bash', ['-c', line], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 }
 

@@ -44,7 +44,15 @@ export function formatTable(out) {
 
 export function markdownTable(out) {
   const esc = (s) => String(s).replace(/\|/g, '\\|');
+  const m = out.machine;
+  const v = out.versions;
+  const busy = out.results.filter((r) => r.busy).length;
   const lines = [
+    `**Machine:** ${m.nproc} cores, ${m.cpu}, ${m.memory_gib} GiB RAM, open files limit ${m.nofile_hard}, Linux ${v.kernel}. `
+      + `**Versions:** Node ${v.node}, ${v.uWebSockets}, nginx ${v.nginx}, ${v.haproxy}, ${v.wrk}. `
+      + `**Layout:** ${out.layout}${out.options.nice ? `, nice ${out.options.nice}` : ''}.`,
+    '',
+    busy ? `> ⚠ ${busy} of ${out.results.length} rows were measured while other processes used ≥5% of the machine (flagged in the last column); those figures are noisier.\n` : '',
     `Last full run: ${out.when.slice(0, 16).replace('T', ' ')} UTC, ${out.seconds} s, ${out.options.warmup} s warm-up + median of ${out.options.reps} × ${out.options.duration} s runs (the run with the median CPU µs/req is shown), wrk \`-t1 -c${out.options.connections}\` unless the generator column says otherwise.`,
     '',
     `| ${HEAD.join(' | ')} |`,

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { launchPrefix } from './system.mjs';
 
 const luaStr = (s) => `"${String(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
@@ -61,9 +62,7 @@ end`);
  */
 export function runWrk({ wrk, url, lua, seconds, connections, threads = 1, pin = '0', timeoutS = 4 }) {
   const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--latency', '--timeout', `${timeoutS}s`, '-s', lua, url];
-  const child = pin
-    ? spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec taskset -c ${pin} "$@"`, 'wrk', wrk, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${launchPrefix(pin)}"$@"`, 'wrk', wrk, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (c) => { out += c; });
