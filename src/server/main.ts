@@ -41,6 +41,18 @@ export function threadCount(plan: Plan): number {
 export async function startGateway(configFile: string): Promise<Running> {
   let plan = loadConfigFile(configFile);
   const threads = threadCount(plan);
+  // Extra threads join the main thread's port through SO_REUSEPORT, which Linux
+  // refuses for a port the kernel chose (port 0): the second bind failed with a
+  // misleading "address in use". Say what is wrong instead.
+  if (threads > 1) {
+    const zero = plan.config.server.listen.flatMap((l, i) => (l.port === 0 ? [i] : []));
+    if (zero.length) {
+      throw new ConfigError(configFile, zero.map((i) => ({
+        path: `server.listen[${i}].port`,
+        message: `port 0 (any free port) cannot be shared by ${threads} event-loop threads; give a fixed port, or set server.threads: 1`,
+      })));
+    }
+  }
   // One rate-limit table for the process, shared by every event-loop thread.
   const needStore = threads > 1 || Object.keys(plan.config.rate_limits).length > 0;
   const store = needStore ? createRateLimitStore({ capacity: plan.config.server.rate_limit_capacity }) : null;
