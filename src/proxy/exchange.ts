@@ -167,7 +167,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.upstreamAbort?.(new Error('rejected'));
     this.body?.destroy();
     this.res.cork(() => {
-      writeRejection(this.res, reasonId, extra, this.view.requestId);
+      writeRejection(this.res, reasonId, extra, this.view.requestId, this.view.limitName);
     });
     this.host.finished(this);
   }

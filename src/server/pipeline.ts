@@ -99,6 +99,7 @@ export class Pipeline implements ExchangeHost {
     v.requestId = '';
     v.upstream = -1;
     v.authzHeaders = EMPTY;
+    v.rateHeaders = EMPTY;
     v.proto = l.proto;
 
     // 1. parse + limits
@@ -150,7 +151,10 @@ export class Pipeline implements ExchangeHost {
         a.then((r) => this.afterAsyncAuth(ex, route, r), (e: unknown) => this.internalError(ex, e));
         return;
       }
-      if (a !== AUTH_OK) return this.rejectNow(res, v, v.reason || R.no_credentials, challengeHeaders(route.chain.challenges(v, v.reason)), t0);
+      if (a !== AUTH_OK) {
+        if (route.rateLimit !== null) route.rateLimit.chargeRefused(v);
+        return this.rejectNow(res, v, v.reason || R.no_credentials, challengeHeaders(route.chain.challenges(v, v.reason)), t0);
+      }
     }
 
     // 5–7
@@ -220,6 +224,8 @@ export class Pipeline implements ExchangeHost {
   private decide(v: LiveView | DetachedView, route: CompiledRoute): number {
     if (route.rateLimit !== null) {
       const li = route.rateLimit.take(v);
+      // The header values describe this request's buckets: read them now, not after an await.
+      v.rateHeaders = route.rateLimit.headers(v, li);
       if (li >= 0) { v.limitIndex = li; return R.rate_limited; }
     }
     if (route.policy !== null) {
@@ -250,7 +256,7 @@ export class Pipeline implements ExchangeHost {
   }
 
   private limitHeaders(v: LiveView | DetachedView, route: CompiledRoute): readonly string[] {
-    return route.rateLimit !== null ? route.rateLimit.headers(v, v.limitIndex) : EMPTY;
+    return route.rateLimit !== null ? v.rateHeaders : EMPTY;
   }
 
   // --- framing -------------------------------------------------------------------
@@ -331,6 +337,7 @@ export class Pipeline implements ExchangeHost {
     if (r.outcome === AUTH_RESPOND && r.response) return ex.respond(r.response, r.reason || R.login_required);
     if (r.outcome !== AUTH_OK) {
       v.reason = r.reason || R.no_credentials;
+      if (route.rateLimit !== null) route.rateLimit.chargeRefused(v);
       return ex.reject(v.reason, challengeHeaders(route.chain!.challenges(v, v.reason)));
     }
     v.identity = r.identity;
@@ -374,7 +381,7 @@ export class Pipeline implements ExchangeHost {
     if (f.contentLength > this.rt.maxBody) return ex.reject(R.body_too_large);
     const group = this.rt.upstreams[v.upstream];
     if (group === undefined) return ex.reject(R.route_denied);
-    if (route.rateLimit !== null) ex.responseHeaders = route.rateLimit.headers(v, -1);
+    if (route.rateLimit !== null) ex.responseHeaders = v.rateHeaders;
     const headers = compileForwardHeaders(v, f, route, ex);
     let path = v.path;
     if (route.stripPrefix !== '') {

@@ -4,7 +4,7 @@
 // Runtime: buckets survive a reload, the pool is started once.
 import type { CompileContext, Plan } from '../config/load.js';
 import type { AuthenticatorConfig } from '../config/schema.js';
-import type { Authenticator, ExternalAuthorizer, RouteRateLimit } from '../contracts.js';
+import type { Authenticator, ExternalAuthorizer, RequestView, RouteRateLimit } from '../contracts.js';
 import { compileChain } from '../auth/chain.js';
 import { compileJwt } from '../auth/jwt/index.js';
 import { compileBasic } from '../auth/basic/index.js';
@@ -75,6 +75,15 @@ export interface Stages {
   readiness(): Record<string, boolean>;
   readonly collectors: (() => string)[];
   close(): Promise<void>;
+}
+
+/** A route's limits, plus the pre-authentication subset charged when authentication refuses. */
+class RouteLimits implements RouteRateLimit {
+  constructor(private readonly all: RouteRateLimit, private readonly pre: RouteRateLimit | null) {}
+  precheck(view: RequestView): number { return this.all.precheck(view); }
+  take(view: RequestView): number { return this.all.take(view); }
+  headers(view: RequestView, rejectedIndex: number): readonly string[] { return this.all.headers(view, rejectedIndex); }
+  chargeRefused(view: RequestView): void { if (this.pre !== null) this.pre.take(view); }
 }
 
 type Built = Authenticator & { ready?(): Promise<void>; close?(): void; readonly stats?: unknown };
@@ -167,7 +176,11 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
       return list.length === names.length ? compileChain(list) : null;
     },
     rateLimit(names) {
-      return registry ? registry.forRoute(names) : null;
+      if (!registry) return null;
+      const all = registry.forRoute(names);
+      if (!all) return null;
+      const preNames = names.filter((n) => { const k = c.rate_limits[n]?.key ?? ''; return k === 'global' || k === 'ip' || k.startsWith('header:'); });
+      return new RouteLimits(all, preNames.length ? registry.forRoute(preNames) : null);
     },
     authorizer(name) {
       return authzs.get(name) ?? null;
