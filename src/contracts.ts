@@ -137,6 +137,12 @@ export interface RouteRateLimit {
   precheck(view: RequestView): number;
   /** All limits at once, all-or-nothing: takes one token from each, or none. -1 = admitted, else limit index. */
   take(view: RequestView): number;
-  /** Headers for the answer (RateLimit-Policy, RateLimit, and Retry-After on 429), flat [name, value…]. */
+  /** Headers for the answer (RateLimit-Policy, RateLimit, and Retry-After on 429), flat [name, value…]. Call right after take(). */
   headers(view: RequestView, rejectedIndex: number): readonly string[];
+  /**
+   * A request refused by authentication still spends one token of the limits
+   * that do not need an identity (global, ip, header): per-IP limits exist to
+   * slow credential stuffing, which is all 401s.
+   */
+  chargeRefused(view: RequestView): void;
 }

@@ -191,6 +191,14 @@ export class RouteLimiter implements RouteRateLimit {
   private readonly gens: Int32Array;
   private readonly levels: Float64Array;
   private readonly valid: Uint8Array;
+  /** The route's limits that need no identity (global, ip, header): charged when authentication refuses. */
+  preAuth: RouteLimiter | null = null;
+
+  /** See RouteRateLimit.chargeRefused: a 401 still spends its per-IP token. */
+  chargeRefused(view: RequestView): void {
+    const p = this.preAuth;
+    if (p !== null) p.take(view);
+  }
 
   constructor(limits: readonly LimitInfo[], answers: readonly LimitAnswers[], store: RateLimitStore, nowFn: (() => number) | null) {
     const n = limits.length;

@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { log } from '../observe/log.js';
 import { Gateway, type BoundListener } from './gateway.js';
 import { makeSink, type SinkHandle } from './sink.js';
-import { closeThreadResources, rateLimitStore, type SharedState } from './stages.js';
+import { adoptRateLimitStore, closeThreadResources, type SharedState } from './stages.js';
 import { createRateLimitStore } from '../ratelimit/bucket-table.js';
 // Type only: admin.ts imports uWS statically, and uWS reads
 // UWS_HTTP_MAX_HEADERS_SIZE once when it first loads. A static import here loaded
@@ -53,11 +53,11 @@ export async function startGateway(configFile: string): Promise<Running> {
       })));
     }
   }
-  // One rate-limit table for the process, shared by every event-loop thread.
-  const needStore = threads > 1 || Object.keys(plan.config.rate_limits).length > 0;
-  const store = needStore ? createRateLimitStore({ capacity: plan.config.server.rate_limit_capacity }) : null;
-  let shared: SharedState = { threadSlot: 0, threads, rateLimitBuffer: store?.buffer };
-  if (store) rateLimitStore(shared);
+  // Several threads share one rate-limit table (Atomics), made before they start.
+  const capacity = plan.config.server.rate_limit_capacity;
+  const store = threads > 1 ? createRateLimitStore({ capacity }) : null;
+  let shared: SharedState = { threadSlot: 0, threads, rateLimitCapacity: capacity, rateLimitBuffer: store?.buffer };
+  if (store) adoptRateLimitStore(store);
   const sink = makeSink(plan, shared);
   shared = { ...shared, metricsBuffer: sink.metrics.buffer };
   const gateway = await Gateway.start(plan, shared, sink.sink);

@@ -4,7 +4,7 @@
 // Runtime: buckets survive a reload, the pool is started once.
 import type { CompileContext, Plan } from '../config/load.js';
 import type { AuthenticatorConfig } from '../config/schema.js';
-import type { Authenticator, ExternalAuthorizer, RequestView, RouteRateLimit } from '../contracts.js';
+import type { Authenticator, ExternalAuthorizer, RouteRateLimit } from '../contracts.js';
 import { compileChain } from '../auth/chain.js';
 import { compileJwt } from '../auth/jwt/index.js';
 import { compileBasic } from '../auth/basic/index.js';
@@ -32,6 +32,8 @@ export interface SharedState {
   readonly listenPorts?: readonly number[];
   /** The rate-limit table every thread updates with Atomics. */
   readonly rateLimitBuffer?: SharedArrayBuffer;
+  /** Keys the rate-limit table holds (server.rate_limit_capacity at start). */
+  readonly rateLimitCapacity?: number;
   /** Metrics slices (one per thread). */
   readonly metricsBuffer?: SharedArrayBuffer;
   /** `check` builds a runtime only to validate: start no network activity. */
@@ -45,10 +47,18 @@ interface ThreadResources {
 }
 const thread: ThreadResources = { store: null, pool: null };
 
-/** The rate-limit store of this thread, created from the shared buffer (or new, in the main thread). */
+/** The rate-limit store of this thread: the main thread's (adopted), one over the shared buffer, or a small one for `check`. */
 export function rateLimitStore(shared: SharedState): RateLimitStore {
-  thread.store ??= shared.rateLimitBuffer ? createRateLimitStore({ buffer: shared.rateLimitBuffer }) : createRateLimitStore({ capacity: 1 << 16 });
+  thread.store ??= shared.rateLimitBuffer
+    ? createRateLimitStore({ buffer: shared.rateLimitBuffer })
+    // One thread: no Atomics needed (about 15-20% cheaper per check). Created when a plan first has limits.
+    : createRateLimitStore({ capacity: shared.checkOnly ? 1 << 12 : shared.rateLimitCapacity ?? 1 << 18, singleThread: true });
   return thread.store;
+}
+
+/** The main thread creates the process's store (sized from config) and hands it in. */
+export function adoptRateLimitStore(store: RateLimitStore): void {
+  thread.store = store;
 }
 
 let inertPool: WorkerPool | null = null;
@@ -75,15 +85,6 @@ export interface Stages {
   readiness(): Record<string, boolean>;
   readonly collectors: (() => string)[];
   close(): Promise<void>;
-}
-
-/** A route's limits, plus the pre-authentication subset charged when authentication refuses. */
-class RouteLimits implements RouteRateLimit {
-  constructor(private readonly all: RouteRateLimit, private readonly pre: RouteRateLimit | null) {}
-  precheck(view: RequestView): number { return this.all.precheck(view); }
-  take(view: RequestView): number { return this.all.take(view); }
-  headers(view: RequestView, rejectedIndex: number): readonly string[] { return this.all.headers(view, rejectedIndex); }
-  chargeRefused(view: RequestView): void { if (this.pre !== null) this.pre.take(view); }
 }
 
 type Built = Authenticator & { ready?(): Promise<void>; close?(): void; readonly stats?: unknown };
@@ -180,7 +181,8 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
       const all = registry.forRoute(names);
       if (!all) return null;
       const preNames = names.filter((n) => { const k = c.rate_limits[n]?.key ?? ''; return k === 'global' || k === 'ip' || k.startsWith('header:'); });
-      return new RouteLimits(all, preNames.length ? registry.forRoute(preNames) : null);
+      all.preAuth = preNames.length ? registry.forRoute(preNames) : null;
+      return all;
     },
     authorizer(name) {
       return authzs.get(name) ?? null;

@@ -51,6 +51,8 @@ abstract class BaseView implements RequestView {
   peerTrusted = false;
   /** The socket peer's address as text. */
   peerIp = '';
+  /** RateLimit headers computed right after this request's take(), flat. */
+  rateHeaders: readonly string[] = [];
   /** Index (in the route's list) of the rate limit that rejected. */
   limitIndex = -1;
   /** performance.now() when the request arrived. */
@@ -108,6 +110,7 @@ export class LiveView extends BaseView {
     d.peerTrusted = this.peerTrusted;
     d.peerIp = this.peerIp;
     d.limitIndex = this.limitIndex;
+    d.rateHeaders = this.rateHeaders;
     d.startedAt = this.startedAt;
     return d;
   }
