@@ -3,7 +3,7 @@
 import type { Plan } from '../config/load.js';
 import { createAccessEntry, createAccessLog, type AccessLog } from '../observe/access-log.js';
 import { createMetrics, isRejection, type Metrics } from '../observe/metrics.js';
-import { R } from '../reasons.js';
+import { R, REASONS } from '../reasons.js';
 import type { ObserveSink } from './pipeline.js';
 import type { SharedState } from './stages.js';
 import type { DetachedView, LiveView } from './view.js';
@@ -29,6 +29,19 @@ function namesOf(plan: Plan) {
   };
 }
 
+/**
+ * Per route: the index of its authenticator when it names exactly one, else -1.
+ * A refused request has no identity, so without this every authentication
+ * failure was counted (portcullis_authn_failures_total) and logged under no
+ * authenticator at all. Chains of several still go unattributed: the pipeline
+ * does not say which member refused.
+ */
+function soleAuthenticators(plan: Plan, authIndex: ReadonlyMap<string, number>): Int32Array {
+  return Int32Array.from(plan.config.routes, (r) => (r.authenticate?.length === 1 ? authIndex.get(r.authenticate[0]!) ?? -1 : -1));
+}
+
+const IS_AUTHN_REASON = Uint8Array.from(REASONS, (r) => (r.stage === 'authn' ? 1 : 0));
+
 function sameNames(a: ReturnType<typeof namesOf>, b: ReturnType<typeof namesOf>): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -37,6 +50,7 @@ export function makeSink(plan: Plan, shared: SharedState): SinkHandle {
   let names = namesOf(plan);
   let metrics = createMetrics({ ...names, threadSlot: shared.threadSlot, threads: shared.threads, buffer: shared.metricsBuffer });
   let authIndex = new Map(names.authenticators.map((n, i) => [n, i]));
+  let routeAuthn = soleAuthenticators(plan, authIndex);
   let limitIndex = new Map(names.limits.map((n, i) => [n, i]));
   let routeNames = names.routes;
   let upstreamNames = names.upstreams;
@@ -47,8 +61,10 @@ export function makeSink(plan: Plan, shared: SharedState): SinkHandle {
   const sink: ObserveSink = {
     request(v: LiveView | DetachedView, status, reason, micros, upstream, bytesOut) {
       const id = v.identity;
-      const authn = id !== null ? authIndex.get(id.authenticator) ?? -1 : -1;
       const route = v.routeIndex;
+      let authn = id !== null ? authIndex.get(id.authenticator) ?? -1 : -1;
+      // A refusal has no identity: name the route's authenticator when it has only one.
+      if (id === null && IS_AUTHN_REASON[reason] === 1 && route >= 0 && route < routeAuthn.length) authn = routeAuthn[route]!;
       metrics.recordRequest(route, status, reason, micros, upstream, authn);
       if (isRejection(reason)) {
         metrics.recordRejection(route, status, reason, v.clientIp16);
@@ -64,7 +80,7 @@ export function makeSink(plan: Plan, shared: SharedState): SinkHandle {
       e.bytes = bytesOut;
       e.durationMs = micros / 1000;
       e.upstream = upstream >= 0 ? upstreamNames[upstream] ?? '' : '';
-      e.authenticator = id !== null ? id.authenticator : '';
+      e.authenticator = id !== null ? id.authenticator : authn >= 0 ? names.authenticators[authn] ?? '' : '';
       e.consumer = id !== null ? id.consumer : '';
       e.reason = reason;
       accessLog.write(e);
@@ -89,6 +105,7 @@ export function makeSink(plan: Plan, shared: SharedState): SinkHandle {
       }
       names = n;
       authIndex = new Map(n.authenticators.map((x, i) => [x, i]));
+      routeAuthn = soleAuthenticators(next, authIndex);
       limitIndex = new Map(n.limits.map((x, i) => [x, i]));
       routeNames = n.routes;
       upstreamNames = n.upstreams;
