@@ -105,7 +105,9 @@ const serverSchema = obj({
   trusted_proxies: z.array(z.string()).default([]),
   limits: obj({
     max_body: size().prefault('1MiB'),
-    max_header_bytes: size().prefault('16KiB'),
+    max_header_bytes: size()
+      .refine((n) => n >= 1024 && n <= 16 * 1024, 'must be between 1KiB and 16KiB: uWebSockets.js caps a request head near 16 KiB whatever is asked')
+      .prefault('16KiB'),
     request_timeout: duration().prefault('30s'),
     idle_timeout: duration().prefault('10s'),
     max_token_bytes: size().prefault('8KiB'),

@@ -12,8 +12,8 @@
 // name the admin by IP or localhost (DNS-rebinding guard), and a browser
 // Origin must match the Host (cross-site WebSocket / form-POST guard).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import uWS from '@btc-vision/uwebsockets.js';
-import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '@btc-vision/uwebsockets.js';
+// uWS is loaded only through src/server/uws.ts: it must be configured (header size) before it loads.
+import { loadUws, type HttpRequest, type HttpResponse, type ListenSocket, type TemplatedApp } from '../server/uws.js';
 import { redactConfig } from './redact.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { log } from './log.js';
@@ -88,7 +88,7 @@ function originMatches(origin: string, host: string): boolean {
   return origin === `http://${host}` || origin === `https://${host}`;
 }
 
-export function startAdmin(opts: AdminOptions): Promise<AdminServer> {
+export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
   const tokenDigest = opts.token ? digest(opts.token) : null;
   if (!tokenDigest && !isLoopback(opts.host)) {
     log.warn('admin listener is not on loopback and has no token: anyone who can reach it can read metrics and config and trigger reloads', {
@@ -135,6 +135,7 @@ export function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     send(res, r.status, r.type, r.body);
   }
 
+  const uWS = await loadUws(16 * 1024);
   const app: TemplatedApp = uWS.App();
   let reloading: Promise<ReloadResult> | null = null;
 
@@ -229,7 +230,7 @@ export function startAdmin(opts: AdminOptions): Promise<AdminServer> {
   });
 
   return new Promise((resolve, reject) => {
-    app.listen(opts.host, opts.port, (ls: us_listen_socket | false) => {
+    app.listen(opts.host, opts.port, (ls: ListenSocket | false) => {
       if (!ls) {
         reject(new Error(`admin: cannot listen on ${opts.host}:${opts.port} (address in use or not permitted); change admin.listen in the config`));
         return;
