@@ -3,12 +3,12 @@
 import type { CompiledRoute } from '../server/runtime.js';
 import type { DetachedView } from '../server/view.js';
 import { newRequestId } from '../server/request-id.js';
-import type { Exchange } from './exchange.js';
 import { copyForwardable, validValue, type Framing } from './headers.js';
 
-export function compileForwardHeaders(v: DetachedView, f: Framing, route: CompiledRoute, _ex: Exchange): string[] {
+export function compileForwardHeaders(v: DetachedView, f: Framing, route: CompiledRoute, consumedHeader: string): string[] {
   const out: string[] = [];
   copyForwardable(v.headers, f, route.headers, out);
+  if (consumedHeader !== '') removeHeader(out, consumedHeader);
   // Host is rewritten per target by the Exchange; the client's Host goes in X-Forwarded-Host.
   out.push('host', '');
   if (f.contentLength >= 0 && !f.chunked) out.push('content-length', String(f.contentLength));
@@ -30,4 +30,22 @@ export function compileForwardHeaders(v: DetachedView, f: Framing, route: Compil
   const az = v.authzHeaders;
   for (let i = 0; i + 1 < az.length; i += 2) if (validValue(az[i + 1]!)) out.push(az[i]!, az[i + 1]!);
   return out;
+}
+
+function removeHeader(out: string[], name: string): void {
+  for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === name) out.splice(i, 2);
+}
+
+/** The query string without parameter `name` (every occurrence, raw or percent-encoded name). */
+export function withoutQueryParam(query: string, name: string): string {
+  if (query === '') return query;
+  const kept: string[] = [];
+  for (const part of query.split('&')) {
+    const eq = part.indexOf('=');
+    const raw = eq < 0 ? part : part.slice(0, eq);
+    let key = raw;
+    try { key = decodeURIComponent(raw.replace(/\+/g, ' ')); } catch { /* keep raw */ }
+    if (key !== name) kept.push(part);
+  }
+  return kept.join('&');
 }

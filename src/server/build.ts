@@ -9,7 +9,7 @@ import { compileClientIp } from '../policy/client-ip.js';
 import { compileRoutePolicy } from '../policy/rules.js';
 import { compileHeaderPolicy } from '../proxy/headers.js';
 import { UpstreamGroup } from '../proxy/upstreams.js';
-import type { CompiledRoute, Runtime } from './runtime.js';
+import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
 import { buildStages, type SharedState } from './stages.js';
 
 export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Runtime> {
@@ -51,7 +51,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       external: a?.external ? stages.authorizer(a.external, `${at}.authorize.external`) : null,
       upstream: r.upstream !== undefined ? upstreamIndex.get(r.upstream) ?? -1 : -1,
       stripPrefix: r.strip_prefix && r.match.path_prefix && r.match.path_prefix !== '/' ? r.match.path_prefix.replace(/\/$/, '') : '',
-      headers: compileHeaderPolicy(claimHeaders, [...(r.request_headers?.remove ?? []), ...credentialHeaders(c, r.authenticate ?? [])], r.request_headers?.add ?? {}),
+      headers: compileHeaderPolicy(claimHeaders, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}),
       timeout: r.timeout ?? c.server.limits.request_timeout,
     } satisfies CompiledRoute;
   });
@@ -75,6 +75,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     maxBody: c.server.limits.max_body,
     idleTimeout: c.server.limits.idle_timeout,
     ready: stages.ready(),
+    credentials: consumedCredentials(c),
     readiness: () => stages.readiness(),
     collectors: stages.collectors,
     async close() {
@@ -84,12 +85,16 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   };
 }
 
-/** API keys are the gateway's to check, never the upstream's to see (Kong's hide_credentials). */
-function credentialHeaders(c: Plan['config'], names: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const n of names) {
-    const a = c.authenticators[n];
-    if (a?.type === 'api_key' && 'header' in a.from) out.push(a.from.header);
+/**
+ * Credentials the gateway consumed and the upstream never sees (Kong's
+ * hide_credentials): Basic passwords and API keys. Bearer tokens stay: the
+ * upstream may verify or use them.
+ */
+function consumedCredentials(c: Plan['config']): Map<string, ConsumedCredential> {
+  const out = new Map<string, ConsumedCredential>();
+  for (const [name, a] of Object.entries(c.authenticators)) {
+    if (a.type === 'basic') out.set(name, { header: 'authorization', query: '' });
+    else if (a.type === 'api_key') out.set(name, 'header' in a.from ? { header: a.from.header.toLowerCase(), query: '' } : { header: '', query: a.from.query });
   }
   return out;
 }

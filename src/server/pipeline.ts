@@ -12,7 +12,7 @@ import {
 } from '../contracts.js';
 import { R, REASONS } from '../reasons.js';
 import { Exchange, type ExchangeHost } from '../proxy/exchange.js';
-import { compileForwardHeaders } from '../proxy/forward-headers.js';
+import { compileForwardHeaders, withoutQueryParam } from '../proxy/forward-headers.js';
 import { inspectRequestHeaders, type Framing } from '../proxy/headers.js';
 import { writeDirect, writeRejection } from './respond.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
@@ -382,7 +382,9 @@ export class Pipeline implements ExchangeHost {
     const group = this.rt.upstreams[v.upstream];
     if (group === undefined) return ex.reject(R.route_denied);
     if (route.rateLimit !== null) ex.responseHeaders = v.rateHeaders;
-    const headers = compileForwardHeaders(v, f, route, ex);
+    const cred = v.identity !== null ? this.rt.credentials.get(v.identity.authenticator) : undefined;
+    const headers = compileForwardHeaders(v, f, route, cred !== undefined ? cred.header : '');
+    if (cred !== undefined && cred.query !== '') v.query = withoutQueryParam(v.query, cred.query);
     let path = v.path;
     if (route.stripPrefix !== '') {
       path = path.length === route.stripPrefix.length ? '/' : path.slice(route.stripPrefix.length);

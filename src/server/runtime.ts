@@ -32,6 +32,12 @@ export interface CompiledRoute {
 }
 
 
+/** Where an authenticator found a credential that must not go upstream ('' = not there). */
+export interface ConsumedCredential {
+  readonly header: string;
+  readonly query: string;
+}
+
 export interface Runtime {
   readonly plan: Plan;
   readonly routes: readonly CompiledRoute[];
@@ -46,6 +52,8 @@ export interface Runtime {
   readonly idleTimeout: number;
   /** Promises to await before the runtime serves (initial JWKS fetches…). */
   readonly ready: Promise<void>;
+  /** By authenticator name: the credential it consumed, removed before proxying. */
+  readonly credentials: ReadonlyMap<string, ConsumedCredential>;
   /** Named readiness checks (key sets loaded, pool started). */
   readonly readiness: () => Record<string, boolean>;
   /** Extra Prometheus text from stages (rate limits, caches, pool). */
