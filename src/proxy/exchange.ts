@@ -13,7 +13,7 @@ import type { DirectResponse } from '../contracts.js';
 import type { HttpResponse } from '../server/uws.js';
 import { statusLine, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
-import { RESPONSE_DROP } from './headers.js';
+import { classifyResponseHeader, parseLength, RESP_CONTENT_LENGTH, RESP_PASS } from './headers.js';
 import type { Target, UpstreamGroup } from './upstreams.js';
 
 export interface ExchangeHost {
@@ -288,10 +288,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     res.writeStatus(statusLine(this.corkStatus));
     let total = -1;
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1').toLowerCase();
-      if (name === 'content-length') { total = Number(raw[i + 1]!.toString('latin1')); continue; }
-      if (RESPONSE_DROP.has(name)) continue;
-      res.writeHeader(raw[i]!, raw[i + 1]!);
+      const kind = classifyResponseHeader(raw[i]!);
+      if (kind === RESP_PASS) res.writeHeader(raw[i]!, raw[i + 1]!);
+      else if (kind === RESP_CONTENT_LENGTH) total = parseLength(raw[i + 1]!);
     }
     const extra = this.responseHeaders;
     for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
@@ -302,7 +301,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.finishResponse();
       return;
     }
-    this.totalSize = Number.isFinite(total) ? total : -1;
+    this.totalSize = total;
     if (this.totalSize === 0) {
       res.end();
       this.finishResponse();

@@ -146,8 +146,53 @@ export function copyForwardable(h: readonly string[], f: Framing, p: HeaderPolic
   }
 }
 
-/** Response headers from upstream that are not passed to the client (uWS sets its own framing). */
+/** Response headers from upstream that are not passed to the client (uWS sets its own framing and Date). */
 export const RESPONSE_DROP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'proxy-authenticate', 'content-length', 'date',
 ]);
+
+export const RESP_PASS = 0;
+export const RESP_DROP = 1;
+export const RESP_CONTENT_LENGTH = 2;
+
+// Candidates by name length, as lower-case bytes: most response headers have a
+// length no dropped name has and are passed after one array lookup, with no
+// string made of the raw header name.
+const BY_LENGTH: Buffer[][] = [];
+for (const n of RESPONSE_DROP) (BY_LENGTH[n.length] ??= []).push(Buffer.from(n, 'latin1'));
+const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
+
+function equalsLower(raw: Buffer, lower: Buffer): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let c = raw[i]!;
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== lower[i]) return false;
+  }
+  return true;
+}
+
+/** What to do with one raw upstream response header name. */
+export function classifyResponseHeader(name: Buffer): number {
+  const cands = BY_LENGTH[name.length];
+  if (cands === undefined) return RESP_PASS;
+  for (let i = 0; i < cands.length; i++) {
+    if (equalsLower(name, cands[i]!)) return cands[i] === CONTENT_LENGTH_REF ? RESP_CONTENT_LENGTH : RESP_DROP;
+  }
+  return RESP_PASS;
+}
+const CONTENT_LENGTH_REF = BY_LENGTH[CONTENT_LENGTH.length]!.find((b) => b.equals(CONTENT_LENGTH))!;
+
+/** Decimal digits of a raw header value, or -1. */
+export function parseLength(v: Buffer): number {
+  let n = 0;
+  let seen = false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (c === 32 || c === 9) { if (seen) break; continue; }
+    if (c < 48 || c > 57 || n > 1e15) return -1;
+    n = n * 10 + (c - 48);
+    seen = true;
+  }
+  return seen ? n : -1;
+}
