@@ -2,6 +2,8 @@
 // calls. Problems found while compiling (bad CIDR, unreadable key file…) are
 // collected with the config path and thrown together as a ConfigError, so
 // `portcullis check` reports them exactly like schema errors.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { makeCompileContext, type Plan } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { compileRouter, normalizePath } from '../router/index.js';
@@ -17,6 +19,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   const ctx = makeCompileContext(plan, issues);
   const c = plan.config;
 
+  checkTls(c.server.listen, ctx);
   const upstreamNames = Object.keys(c.upstreams);
   const upstreamIndex = new Map(upstreamNames.map((n, i) => [n, i]));
   const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!));
@@ -97,6 +100,27 @@ function consumedCredentials(c: Plan['config']): Map<string, ConsumedCredential>
     else if (a.type === 'api_key') out.set(name, 'header' in a.from ? { header: a.from.header.toLowerCase(), query: '' } : { header: '', query: a.from.query });
   }
   return out;
+}
+
+/** TLS files exist, parse, and the key belongs to the certificate — found by `check`, not at the first handshake. */
+function checkTls(listen: Plan['config']['server']['listen'], ctx: ReturnType<typeof makeCompileContext>): void {
+  listen.forEach((l, i) => {
+    if (!l.tls) return;
+    const at = `server.listen[${i}].tls`;
+    let cert: X509Certificate | null = null;
+    try {
+      cert = new X509Certificate(readFileSync(ctx.resolvePath(l.tls.cert)));
+    } catch (e) {
+      ctx.issue(`${at}.cert`, `${ctx.resolvePath(l.tls.cert)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a PEM certificate'}`);
+    }
+    try {
+      const passphrase = ctx.secret(l.tls, 'passphrase', at, false);
+      const key = createPrivateKey({ key: readFileSync(ctx.resolvePath(l.tls.key)), passphrase });
+      if (cert && !cert.checkPrivateKey(key)) ctx.issue(`${at}.key`, 'this private key does not belong to the certificate in tls.cert');
+    } catch (e) {
+      ctx.issue(`${at}.key`, `${ctx.resolvePath(l.tls.key)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a readable PEM private key (encrypted? set tls.passphrase_file)'}`);
+    }
+  });
 }
 
 function flatHeaders(h: Record<string, string>): string[] {
