@@ -14,6 +14,7 @@ import type { CompileContext } from '../../config/load.js';
 import type { ExternalAuthnConfig } from '../../config/schema.js';
 import { R } from '../../reasons.js';
 import { makeIdentity } from '../identity.js';
+import { parseJsonObject } from '../json-object.js';
 import { ABSENT, challenges, REJECTED, Refused } from '../slow-results.js';
 import { ExpiringCache } from '../../workers/expiring-cache.js';
 import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
@@ -30,14 +31,8 @@ interface Accepted {
 }
 
 function readAnswer(body: string): Accepted | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(body);
-  } catch {
-    return null;
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
-  const o = v as Record<string, unknown>;
+  const o = parseJsonObject(body);
+  if (o === null) return null;
   const consumer = typeof o.consumer === 'string' && o.consumer !== '' ? o.consumer : typeof o.sub === 'string' && o.sub !== '' ? o.sub : undefined;
   if (consumer === undefined) return null;
   if (o.claims !== undefined && (o.claims === null || typeof o.claims !== 'object' || Array.isArray(o.claims))) return null;

@@ -1,20 +1,15 @@
 // An RFC 7662 introspection answer read strictly: anything but a JSON object
 // with a boolean `active` is garbage (the caller applies failure_mode).
 import { R } from '../../reasons.js';
+import { parseJsonObject } from '../json-object.js';
 
 export type Introspected =
   | { readonly active: true; readonly consumer: string; readonly claims: Record<string, unknown>; readonly expMs: number }
   | { readonly active: false; readonly reason: number; readonly remember: boolean };
 
 export function readIntrospection(body: string, nowMs: number): Introspected | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(body);
-  } catch {
-    return null;
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
-  const o = v as Record<string, unknown>;
+  const o = parseJsonObject(body);
+  if (o === null) return null;
   if (o.active !== true) return o.active === false ? { active: false, reason: R.token_inactive, remember: true } : null;
   const exp = o.exp;
   if (exp !== undefined && typeof exp !== 'number') return null;

@@ -1,6 +1,7 @@
 // Cheap structural checks run before any decoding, so garbage is refused
 // with a character loop instead of an exception: three base64url segments
 // (JWS compact), no padding, nothing else. JWE (five segments) is refused here.
+import { parseJsonObject } from '../json-object.js';
 
 /** 1 for the base64url alphabet A–Z a–z 0–9 - _, 0 otherwise. */
 const B64URL = new Uint8Array(128);
@@ -56,13 +57,7 @@ export function decodeJsonObject(token: string, start: number, end: number): Rec
   while (a <= b && isWs(text.charCodeAt(a))) a++;
   while (b >= a && isWs(text.charCodeAt(b))) b--;
   if (a >= b || text.charCodeAt(a) !== 0x7b || text.charCodeAt(b) !== 0x7d) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  return parseJsonObject(text);
 }
 
 function isWs(c: number): boolean {

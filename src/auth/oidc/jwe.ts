@@ -5,6 +5,7 @@
 // refused with no promise, no pool and no cache entry. Interoperable with
 // jose's compactDecrypt (the tests check it).
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { parseJsonObject } from '../json-object.js';
 
 /** base64url of {"alg":"dir","enc":"A256GCM"}: also the GCM additional data. */
 export const JWE_HEADER = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM' })).toString('base64url');
@@ -47,11 +48,5 @@ export function open(key: Buffer, jwe: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  return parseJsonObject(text);
 }

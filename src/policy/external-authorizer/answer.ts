@@ -4,6 +4,7 @@
 import { AUTHZ_DROP, AUTHZ_FORWARD, AUTHZ_RESPOND, type AuthzDecision } from '../../contracts.js';
 import { R } from '../../reasons.js';
 import { safeHeaderValue } from '../../auth/identity.js';
+import { parseJsonObject } from '../../auth/json-object.js';
 import type { CalloutAnswer } from '../../workers/callout.js';
 import { serviceHeaders } from '../../workers/service-headers.js';
 
@@ -13,26 +14,14 @@ const PASS = ['content-type', 'www-authenticate', 'retry-after', 'cache-control'
 export const DROP: AuthzDecision = Object.freeze({ action: AUTHZ_DROP, headers: [], upstream: -1, response: null, reason: R.authz_dropped });
 export const FORWARD_PLAIN: AuthzDecision = Object.freeze({ action: AUTHZ_FORWARD, headers: Object.freeze([]), upstream: -1, response: null, reason: R.ok });
 
-function jsonObject(body: string): Record<string, unknown> | null | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-}
-
 /** Service answer → decision; null when the answer is garbage. */
 export function decide(a: CalloutAnswer & { ok: true }, upstreamIndex: ReadonlyMap<string, number>): AuthzDecision | null {
   const ctype = a.headers['content-type'] ?? '';
   const isJson = /\bjson\b/i.test(ctype);
   let obj: Record<string, unknown> | null = null;
   if (isJson || (a.body.length > 0 && a.body.charCodeAt(0) === 0x7b /* { */)) {
-    const parsed = jsonObject(a.body);
-    if (parsed === undefined || parsed === null) {
-      if (isJson) return null;
-    } else obj = parsed;
+    obj = parseJsonObject(a.body);
+    if (obj === null && isJson) return null;
   }
   if (obj !== null && obj.action !== undefined) {
     if (obj.action === 'drop') return DROP;

@@ -5,6 +5,7 @@
 // ID token failed a check), `unavailable` (no usable answer in time).
 import { createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
 import { callout } from './http.js';
+import { parseJsonObject } from '../../auth/json-object.js';
 
 export interface TokenCall {
   [key: string]: unknown;
@@ -69,13 +70,7 @@ async function tokenRequest(c: TokenCall, params: Record<string, string>): Promi
   }
   const a = await callout({ url: c.tokenEndpoint, method: 'POST', headers, body: form.toString(), maxBody: 256 * 1024, deadline: c.deadline });
   if (!a.ok) return { fail: { ok: false, kind: 'unavailable', detail: `token endpoint: ${a.error} (${a.detail})` } };
-  let body: unknown;
-  try {
-    body = JSON.parse(a.body);
-  } catch {
-    body = null;
-  }
-  const obj = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
+  const obj = parseJsonObject(a.body);
   if (a.status >= 400 && a.status < 500) {
     const err = typeof obj?.error === 'string' ? obj.error : `HTTP ${a.status}`;
     return { fail: { ok: false, kind: 'rejected', detail: err } };
@@ -123,15 +118,10 @@ function result(payload: JWTPayload, tokens: Record<string, unknown>, fallbackRe
 async function userinfo(c: TokenCall, url: string, accessToken: string, sub: string): Promise<Record<string, unknown> | null> {
   const a = await callout({ url, method: 'GET', headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, maxBody: 64 * 1024, deadline: c.deadline });
   if (!a.ok || a.status !== 200 || !/json/i.test(a.headers['content-type'] ?? '')) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(a.body);
-  } catch {
-    return null;
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v) || (v as Record<string, unknown>).sub !== sub) return null;
+  const v = parseJsonObject(a.body);
+  if (v === null || v.sub !== sub) return null;
   const out: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) if (!DROP.has(k) && k !== 'iss') out[k] = val;
+  for (const [k, val] of Object.entries(v)) if (!DROP.has(k) && k !== 'iss') out[k] = val;
   return out;
 }
 
