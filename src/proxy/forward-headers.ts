@@ -9,6 +9,13 @@ export function compileForwardHeaders(v: DetachedView, f: Framing, route: Compil
   const out: string[] = [];
   copyForwardable(v.headers, f, route.headers, out);
   if (consumedHeader !== '') removeHeader(out, consumedHeader);
+  // Headers a called service chose per request (external authn `headers`,
+  // external authorizer `headers`) are not known at compile time, so the
+  // route's drop list misses them: the client's copies go here, or the
+  // upstream would see the client's value first ("admin, viewer").
+  const id0 = v.identity;
+  if (id0 !== null) removeNames(out, id0.forwardHeaders);
+  removeNames(out, v.authzHeaders);
   // Host is rewritten per target by the Exchange; the client's Host goes in X-Forwarded-Host.
   out.push('host', '');
   if (f.contentLength >= 0 && !f.chunked) out.push('content-length', String(f.contentLength));
@@ -30,6 +37,11 @@ export function compileForwardHeaders(v: DetachedView, f: Framing, route: Compil
   const az = v.authzHeaders;
   for (let i = 0; i + 1 < az.length; i += 2) if (validValue(az[i + 1]!)) out.push(az[i]!, az[i + 1]!);
   return out;
+}
+
+/** Removes every header named in the flat [name, value…] list `named`. */
+function removeNames(out: string[], named: readonly string[]): void {
+  for (let i = 0; i + 1 < named.length; i += 2) removeHeader(out, named[i]!);
 }
 
 function removeHeader(out: string[], name: string): void {

@@ -78,6 +78,7 @@ export function inspectRequestHeaders(h: readonly string[], out: Framing): numbe
   out.xfp = '';
   out.requestId = '';
   let sawCl = false;
+  let sawAuth = false;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     const value = h[i + 1]!;
@@ -106,6 +107,12 @@ export function inspectRequestHeaders(h: readonly string[], out: Framing): numbe
         break;
       case 'x-request-id':
         out.requestId = value;
+        break;
+      case 'authorization':
+        // A singleton (RFC 9110 §11.6.2). The gateway authenticates the first;
+        // a second one would reach the upstream unverified.
+        if (sawAuth) return R.bad_header;
+        sawAuth = true;
         break;
     }
   }
