@@ -162,6 +162,7 @@ class RouterImpl implements Router {
   }
 
   match(method: string, host: string, path: string, header: (lowerName: string) => string): number {
+    if (path.indexOf(';') !== -1) path = withoutPathParams(path);
     const bit = METHOD_BIT.get(method) ?? OTHER_BIT;
     const routes = this.routes;
     for (let i = 0; i < routes.length; i++) {
@@ -173,6 +174,7 @@ class RouterImpl implements Router {
   }
 
   allowedMethods(host: string, path: string, header: (lowerName: string) => string): string {
+    if (path.indexOf(';') !== -1) path = withoutPathParams(path);
     let mask = 0;
     for (const r of this.routes) {
       if (matchesExceptMethod(r, host, path, header)) mask |= r.methodMask;
@@ -180,6 +182,26 @@ class RouterImpl implements Router {
     if (mask === 0) return '';
     return METHOD_NAMES.filter((_, i) => (mask & (1 << i)) !== 0).join(', ');
   }
+}
+
+/**
+ * The path as servlet containers (Tomcat, Jetty, Spring) read it: every
+ * segment's `;params` removed, then empty segments collapsed. `/admin;x/secret`
+ * is served as `/admin/secret` there, so it must be routed as that here, or it
+ * would miss the `/admin` route and fall through to a less protected one.
+ * Only paths containing ';' pay for this (it allocates).
+ */
+export function withoutPathParams(path: string): string {
+  const parts = path.split('/');
+  const out: string[] = [];
+  for (let k = 1; k < parts.length; k++) {
+    const seg = parts[k]!;
+    const semi = seg.indexOf(';');
+    const s = semi === -1 ? seg : seg.slice(0, semi);
+    if (s !== '') out.push(s);
+  }
+  const trailing = parts.length > 1 && parts[parts.length - 1]!.split(';')[0] === '' && out.length > 0;
+  return '/' + out.join('/') + (trailing ? '/' : '');
 }
 
 /** Compiles the routes' `match` sections, in order (first match wins). */
