@@ -17,8 +17,9 @@ import { makeIdentity } from '../identity.js';
 import { parseJsonObject } from '../json-object.js';
 import { ABSENT, challenges, REJECTED, Refused } from '../slow-results.js';
 import { ExpiringCache } from '../../workers/expiring-cache.js';
-import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
+import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
+import { ServiceCall, serviceRequestHeaders } from '../../workers/service-call.js';
 import { NOT_SENT, serviceHeaders } from '../../workers/service-headers.js';
 
 const CACHE_ENTRIES = 100_000;
@@ -60,31 +61,30 @@ export function compileExternalAuthn(
   if (sendable.length === 0) ctx.issue(`${at}.send.headers`, 'name at least one request header that carries the credential, e.g. [authorization]');
   const values: string[] = new Array<string>(sendable.length).fill('');
   const cache = new ExpiringCache<Identity | Refused>(cfg.cache.ttl > 0 ? CACHE_ENTRIES : 0);
-  const inflight = new Map<string, Promise<AuthResult>>();
   const { challenge, byReason } = challenges(sendable.includes('authorization') ? 'Bearer' : 'Portcullis', name);
-  const warn = new ThrottledWarn({ authenticator: name, url: cfg.url });
-  const onFailure = cfg.failure_mode === 'allow' ? ABSENT : REJECTED[R.authn_unavailable]!;
   const stats = { calls: 0, hits: 0, failures: 0 };
+  const service = new ServiceCall<AuthResult>({
+    pool,
+    timeoutMs: cfg.timeout,
+    service: 'external authentication service',
+    step: 'external authentication',
+    logFields: { authenticator: name, url: cfg.url },
+    failureMode: cfg.failure_mode,
+    onFailure: cfg.failure_mode === 'allow' ? ABSENT : REJECTED[R.authn_unavailable]!,
+    onOverloaded: REJECTED[R.overloaded]!,
+    stats,
+  });
 
   async function ask(req: CalloutRequest, key: string): Promise<AuthResult> {
-    stats.calls++;
-    const a = await runCallout(pool, req, cfg.timeout);
-    if (!a.ok) {
-      stats.failures++;
-      warn.warn('external authentication service did not answer; applying failure_mode', { error: a.error, detail: a.detail, failure_mode: cfg.failure_mode });
-      return a.error === 'overloaded' ? REJECTED[R.overloaded]! : onFailure;
-    }
+    const a = await service.call(req);
+    if (!a.ok) return service.noAnswer(a);
     const now = Date.now();
     if (a.status === 401 || a.status === 403) {
       cache.set(key, new Refused(R.authn_denied), now + Math.min(cfg.cache.ttl, MAX_NEGATIVE_MS));
       return REJECTED[R.authn_denied]!;
     }
     const ok = a.status === 200 ? readAnswer(a.body) : null;
-    if (ok === null) {
-      stats.failures++;
-      warn.warn('external authentication service answered something unreadable; applying failure_mode', { status: a.status, failure_mode: cfg.failure_mode });
-      return onFailure;
-    }
+    if (ok === null) return service.unreadable(a.status);
     const exp = ok.claims.exp;
     const expiresAt = typeof exp === 'number' ? exp * 1000 : Infinity;
     if (expiresAt <= now) return REJECTED[R.token_expired]!;
@@ -117,25 +117,12 @@ export function compileExternalAuthn(
         view.identity = hit;
         return AUTH_OK;
       }
-      const pending = inflight.get(key);
+      const pending = service.pending(key);
       if (pending !== undefined) return pending;
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'x-forwarded-method': view.method,
-        'x-forwarded-uri': view.query === '' ? view.path : `${view.path}?${view.query}`,
-        'x-forwarded-host': view.host,
-        'x-forwarded-for': view.clientIp,
-      };
       const sent: Record<string, string> = {};
-      for (let i = 0; i < sendable.length; i++) if (values[i] !== '') headers[sendable[i]!] = sent[sendable[i]!] = values[i]!;
+      const headers = serviceRequestHeaders(view, sendable, values, sent);
       const body = JSON.stringify({ method: view.method, path: view.path, query: view.query, host: view.host, ip: view.clientIp, headers: sent });
-      const p = ask({ url: cfg.url, method: 'POST', headers, body, maxBody: 64 * 1024 }, key).catch((e: unknown) => {
-        warn.warn('external authentication failed unexpectedly; applying failure_mode', { detail: String(e) });
-        return onFailure;
-      });
-      inflight.set(key, p);
-      void p.finally(() => inflight.delete(key));
-      return p;
+      return service.start(ask({ url: cfg.url, method: 'POST', headers, body, maxBody: 64 * 1024 }, key), key);
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;

@@ -15,8 +15,9 @@ import { compileTokenSource } from '../extract.js';
 import { makeIdentity } from '../identity.js';
 import { ABSENT, challenges, REJECTED, Refused } from '../slow-results.js';
 import { ExpiringCache } from '../../workers/expiring-cache.js';
-import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
+import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
+import { ServiceCall } from '../../workers/service-call.js';
 import { readIntrospection } from './answer.js';
 
 const CACHE_ENTRIES = 100_000;
@@ -40,11 +41,19 @@ export function compileIntrospection(
   const extractor = compileTokenSource(cfg.from);
   const maxTokenBytes = ctx.plan.config.server.limits.max_token_bytes;
   const cache = new ExpiringCache<Identity | Refused>(CACHE_ENTRIES);
-  const inflight = new Map<string, Promise<AuthResult>>();
   const { challenge, byReason } = challenges('Bearer', name);
-  const warn = new ThrottledWarn({ authenticator: name, endpoint: cfg.endpoint });
   const stats: IntrospectionStats = { hits: 0, calls: 0, failures: 0 };
-  const onFailure = cfg.failure_mode === 'allow' ? ABSENT : REJECTED[R.authn_unavailable]!;
+  const service = new ServiceCall<AuthResult>({
+    pool,
+    timeoutMs: cfg.timeout,
+    service: 'introspection endpoint',
+    step: 'introspection',
+    logFields: { authenticator: name, endpoint: cfg.endpoint },
+    failureMode: cfg.failure_mode,
+    onFailure: cfg.failure_mode === 'allow' ? ABSENT : REJECTED[R.authn_unavailable]!,
+    onOverloaded: REJECTED[R.overloaded]!,
+    stats,
+  });
   // RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (secret !== undefined) {
@@ -53,25 +62,12 @@ export function compileIntrospection(
   const bodyPrefix = secret === undefined ? `client_id=${encodeURIComponent(cfg.client_id)}&token_type_hint=access_token&token=` : 'token_type_hint=access_token&token=';
 
   async function introspect(token: string, key: string): Promise<AuthResult> {
-    stats.calls++;
     const req: CalloutRequest = { url: cfg.endpoint, method: 'POST', headers, body: bodyPrefix + encodeURIComponent(token), maxBody: 64 * 1024 };
-    const a = await runCallout(pool, req, cfg.timeout);
-    if (!a.ok) {
-      stats.failures++;
-      warn.warn('introspection endpoint did not answer; applying failure_mode', { error: a.error, detail: a.detail, failure_mode: cfg.failure_mode });
-      return a.error === 'overloaded' ? REJECTED[R.overloaded]! : onFailure;
-    }
+    const a = await service.call(req);
+    if (!a.ok) return service.noAnswer(a);
     const now = Date.now();
     const r = a.status === 200 ? readIntrospection(a.body, now) : null;
-    if (r === null) {
-      stats.failures++;
-      warn.warn('introspection endpoint answered something unreadable; applying failure_mode', {
-        status: a.status,
-        hint: a.status === 401 ? 'check client_id / client_secret of this authenticator' : undefined,
-        failure_mode: cfg.failure_mode,
-      });
-      return onFailure;
-    }
+    if (r === null) return service.unreadable(a.status, a.status === 401 ? 'check client_id / client_secret of this authenticator' : undefined);
     if (!r.active) {
       if (r.remember) cache.set(key, new Refused(r.reason), now + cfg.negative_cache_ttl);
       return REJECTED[r.reason]!;
@@ -107,15 +103,9 @@ export function compileIntrospection(
         view.identity = hit;
         return AUTH_OK;
       }
-      const pending = inflight.get(key);
+      const pending = service.pending(key);
       if (pending !== undefined) return pending;
-      const p = introspect(token, key).catch((e: unknown) => {
-        warn.warn('introspection failed unexpectedly; applying failure_mode', { detail: String(e) });
-        return onFailure;
-      });
-      inflight.set(key, p);
-      void p.finally(() => inflight.delete(key));
-      return p;
+      return service.start(introspect(token, key), key);
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;

@@ -14,8 +14,9 @@ import { AUTHZ_RESPOND } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { AuthorizerConfig } from '../../config/schema.js';
 import { R, REASON_BODY } from '../../reasons.js';
-import { runCallout, ThrottledWarn, type CalloutRequest } from '../../workers/callout.js';
+import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
+import { ServiceCall, serviceRequestHeaders } from '../../workers/service-call.js';
 import { NOT_SENT } from '../../workers/service-headers.js';
 import { compileKey } from './cache-key.js';
 import { DecisionCache } from './decision-cache.js';
@@ -59,25 +60,23 @@ export function compileAuthorizer(
   /** This request's key parts, reused (the hot path builds no key string). */
   const parts: string[] = new Array<string>(key?.size ?? 0).fill('');
   const ttl = cfg.cache.ttl;
-  const inflight = new Map<string, Promise<AuthzDecision>>();
   const sendHeaders = cfg.send.headers.map((h) => h.toLowerCase()).filter((h) => !NOT_SENT.has(h));
-  const warn = new ThrottledWarn({ authorizer: name, url: cfg.url });
-  const onFailure = cfg.failure_mode === 'allow' ? FORWARD_PLAIN : UNAVAILABLE;
   const stats: AuthorizerStats = { hits: 0, misses: 0, calls: 0, failures: 0 };
+  const service = new ServiceCall<AuthzDecision>({
+    pool,
+    timeoutMs: cfg.timeout,
+    service: 'external authorizer',
+    step: 'external authorizer',
+    logFields: { authorizer: name, url: cfg.url },
+    failureMode: cfg.failure_mode,
+    onFailure: cfg.failure_mode === 'allow' ? FORWARD_PLAIN : UNAVAILABLE,
+    onOverloaded: OVERLOADED,
+    stats,
+  });
 
   function request(view: RequestView): CalloutRequest {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'x-forwarded-method': view.method,
-      'x-forwarded-uri': view.query === '' ? view.path : `${view.path}?${view.query}`,
-      'x-forwarded-host': view.host,
-      'x-forwarded-for': view.clientIp,
-    };
     const sent: Record<string, string> = {};
-    for (const h of sendHeaders) {
-      const v = view.header(h);
-      if (v !== '') headers[h] = sent[h] = v;
-    }
+    const headers = serviceRequestHeaders(view, sendHeaders, sendHeaders.map((h) => view.header(h)), sent);
     const id = view.identity;
     const body = JSON.stringify({
       route: routeNames[view.routeIndex] ?? String(view.routeIndex),
@@ -99,19 +98,10 @@ export function compileAuthorizer(
   }
 
   async function ask(req: CalloutRequest, slot: Slot | null, identityUntil: number): Promise<AuthzDecision> {
-    stats.calls++;
-    const a = await runCallout(pool, req, cfg.timeout);
-    if (!a.ok) {
-      stats.failures++;
-      warn.warn('external authorizer did not answer; applying failure_mode', { error: a.error, detail: a.detail, failure_mode: cfg.failure_mode });
-      return a.error === 'overloaded' ? OVERLOADED : onFailure;
-    }
+    const a = await service.call(req);
+    if (!a.ok) return service.noAnswer(a);
     const d = decide(a, upstreamIndex);
-    if (d === null) {
-      stats.failures++;
-      warn.warn('external authorizer answered something unreadable; applying failure_mode', { status: a.status, failure_mode: cfg.failure_mode });
-      return onFailure;
-    }
+    if (d === null) return service.unreadable(a.status);
     // A service's 5xx is passed on but not remembered: it says nothing about the request.
     if (slot !== null && cache !== null && a.status < 500) cache.set(slot.hash, slot.route, slot.parts, d, Math.min(Date.now() + ttl, identityUntil));
     return d;
@@ -132,22 +122,14 @@ export function compileAuthorizer(
         }
         // Miss: from here on allocation is fine. JSON keeps the single-flight key unambiguous.
         flightKey = JSON.stringify([view.routeIndex, parts]);
-        const pending = inflight.get(flightKey);
+        const pending = service.pending(flightKey);
         if (pending !== undefined) return pending;
         slot = { hash, route: view.routeIndex, parts: parts.slice() };
       }
       stats.misses++;
       const id = view.identity;
       const until = key !== null && key.usesIdentity && id !== null ? id.expiresAt : Infinity;
-      const p = ask(request(view), slot, until).catch((e: unknown) => {
-        warn.warn('external authorizer failed unexpectedly; applying failure_mode', { detail: String(e) });
-        return onFailure;
-      });
-      if (slot !== null) {
-        inflight.set(flightKey, p);
-        void p.finally(() => inflight.delete(flightKey));
-      }
-      return p;
+      return service.start(ask(request(view), slot, until), slot !== null ? flightKey : null);
     },
     close() {
       cache?.clear();

@@ -1,0 +1,101 @@
+// One configured slow-path service (external authentication, token
+// introspection, an external authorizer) called through the worker pool:
+// what every such caller does alike around its own answer reading — count
+// calls and failures, warn (throttled), turn a call without a usable answer
+// into the failure_mode result (a full queue: always overloaded), and let
+// concurrent cache misses for one key share one call.
+import type { RequestView } from '../contracts.js';
+import { runCallout, ThrottledWarn, type CalloutAnswer, type CalloutRequest } from './callout.js';
+import type { WorkerPool } from './pool.js';
+
+export interface ServiceCallOptions<R> {
+  readonly pool: WorkerPool;
+  readonly timeoutMs: number;
+  /** The service in log lines, e.g. "introspection endpoint". */
+  readonly service: string;
+  /** The gateway's step in the log line for an unexpected error, e.g. "introspection". */
+  readonly step: string;
+  /** Fields every log line carries (the stage's name and URL). */
+  readonly logFields: Record<string, unknown>;
+  readonly failureMode: 'deny' | 'allow';
+  /** The result when the service gives no usable answer (per failure_mode). */
+  readonly onFailure: R;
+  /** The result when the pool's queue is full, whatever failure_mode says. */
+  readonly onOverloaded: R;
+  /** The stage's own stats object: `calls` and `failures` are counted here. */
+  readonly stats: { calls: number; failures: number };
+}
+
+export class ServiceCall<R> {
+  readonly onFailure: R;
+  private readonly o: ServiceCallOptions<R>;
+  private readonly warn: ThrottledWarn;
+  private readonly inflight = new Map<string, Promise<R>>();
+
+  constructor(o: ServiceCallOptions<R>) {
+    this.o = o;
+    this.onFailure = o.onFailure;
+    this.warn = new ThrottledWarn(o.logFields);
+  }
+
+  /** Sends one request (counted). Never rejects: a failed call is an `ok: false` answer. */
+  call(req: CalloutRequest): Promise<CalloutAnswer> {
+    this.o.stats.calls++;
+    return runCallout(this.o.pool, req, this.o.timeoutMs);
+  }
+
+  /** The result for a call that got no answer: counted and logged. */
+  noAnswer(a: CalloutAnswer & { ok: false }): R {
+    this.o.stats.failures++;
+    this.warn.warn(`${this.o.service} did not answer; applying failure_mode`, { error: a.error, detail: a.detail, failure_mode: this.o.failureMode });
+    return a.error === 'overloaded' ? this.o.onOverloaded : this.o.onFailure;
+  }
+
+  /** The result for an answer the stage cannot read: counted and logged. */
+  unreadable(status: number, hint?: string): R {
+    this.o.stats.failures++;
+    const fields = hint === undefined ? { status, failure_mode: this.o.failureMode } : { status, hint, failure_mode: this.o.failureMode };
+    this.warn.warn(`${this.o.service} answered something unreadable; applying failure_mode`, fields);
+    return this.o.onFailure;
+  }
+
+  /** The call already running for `key`, if any: a concurrent miss joins it. */
+  pending(key: string): Promise<R> | undefined {
+    return this.inflight.get(key);
+  }
+
+  /**
+   * `p` with an unexpected error (a bug, never the service's answer) logged
+   * and answered per failure_mode; with a key, later misses for it share `p`
+   * until it settles.
+   */
+  start(p: Promise<R>, key: string | null): Promise<R> {
+    const guarded = p.catch((e: unknown) => {
+      this.warn.warn(`${this.o.step} failed unexpectedly; applying failure_mode`, { detail: String(e) });
+      return this.o.onFailure;
+    });
+    if (key !== null) {
+      this.inflight.set(key, guarded);
+      void guarded.finally(() => this.inflight.delete(key));
+    }
+    return guarded;
+  }
+}
+
+/**
+ * The headers sent to a service that judges a client request: JSON content
+ * type, the request line as x-forwarded-method / -uri / -host / -for, and the
+ * configured request headers (`names[i]` with value `values[i]`, '' = absent).
+ * Those sent are also written to `sent` (the JSON body's `headers`).
+ */
+export function serviceRequestHeaders(view: RequestView, names: readonly string[], values: readonly string[], sent: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-forwarded-method': view.method,
+    'x-forwarded-uri': view.query === '' ? view.path : `${view.path}?${view.query}`,
+    'x-forwarded-host': view.host,
+    'x-forwarded-for': view.clientIp,
+  };
+  for (let i = 0; i < names.length; i++) if (values[i] !== '') headers[names[i]!] = sent[names[i]!] = values[i]!;
+  return headers;
+}
