@@ -2,7 +2,7 @@
 // reason), and their WWW-Authenticate answers, all built once.
 import { AUTH_ABSENT, AUTH_REJECT, type AuthResult } from '../contracts.js';
 import { R, REASONS } from '../reasons.js';
-import { quoted } from './challenge.js';
+import { challengeTable } from './challenge.js';
 
 export const REJECTED: readonly AuthResult[] = REASONS.map((_, reason) => Object.freeze({ outcome: AUTH_REJECT, identity: null, reason }));
 export const ABSENT: AuthResult = Object.freeze({ outcome: AUTH_ABSENT, identity: null, reason: R.no_credentials });
@@ -18,12 +18,7 @@ const DESCRIPTION: Readonly<Record<number, string>> = {
 
 /** `challenge` and one WWW-Authenticate value per reason, for a scheme and realm. */
 export function challenges(scheme: string, realm: string): { challenge: string; byReason: readonly string[] } {
-  const challenge = `${scheme} realm=${quoted(realm)}`;
-  const byReason = REASONS.map((_, id) => {
-    const d = DESCRIPTION[id];
-    return d === undefined || scheme !== 'Bearer' ? challenge : `${challenge}, error="invalid_token", error_description=${quoted(d)}`;
-  });
-  return { challenge, byReason: Object.freeze(byReason) };
+  return challengeTable(scheme, realm, DESCRIPTION);
 }
 
 /** Marker stored in a cache for a refused credential. */

@@ -1,7 +1,7 @@
 // RFC 6750 §3 answers for a JWT authenticator, one string per reason, built
 // at compile time: a 401 picks one by index.
-import { R, REASONS } from '../../reasons.js';
-import { quoted } from '../challenge.js';
+import { R } from '../../reasons.js';
+import { challengeTable } from '../challenge.js';
 
 /** Short, safe descriptions: they name the check that failed, never key or token contents. */
 const DESCRIPTION: Readonly<Record<number, string>> = {
@@ -20,10 +20,5 @@ const DESCRIPTION: Readonly<Record<number, string>> = {
 
 /** `[challenge, challengeFor[0..REASONS.length)]` for a Bearer realm. */
 export function bearerChallenges(realm: string): { challenge: string; byReason: readonly string[] } {
-  const challenge = `Bearer realm=${quoted(realm)}`;
-  const byReason = REASONS.map((_, id) => {
-    const d = DESCRIPTION[id];
-    return d === undefined ? challenge : `${challenge}, error="invalid_token", error_description=${quoted(d)}`;
-  });
-  return { challenge, byReason: Object.freeze(byReason) };
+  return challengeTable('Bearer', realm, DESCRIPTION);
 }
