@@ -35,11 +35,15 @@ function validName(n: string): boolean {
   return true;
 }
 
-/** No CR, LF, NUL or other controls except HTAB in a value (RFC 9110 §5.5). */
+/**
+ * No CR, LF, NUL or other controls except HTAB in a value (RFC 9110 §5.5), and
+ * nothing above U+00FF: a value is bytes, and undici refuses such a header at
+ * dispatch, which the client would see as a 502 "upstream_error" for its own bad request.
+ */
 export function validValue(v: string): boolean {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127) return false;
+    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
   }
   return true;
 }

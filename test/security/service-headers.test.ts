@@ -70,3 +70,15 @@ describe('headers the gateway sets cannot be pre-empted by the client', () => {
     expect((await request(gw.url, '/jwt/2', { headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
   });
 });
+
+describe('a header value the gateway cannot forward is the client\'s error', () => {
+  it('answers 400 bad_header (not 502 upstream_error) for a value with characters above U+00FF', async () => {
+    const { rawRequest } = await import('../core/util.js');
+    const n = up.requests.length;
+    const head = Buffer.concat([Buffer.from('GET /az/utf8 HTTP/1.1\r\nHost: gw\r\nX-Name: a'), Buffer.from('\u010d\u010aX-Injected: yes', 'utf8'), Buffer.from('\r\n\r\n')]);
+    const r = await rawRequest(gw.ports[0]!, head, { timeoutMs: 3000 });
+    expect(r.status).toBe(400);
+    expect(r.body).toContain('bad_header');
+    expect(up.requests.length).toBe(n);
+  });
+});
