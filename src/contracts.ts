@@ -29,6 +29,10 @@ export interface RequestView {
   readonly clientIp16: Uint8Array;
   /** True when the client address is IPv4 (or IPv4-mapped). */
   readonly clientIsV4: boolean;
+  /** Scheme of the listener the request arrived on (absent in test doubles: treat as unknown). */
+  readonly proto?: 'http' | 'https';
+  /** The socket peer is in server.trusted_proxies: its X-Forwarded-* may be believed. */
+  readonly peerTrusted?: boolean;
   /** Index of the matched route in the plan. */
   readonly routeIndex: number;
   /** Request header value by lower-case name, '' when absent (first occurrence). */

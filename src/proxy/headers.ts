@@ -57,6 +57,21 @@ function isDigits(s: string): boolean {
   return true;
 }
 
+/**
+ * Headers the gateway reads to decide (credentials, cookies) are refused when
+ * repeated; the runtime adds every header the config makes a decision on
+ * (match.headers, route_by, rate-limit and token sources). Name → slot.
+ */
+export const ALWAYS_SINGLE: ReadonlyMap<string, number> = singletonIndex([]);
+export function singletonIndex(extra: Iterable<string>): ReadonlyMap<string, number> {
+  const names = new Set(['authorization', 'cookie', 'host', 'x-api-key']);
+  for (const n of extra) names.add(n.toLowerCase());
+  const m = new Map<string, number>();
+  for (const n of names) if (m.size < 256) m.set(n, m.size);
+  return m;
+}
+const seen = new Uint8Array(256);
+
 /** What framing a request declared; filled by inspectRequestHeaders. */
 export interface Framing {
   /** Declared Content-Length, or -1 when none. */
@@ -74,7 +89,7 @@ export interface Framing {
  * Validates the headers of a request the gateway is about to forward.
  * Returns 0, or the reason id of a 400 (never forward what could not be fully parsed).
  */
-export function inspectRequestHeaders(h: readonly string[], out: Framing): number {
+export function inspectRequestHeaders(h: readonly string[], out: Framing, singletons: ReadonlyMap<string, number> = ALWAYS_SINGLE): number {
   out.contentLength = -1;
   out.chunked = false;
   out.connectionDrop = null;
@@ -82,7 +97,7 @@ export function inspectRequestHeaders(h: readonly string[], out: Framing): numbe
   out.xfp = '';
   out.requestId = '';
   let sawCl = false;
-  let sawAuth = false;
+  seen.fill(0, 0, singletons.size);
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     const value = h[i + 1]!;
@@ -112,12 +127,13 @@ export function inspectRequestHeaders(h: readonly string[], out: Framing): numbe
       case 'x-request-id':
         out.requestId = value;
         break;
-      case 'authorization':
-        // A singleton (RFC 9110 §11.6.2). The gateway authenticates the first;
-        // a second one would reach the upstream unverified.
-        if (sawAuth) return R.bad_header;
-        sawAuth = true;
-        break;
+    }
+    // A header some stage decided on (the first occurrence) must not come twice:
+    // the upstream would see a second, unchecked value (RFC 9110 §5.3).
+    const k = singletons.get(name);
+    if (k !== undefined) {
+      if (seen[k] !== 0) return R.bad_header;
+      seen[k] = 1;
     }
   }
   if (out.chunked && sawCl) return R.bad_header; // CL + TE: classic smuggling vector

@@ -9,7 +9,7 @@ import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { compileRouter, normalizePath } from '../router/index.js';
 import { compileClientIp } from '../policy/client-ip.js';
 import { compileRoutePolicy } from '../policy/rules.js';
-import { compileHeaderPolicy } from '../proxy/headers.js';
+import { compileHeaderPolicy, singletonIndex } from '../proxy/headers.js';
 import { UpstreamGroup } from '../proxy/upstreams.js';
 import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
 import { buildStages, type SharedState } from './stages.js';
@@ -79,6 +79,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     idleTimeout: c.server.limits.idle_timeout,
     ready: stages.ready(),
     credentials: consumedCredentials(c),
+    singletons: singletonIndex(decidingHeaders(c)),
     readiness: () => stages.readiness(),
     collectors: stages.collectors,
     async close() {
@@ -98,6 +99,24 @@ function consumedCredentials(c: Plan['config']): Map<string, ConsumedCredential>
   for (const [name, a] of Object.entries(c.authenticators)) {
     if (a.type === 'basic') out.set(name, { header: 'authorization', query: '' });
     else if (a.type === 'api_key') out.set(name, 'header' in a.from ? { header: a.from.header.toLowerCase(), query: '' } : { header: '', query: a.from.query });
+  }
+  return out;
+}
+
+/** Every request header the config decides on: a repeated one is refused before proxying. */
+function decidingHeaders(c: Plan['config']): string[] {
+  const out: string[] = [];
+  for (const r of c.routes) {
+    out.push(...Object.keys(r.match.headers ?? {}));
+    if (r.route_by && 'header' in r.route_by) out.push(r.route_by.header);
+  }
+  for (const l of Object.values(c.rate_limits)) if (l.key.startsWith('header:')) out.push(l.key.slice(7));
+  for (const a of Object.values(c.authenticators)) {
+    const from = (a as { from?: { header?: string } }).from;
+    if (from?.header) out.push(from.header);
+  }
+  for (const z of Object.values(c.authorizers)) {
+    for (const k of z.cache.key) if (k.startsWith('header:')) out.push(k.slice(7));
   }
   return out;
 }

@@ -131,6 +131,11 @@ export async function startGateway(configFile: string): Promise<Running> {
     routes: plan.config.routes.length,
     admin: admin ? `http://${plan.config.admin!.listen.host}:${admin.port}` : null,
   });
+  if (plan.config.server.listen.some((l) => l.proxy_protocol) && plan.config.server.trusted_proxies.length === 0) {
+    log.warn('proxy_protocol is on and trusted_proxies is empty: any client that reaches this port can choose its source address (ip rules, per-IP limits)', {
+      fix: 'list the load balancers in server.trusted_proxies, or make the port reachable only from them',
+    });
+  }
   void notifyReady();
 
   let reloading: Promise<{ ok: boolean; issues: string[] }> | null = null;

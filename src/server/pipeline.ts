@@ -375,7 +375,7 @@ export class Pipeline implements ExchangeHost {
   private forward(ex: Exchange, route: CompiledRoute): void {
     const v = ex.view;
     const f = this.framing;
-    const bad = inspectRequestHeaders(v.headers, f);
+    const bad = inspectRequestHeaders(v.headers, f, this.rt.singletons);
     // Deferred like rejectFraming: forward() may run inside the uWS handler.
     if (bad !== 0) { setImmediate(this.rejectLater, ex, bad); return; }
     if (f.contentLength > this.rt.maxBody) return ex.reject(R.body_too_large);

@@ -54,6 +54,8 @@ export interface Runtime {
   readonly ready: Promise<void>;
   /** By authenticator name: the credential it consumed, removed before proxying. */
   readonly credentials: ReadonlyMap<string, ConsumedCredential>;
+  /** Headers refused when repeated (name → slot), see inspectRequestHeaders. */
+  readonly singletons: ReadonlyMap<string, number>;
   /** Named readiness checks (key sets loaded, pool started). */
   readonly readiness: () => Record<string, boolean>;
   /** Extra Prometheus text from stages (rate limits, caches, pool). */

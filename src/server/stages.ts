@@ -122,6 +122,17 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
   const usedAuthz = new Set(c.routes.map((r) => r.authorize?.external).filter((x): x is string => !!x));
   for (const name of usedAuthz) {
     const cfg = c.authorizers[name];
+    if (cfg && cfg.cache.ttl > 0 && !shared.checkOnly && shared.threadSlot === 0) {
+      // A decision cached without a part the service decides on widens access: /docs/1 allowed → /docs/2 allowed.
+      const keyed = new Set(cfg.cache.key.filter((k) => k.startsWith('header:')).map((k) => k.slice(7).toLowerCase()));
+      const unkeyed = cfg.send.headers.filter((h) => !keyed.has(h.toLowerCase()));
+      if (unkeyed.length || !cfg.cache.key.includes('path')) {
+        log.warn('authorizer decisions are cached without some of what the service is sent; a cached allow is reused for requests that differ only there', {
+          authorizer: name, not_in_cache_key: [...unkeyed.map((h) => `header:${h}`), ...(cfg.cache.key.includes('path') ? [] : ['path'])],
+          fix: `add them to authorizers.${name}.cache.key if the service decides on them`,
+        });
+      }
+    }
     if (cfg) authzs.set(name, compileAuthorizer(name, cfg, `authorizers.${name}`, ctx, workerPool(plan, shared), upstreamIndex, routeNames));
   }
 

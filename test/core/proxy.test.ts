@@ -126,9 +126,12 @@ describe('Expect: 100-continue', () => {
 });
 
 describe('large bodies stream with bounded memory', () => {
-  it('uploads 200 MB through the gateway without buffering it (peak RSS stays bounded)', async () => {
-    const total = 200 * MiB;
+  it('uploads 300 MB through the gateway without buffering it (peak RSS stays bounded)', async () => {
+    const total = 300 * MiB;
     const h = createHash('sha256');
+    // Growth over the idle gateway, not absolute RSS: garbage not yet collected
+    // (copied chunks) varies with machine load; a buffered body would add 300 MB.
+    const base = await procStatusKb(gw.proc.pid!, 'VmRSS');
     let peakRss = 0;
     const sampler = setInterval(() => {
       void procStatusKb(gw.proc.pid!, 'VmRSS').then((kb) => { peakRss = Math.max(peakRss, kb); });
@@ -160,14 +163,14 @@ describe('large bodies stream with bounded memory', () => {
     const j = JSON.parse(r.text) as { bytes: number; sha256: string };
     expect(j.bytes).toBe(total);
     expect(j.sha256).toBe(h.digest('hex'));
-    // A gateway that buffered the body would hold 200 MB+ at once.
+    // A gateway that buffered the body would grow by 300 MB+.
     expect(hwm).toBeGreaterThan(0);
-    expect(hwm / 1024).toBeLessThan(250);
-    expect(peakRss / 1024).toBeLessThan(250);
+    expect((peakRss - base) / 1024).toBeLessThan(200);
   }, 60_000);
 
-  it('streams a 100 MB download to a slow-reading client with backpressure (bounded RSS, bytes intact)', async () => {
-    const total = 100 * MiB;
+  it('streams a 200 MB download to a slow-reading client with backpressure (bounded RSS, bytes intact)', async () => {
+    const total = 200 * MiB;
+    const base = await procStatusKb(gw.proc.pid!, 'VmRSS');
     const expected = createHash('sha256');
     for (let i = 0; i < total / BLOCK.length; i++) expected.update(BLOCK);
     const h = createHash('sha256');
@@ -200,8 +203,8 @@ describe('large bodies stream with bounded memory', () => {
     expect(got).toBe(total);
     expect(h.digest('hex')).toBe(expected.digest('hex'));
     expect(rssDuringStall).toBeGreaterThan(0);
-    expect(rssDuringStall / 1024).toBeLessThan(250);
-    expect((await procStatusKb(gw.proc.pid!, 'VmHWM')) / 1024).toBeLessThan(250);
+    // Pulling the whole body in while the client stalls would grow by 200 MB.
+    expect((rssDuringStall - base) / 1024).toBeLessThan(120);
   }, 60_000);
 
   it('relays a chunked (no Content-Length) upstream response completely', async () => {

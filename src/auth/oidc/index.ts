@@ -183,8 +183,9 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     if (fixedOrigin !== null) return fixedOrigin;
     const host = view.header('host');
     if (!HOST_RE.test(host)) return null;
-    const xfp = view.header('x-forwarded-proto').split(',')[0]!.trim().toLowerCase();
-    const scheme = xfp === 'http' || xfp === 'https' ? xfp : 'https';
+    // X-Forwarded-Proto only from a trusted proxy; else the listener's own scheme (https when unknown).
+    const xfp = view.peerTrusted === true ? view.header('x-forwarded-proto').split(',')[0]!.trim().toLowerCase() : '';
+    const scheme = xfp === 'http' || xfp === 'https' ? xfp : view.proto ?? 'https';
     return `${scheme}://${host}`;
   }
 
