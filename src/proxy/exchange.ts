@@ -25,6 +25,9 @@ export interface ExchangeHost {
 }
 
 const EMPTY: readonly string[] = [];
+const OP_HEAD = 1;
+const OP_CHUNK = 2;
+const OP_END = 3;
 /** Bytes queued from the client before the upstream request exists; above it the socket is paused. */
 const PREBUFFER_PAUSE = 64 * 1024;
 
@@ -102,6 +105,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   // --- client side -----------------------------------------------------------
+
+  /** One closure for every corked write of this exchange; corkOp says which. */
+  private corkOp = 0;
+  private readonly corked = (): void => {
+    const op = this.corkOp;
+    if (op === OP_HEAD) this.writeHead();
+    else if (op === OP_CHUNK) this.writeChunk();
+    else this.endChunked();
+  };
 
   private readonly onClientAborted = (): void => {
     if (this.done) return;
@@ -277,11 +289,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.started = true;
     this.corkStatus = statusCode;
     this.corkHeaders = raw;
-    this.res.cork(this.writeHead);
+    this.corkOp = OP_HEAD;
+    this.res.cork(this.corked);
     return true;
   }
 
-  private readonly writeHead = (): void => {
+  private writeHead(): void {
     const res = this.res;
     const raw = this.corkHeaders!;
     this.corkHeaders = null;
@@ -306,12 +319,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       res.end();
       this.finishResponse();
     }
-  };
+  }
+
 
   onData(chunk: Buffer): boolean {
     if (this.done) return false;
     this.cork1 = chunk;
-    this.res.cork(this.writeChunk);
+    this.corkOp = OP_CHUNK;
+    this.res.cork(this.corked);
     // Pause undici only to wait for the client; a finished response must let
     // undici read to the end of the message, or the connection is never reused.
     return this.held === null && !this.waitingWritable;
@@ -319,7 +334,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private waitingWritable = false;
 
-  private readonly writeChunk = (): void => {
+  private writeChunk(): void {
     const chunk = this.cork1!;
     this.cork1 = null;
     const res = this.res;
@@ -338,7 +353,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.waitingWritable = true;
       this.hookWritable();
     }
-  };
+  }
+
 
   private hookWritable(): void {
     if (!this.writableHooked) {
@@ -365,17 +381,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (this.done) return;
     if (this.totalSize < 0) {
-      this.res.cork(this.endChunked);
+      this.corkOp = OP_END;
+      this.res.cork(this.corked);
     } else if (this.held === null) {
       // Content-Length response fully relayed by tryEnd, or upstream sent less than announced.
       this.finishResponse();
     }
   }
 
-  private readonly endChunked = (): void => {
+  private endChunked(): void {
     this.res.end();
     this.finishResponse();
-  };
+  }
+
 
   onError(err: Error): void {
     if (this.done) return;

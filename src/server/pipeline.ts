@@ -189,7 +189,7 @@ export class Pipeline implements ExchangeHost {
     const p16 = this.peer16;
     if (!ip16FromBytes(new Uint8Array(res.getRemoteAddress()), p16)) p16.fill(0);
     if (l.proxyProtocol) this.fromProxyHeader(res, p16);
-    const peerText = formatIp16(p16);
+    const peerText = this.peerTextOf(p16);
     v.peerTrusted = false;
     const cip = this.rt.clientIp;
     if (cip.trustsAny && cip.trusted.has(p16)) {
@@ -203,6 +203,20 @@ export class Pipeline implements ExchangeHost {
     v.peerIp = peerText;
     const b = v.clientIp16;
     v.clientIsV4 = b[10] === 0xff && b[11] === 0xff && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0 && b[4] === 0 && b[5] === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0 && b[9] === 0;
+  }
+
+  private readonly lastPeer16 = new Uint8Array(16);
+  private lastPeerText = '';
+  /** Text of a peer address; the previous request's string is reused when the address repeats (keep-alive clients). */
+  private peerTextOf(p16: Uint8Array): string {
+    const last = this.lastPeer16;
+    let same = this.lastPeerText !== '';
+    for (let i = 15; same && i >= 0; i--) if (last[i] !== p16[i]) same = false;
+    if (!same) {
+      last.set(p16);
+      this.lastPeerText = formatIp16(p16);
+    }
+    return this.lastPeerText;
   }
 
   /**

@@ -76,10 +76,16 @@ export class LiveView extends BaseView {
     return this.req!.getQuery(name);
   }
 
+  private static readonly NONE: string[] = [];
+  private collecting: string[] = LiveView.NONE;
+  private readonly collectOne = (k: string, v: string): void => { this.collecting.push(k, v); };
+
   /** Every header, flat [name, value…] in arrival order (names lower-case as uWS gives them). */
   collectHeaders(): string[] {
     const out: string[] = [];
-    this.req!.forEach((k, v) => { out.push(k, v); });
+    this.collecting = out;
+    this.req!.forEach(this.collectOne);
+    this.collecting = LiveView.NONE;
     return out;
   }
 
