@@ -157,6 +157,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
+  /**
+   * Before the answer is written: a socket left paused (request body
+   * backpressure) across the end of a response never reads the next request
+   * on that connection — the client sees a reset on keep-alive.
+   */
+  private unpause(): void {
+    if (this.clientPaused) {
+      this.clientPaused = false;
+      this.res.resume();
+    }
+  }
+
   resumeClient(): void {
     if (this.clientPaused && !this.done) {
       this.clientPaused = false;
@@ -179,6 +191,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.upstreamAbort?.(new Error('rejected'));
     this.body?.destroy();
     this.res.cork(() => {
+      this.unpause();
       writeRejection(this.res, reasonId, extra, this.view.requestId, this.view.limitName);
     });
     this.host.finished(this);
@@ -191,6 +204,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.started = true;
     this.done = true;
     this.res.cork(() => {
+      this.unpause();
       writeDirect(this.res, r.status, r.headers, r.body, this.head);
     });
     this.host.finished(this);
@@ -224,6 +238,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.reason = reasonId;
       this.started = true;
       this.res.cork(() => {
+        this.unpause();
         this.res.writeStatus(statusLine(this.status));
         this.res.writeHeader('content-type', 'application/json');
         this.res.writeHeader('x-request-id', this.view.requestId);
@@ -296,6 +311,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private writeHead(): void {
     const res = this.res;
+    this.unpause();
     const raw = this.corkHeaders!;
     this.corkHeaders = null;
     res.writeStatus(statusLine(this.corkStatus));
