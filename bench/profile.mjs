@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { cpuMicros } from './lib/proc.mjs';
 import { scenarios } from './lib/scenarios.mjs';
 import { CLI, startUpstream } from './lib/servers.mjs';
-import { ensureTools, spawnPinned, stopChild } from './lib/system.mjs';
+import { CPUS, ensureTools, spawnPinned, stopChild } from './lib/system.mjs';
 import { prepareTokens } from './lib/tokens.mjs';
 import { runWrk, writeLua } from './lib/wrk.mjs';
 
@@ -44,7 +44,7 @@ const upstream = await startUpstream(tools.nginx, prefix);
 const cfgFile = path.join(prefix, 'gateway.yaml');
 writeFileSync(cfgFile, stringify(row.gateway));
 async function startGw(nodeArgs) {
-  const child = spawnPinned('1', process.execPath, [...nodeArgs, CLI, 'start', '--config', cfgFile], {
+  const child = spawnPinned(CPUS.sut, process.execPath, [...nodeArgs, CLI, 'start', '--config', cfgFile], {
     cwd: prefix, env: { ...process.env, PORTCULLIS_LOG_FORMAT: 'json' },
   });
   let text = '';

@@ -20,7 +20,7 @@ import { scenarios } from './lib/scenarios.mjs';
 import {
   PORTS, HAPROXY_FRONTENDS, haproxyPort, startAuthzService, startHaproxy, startNginxPeer, startPortcullis, startUpstream,
 } from './lib/servers.mjs';
-import { ensureTools, machine, pinPid, portFree, setNice, versions } from './lib/system.mjs';
+import { CPUS, ensureTools, machine, pinPid, portFree, setLayout, setNice, versions } from './lib/system.mjs';
 import { formatTable, markdownTable } from './lib/table.mjs';
 import { AUDIENCE, ISSUER, prepareTokens } from './lib/tokens.mjs';
 import { runWrk, writeLua } from './lib/wrk.mjs';
@@ -58,6 +58,11 @@ function parseArgs(argv) {
       case '--wait-quiet': o.waitQuiet = Number(val()); break;
       case '--no-wait-quiet': o.waitQuiet = 0; break;
       case '--nice': o.nice = Math.round(Number(val())); break;
+      case '--load-cpus': o.loadCpus = val(); break;
+      case '--sut-cpus': o.sutCpus = val(); break;
+      case '--threads': o.threads = Math.round(num(val(), '--threads')); break;
+      case '--wrk-threads': o.wrkThreads = Math.round(num(val(), '--wrk-threads')); break;
+      case '--upstream-workers': o.upstreamWorkers = Math.round(num(val(), '--upstream-workers')); break;
       case '--help': case '-h': o.help = true; break;
       default: throw new Error(`unknown option ${argv[i]} (see --help)`);
     }
@@ -84,6 +89,9 @@ const HELP = `portcullis bench — load scenarios with nginx and HAProxy as peer
   --no-install                        do not apt-get install wrk/nginx/haproxy when missing
   --no-build                          do not run tsc before starting
   --write-doc                         rewrite the results section of BENCHMARKS.md
+  --load-cpus LIST --sut-cpus LIST    taskset CPU lists (default 0 and 1)
+  --threads N                         gateway server.threads, nginx worker_processes, HAProxy nbthread (1)
+  --wrk-threads N --upstream-workers N  load generator threads, upstream nginx workers (1, 1)
   --nice N                            run the servers and the load generator at nice level N
                                       (e.g. -5; negative needs root): less noise on a shared machine
   --wait-quiet S                      before each row, wait up to S s (default 20) for other
@@ -96,6 +104,7 @@ const opts = (() => {
   try { return parseArgs(process.argv.slice(2)); } catch (e) { process.stderr.write(`bench: ${e.message}\n`); process.exit(2); }
 })();
 if (opts.help) { process.stdout.write(`${HELP}\n`); process.exit(0); }
+setLayout({ load: opts.loadCpus, sut: opts.sutCpus, threads: opts.threads, wrkThreads: opts.wrkThreads, upstreamWorkers: opts.upstreamWorkers });
 
 const log = (s) => process.stderr.write(`${s}\n`);
 const fmt = (n, d = 0) => (n === undefined || n === null || Number.isNaN(n) ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
@@ -147,7 +156,7 @@ async function main() {
 
   const box = machine(); // before pinning ourselves: availableParallelism follows the affinity mask
   // The bench process itself (paced rows, the idle holder's parent) stays on CPU 0.
-  pinPid(process.pid, '0');
+  pinPid(process.pid, CPUS.load);
   if (opts.nice) {
     setNice(opts.nice);
     spawnSync('renice', ['-n', String(opts.nice), '-p', String(process.pid)], { stdio: 'ignore' });
@@ -180,7 +189,7 @@ async function main() {
   const started = Date.now();
   const results = [];
   const byId = new Map();
-  log(`\n${rows.length} rows; ${opts.warmup} s warm-up + ${opts.reps} × ${opts.duration} s each; wrk -t1 -c${opts.connections}; gateway on CPU 1, load + upstream on CPU 0\n`);
+  log(`\n${rows.length} rows; ${opts.warmup} s warm-up + ${opts.reps} × ${opts.duration} s each; wrk -t${CPUS.wrkThreads} -c${opts.connections}; system under test on CPU ${CPUS.sut}, load + upstream on CPU ${CPUS.load}\n`);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     const tag = `[${String(i + 1).padStart(2)}/${rows.length}] ${row.id} (${row.system})`;
@@ -219,7 +228,9 @@ async function main() {
     options: { duration: opts.duration, warmup: opts.warmup, reps: opts.reps, connections: opts.connections, quick: opts.quick, generator, nice: opts.nice ?? 0 },
     machine: box,
     versions: versions(tools),
-    layout: tools.taskset ? 'load generator + nginx upstream on CPU 0, system under test on CPU 1 (taskset)' : 'not pinned (taskset missing)',
+    layout: tools.taskset
+      ? `load generator (wrk -t${CPUS.wrkThreads}) + nginx upstream (${CPUS.upstreamWorkers} worker${CPUS.upstreamWorkers > 1 ? 's' : ''}) on CPU ${CPUS.load}, system under test on CPU ${CPUS.sut} with ${CPUS.threads} thread${CPUS.threads > 1 ? 's' : ''} (taskset)`
+      : 'not pinned (taskset missing)',
     results,
   };
   const partial = opts.scenarios.length > 0;
@@ -297,7 +308,7 @@ async function measureRow(row, ctx) {
 
   if (row.system === 'portcullis') {
     try {
-      sut = await startPortcullis(row.gateway, ctx.prefix, row.id, { cpus: row.cpus ?? '1' });
+      sut = await startPortcullis(row.gateway, ctx.prefix, row.id, { cpus: row.cpus ?? 'sut' });
     } catch (e) {
       return { status: 'skipped', message: `gateway refused this config (feature not wired yet?): ${e.message}` };
     }
@@ -319,7 +330,7 @@ function loadRunner(row, ctx) {
   const connections = row.connections ?? opts.connections;
   if (ctx.generator === 'wrk') {
     const lua = writeLua(ctx.prefix, row.id, row.load ?? {});
-    return { generator: 'wrk', connections, run: (seconds) => runWrk({ wrk: ctx.tools.wrk, url: row.url, lua, seconds, connections, pin: ctx.tools.taskset ? '0' : '' }) };
+    return { generator: 'wrk', connections, run: (seconds) => runWrk({ wrk: ctx.tools.wrk, url: row.url, lua, seconds, connections, threads: CPUS.wrkThreads, pin: ctx.tools.taskset ? CPUS.load : '' }) };
   }
   const l = row.load ?? {};
   if (l.tokensFile) return { generator: 'autocannon', connections, unsupported: 'per-request tokens need wrk (Lua)' };
@@ -385,7 +396,7 @@ async function measureIdle(row, ctx, pids) {
   await runner.run(Math.max(1, opts.warmup));
   const rssBefore = rss();
   const holder = fork(path.join(HERE, 'lib', 'idle-holder.mjs'), [String(row.idle.port), row.idle.path, String(row.idle.count)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  pinPid(holder.pid, '0');
+  pinPid(holder.pid, CPUS.load);
   const ask = (type) => new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`idle holder did not answer ${type}`)), 120_000);
     holder.once('message', (m) => { clearTimeout(t); resolve(m); });

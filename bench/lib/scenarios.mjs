@@ -4,6 +4,7 @@
 // between figures measured minutes apart on the same machine.
 import { BIG_BYTES, PORTS, UPSTREAM_BODY, haproxyPort } from './servers.mjs';
 import { AUDIENCE, ISSUER } from './tokens.mjs';
+import { CPUS } from './system.mjs';
 
 const gw = (p) => `http://127.0.0.1:${PORTS.gateway}${p}`;
 const ng = (p) => `http://127.0.0.1:${PORTS.nginx}${p}`;
@@ -15,7 +16,7 @@ function base(extra = {}) {
   return {
     server: {
       listen: [{ host: '127.0.0.1', port: PORTS.gateway }],
-      threads: 1,
+      threads: CPUS.threads,
       limits: { max_body: '4MiB', idle_timeout: '120s' },
       ...extra.server,
     },
@@ -231,10 +232,10 @@ export function scenarios(t) {
     targets: [{ label: 'p99 added over direct ≤ 1 ms', vs: 'paced-direct', metric: 'p99-added', maxAddedUs: 1000 }] });
 
   // --- scaling: server.threads 1 vs 2 (gateway on both cores) -------------------
-  add({ id: 'pass-t1-2cores', scenario: 'threads 1 vs 2 (gateway on CPUs 0-1)', system: 'portcullis', url: gw(PATH), cpus: '0,1',
+  add({ id: 'pass-t1-2cores', scenario: 'threads 1 vs 2 (gateway on CPUs 0-1)', system: 'portcullis', url: gw(PATH), cpus: 'all',
     gateway: base({ routes: [{ name: 'pass', match: { path_prefix: '/' }, anonymous: true, upstream: 'up' }] }),
     baseline: { id: 'pass', metric: 'rps' }, note: 'layout change: gateway may run on both cores, sharing CPU 0 with wrk and the upstream' });
-  add({ id: 'pass-t2-2cores', scenario: 'threads 1 vs 2 (gateway on CPUs 0-1)', system: 'portcullis', url: gw(PATH), cpus: '0,1',
+  add({ id: 'pass-t2-2cores', scenario: 'threads 1 vs 2 (gateway on CPUs 0-1)', system: 'portcullis', url: gw(PATH), cpus: 'all',
     gateway: base({ server: { threads: 2 }, routes: [{ name: 'pass', match: { path_prefix: '/' }, anonymous: true, upstream: 'up' }] }),
     baseline: { id: 'pass-t1-2cores', metric: 'rps' } });
 

@@ -1,4 +1,5 @@
 // The processes a bench run starts: the nginx upstream (CPU 0), and on CPU 1
+// (the sets are CPUS in system.mjs; options move them on a bigger machine)
 // the system under test — Portcullis, or a peer (nginx proxy, HAProxy). Each
 // is started as the current user with its own config and prefix in a temp
 // dir, on fixed ports on 127.0.0.1, and stopped at the end.
@@ -7,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { processTree } from './proc.mjs';
-import { spawnPinned, stopChild, waitPort } from './system.mjs';
+import { CPUS, cpuSet, spawnPinned, stopChild, waitPort } from './system.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -29,11 +30,11 @@ export const BIG_BYTES = 1 << 20;
 
 const isRoot = process.getuid?.() === 0;
 
-function nginxCommon(prefix, name) {
+function nginxCommon(prefix, name, workers = 1) {
   mkdirSync(path.join(prefix, 'tmp'), { recursive: true });
   return `
 ${isRoot ? 'user root root;' : ''}
-worker_processes 1;
+worker_processes ${workers};
 worker_rlimit_nofile 20000;
 daemon off;
 pid ${prefix}/${name}.pid;
@@ -78,7 +79,7 @@ export async function startUpstream(nginx, prefix) {
   mkdirSync(path.join(prefix, 'www'), { recursive: true });
   writeFileSync(path.join(prefix, 'www', 'big.bin'), Buffer.alloc(BIG_BYTES, 120));
   const conf = path.join(prefix, 'upstream.conf');
-  writeFileSync(conf, `${nginxCommon(prefix, 'upstream')}
+  writeFileSync(conf, `${nginxCommon(prefix, 'upstream', CPUS.upstreamWorkers)}
 http {
 ${nginxHttpCommon(prefix)}
   server {
@@ -89,7 +90,7 @@ ${nginxHttpCommon(prefix)}
   }
 }
 `);
-  const child = spawnPinned('0', nginx, ['-p', prefix, '-c', conf]);
+  const child = spawnPinned(CPUS.load, nginx, ['-p', prefix, '-c', conf]);
   return startAndWait(child, PORTS.upstream, 'nginx upstream', path.join(prefix, 'upstream-error.log'));
 }
 
@@ -107,7 +108,7 @@ export async function startNginxPeer(nginx, prefix) {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Request-Id $request_id;`;
-  writeFileSync(conf, `${nginxCommon(prefix, 'peer-nginx')}
+  writeFileSync(conf, `${nginxCommon(prefix, 'peer-nginx', CPUS.threads)}
 http {
 ${nginxHttpCommon(prefix)}
   upstream up { server 127.0.0.1:${PORTS.upstream}; keepalive 128; keepalive_requests 10000000; keepalive_timeout 300s; }
@@ -131,7 +132,7 @@ ${nginxHttpCommon(prefix)}
   }
 }
 `);
-  const child = spawnPinned('1', nginx, ['-p', prefix, '-c', conf]);
+  const child = spawnPinned(CPUS.sut, nginx, ['-p', prefix, '-c', conf]);
   await startAndWait(child, PORTS.nginx, 'nginx peer', path.join(prefix, 'peer-nginx-error.log'));
   return { child, pids: () => processTree(child.pid), stop: () => stopChild(child) };
 }
@@ -165,7 +166,7 @@ ${body}
   default_backend up
 `;
   writeFileSync(conf, `global
-  nbthread 1
+  nbthread ${CPUS.threads}
   maxconn 9000
   pidfile ${prefix}/haproxy.pid
 
@@ -198,7 +199,7 @@ ${fe('deny', '  http-request deny deny_status 403 if { src 127.0.0.0/8 }')}
 ${fe('limited', `  http-request track-sc0 src table st_ip
   http-request deny deny_status 429 if { sc_http_req_rate(0) gt 1 }`)}
 `);
-  const child = spawnPinned('1', haproxy, ['-db', '-f', conf]);
+  const child = spawnPinned(CPUS.sut, haproxy, ['-db', '-f', conf]);
   await startAndWait(child, haproxyPort('pass'), 'haproxy');
   return { child, pids: () => processTree(child.pid), stop: () => stopChild(child) };
 }
@@ -207,10 +208,10 @@ ${fe('limited', `  http-request track-sc0 src table st_ip
  * Portcullis with `config` (an object written as YAML) on CPU `cpus`.
  * Resolves when it logs "portcullis listening"; rejects with its problems otherwise.
  */
-export async function startPortcullis(config, prefix, name, { cpus = '1', env = {} } = {}) {
+export async function startPortcullis(config, prefix, name, { cpus = 'sut', env = {} } = {}) {
   const file = path.join(prefix, `portcullis-${name}.yaml`);
   writeFileSync(file, stringify(config));
-  const child = spawnPinned(cpus, process.execPath, [CLI, 'start', '--config', file], {
+  const child = spawnPinned(cpuSet(cpus), process.execPath, [CLI, 'start', '--config', file], {
     cwd: prefix,
     env: { ...process.env, PORTCULLIS_LOG_FORMAT: 'json', ...env },
   });
@@ -265,7 +266,7 @@ srv.keepAliveTimeout = 300000;
 srv.listen(${PORTS.authz}, '127.0.0.1');
 process.on('SIGUSR2', () => process.stderr.write('calls ' + n + '\\n'));
 `);
-  const child = spawnPinned('1', process.execPath, [file]);
+  const child = spawnPinned(CPUS.sut, process.execPath, [file]);
   await startAndWait(child, PORTS.authz, 'authz service');
   return { child, pids: () => [child.pid], stop: () => stopChild(child) };
 }

@@ -85,6 +85,16 @@ export function machine() {
   };
 }
 
+/**
+ * Where things run. Defaults: the 2-core layout of the issues (load + upstream
+ * on CPU 0, system under test on CPU 1, one thread each). On a bigger machine:
+ * --load-cpus 0-7 --sut-cpus 8-15 --threads 8 --wrk-threads 4 --upstream-workers 4.
+ */
+export const CPUS = { load: '0', sut: '1', threads: 1, wrkThreads: 1, upstreamWorkers: 1 };
+export function setLayout(o) { for (const [k, v] of Object.entries(o)) if (v !== undefined) CPUS[k] = v; }
+/** 'all' = the load and SUT sets together (the scaling rows let the gateway use every core). */
+export const cpuSet = (c) => (c === 'all' ? `${CPUS.load},${CPUS.sut}` : c === 'sut' ? CPUS.sut : c === 'load' ? CPUS.load : c);
+
 let niceness = 0;
 /** Runs every process the bench starts at this nice level (negative needs root): less interference on a shared machine. */
 export function setNice(n) { niceness = n; }
