@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './lib/chart.mjs';
-import { backgroundLoad, cpuMicrosOf, rssKiB } from './lib/proc.mjs';
+import { backgroundLoad, cpuSplitOf, rssKiB } from './lib/proc.mjs';
 import { runAutocannon, runPaced } from './lib/paced.mjs';
 import { runChecks } from './lib/probe.mjs';
 import { scenarios } from './lib/scenarios.mjs';
@@ -346,12 +346,20 @@ async function timedReps(row, runner, pids, hooks = {}) {
   const reps = [];
   for (let i = 0; i < opts.reps; i++) {
     await hooks.before?.();
-    const c0 = cpuMicrosOf(pids());
+    const s0 = cpuSplitOf(pids());
     const r = await runner.run(opts.duration);
-    const c1 = cpuMicrosOf(pids());
+    const s1 = cpuSplitOf(pids());
     const extraReq = (await hooks.after?.()) ?? 0;
     const served = r.requests + extraReq;
-    reps.push({ ...r, extraRequests: extraReq, cpuUs: c1 - c0, cpuUsPerReq: pids().length && served ? (c1 - c0) / served : undefined });
+    const user = s1.user - s0.user;
+    const sys = s1.sys - s0.sys;
+    const has = pids().length > 0 && served > 0;
+    reps.push({
+      ...r, extraRequests: extraReq, cpuUs: user + sys,
+      cpuUsPerReq: has ? (user + sys) / served : undefined,
+      userUsPerReq: has ? user / served : undefined,
+      sysUsPerReq: has ? sys / served : undefined,
+    });
   }
   return reps;
 }
@@ -369,6 +377,8 @@ function summarise(row, runner, reps) {
     rps: m.rps, p50: m.p50, p90: m.p90, p99: m.p99, p999: m.p999, max: m.max,
     requests: m.requests, errors,
     cpuUsPerReq: m.cpuUsPerReq,
+    userUsPerReq: m.userUsPerReq,
+    sysUsPerReq: m.sysUsPerReq,
     reps: reps.map((r) => ({ rps: Math.round(r.rps), p50: r.p50, p99: r.p99, p999: r.p999, cpuUsPerReq: r.cpuUsPerReq && Math.round(r.cpuUsPerReq * 100) / 100, requests: r.requests, extraRequests: r.extraRequests || undefined })),
   };
 }

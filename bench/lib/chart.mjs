@@ -28,10 +28,8 @@ export function renderChart(out) {
     lx += 120;
   }
 
-  // Panel 1: CPU µs/req
-  y += 26;
-  text(10, y, 'CPU µs per request of the system under test (user+sys from /proc ÷ requests)', { size: 13, weight: 'bold' });
-  y += 8;
+  // Panel 1: CPU µs/req (large-body rows get their own panel and scale: a
+  // 1 MiB request costs ~100× a small one and would flatten every other bar).
   const groups = [];
   for (const r of ok) {
     if (r.cpuUsPerReq === undefined || r.system === 'upstream') continue;
@@ -40,22 +38,32 @@ export function renderChart(out) {
     g.rows.push(r);
   }
   const order = { portcullis: 0, nginx: 1, haproxy: 2 };
-  const maxCpu = Math.max(1, ...groups.flatMap((g) => g.rows.map((r) => r.cpuUsPerReq)));
-  const scale = (v) => (v / maxCpu) * plotW;
   const BAR = 13;
-  for (const g of groups) {
-    g.rows.sort((a, b) => order[a.system] - order[b.system]);
+  const cpuPanel = (title, gs) => {
+    if (!gs.length) return;
+    y += 26;
+    text(10, y, title, { size: 13, weight: 'bold' });
     y += 8;
-    const gy = y;
-    text(LABEL - 8, gy + BAR * g.rows.length / 2 + 4, g.name, { anchor: 'end' });
-    for (const r of g.rows) {
-      const w = Math.max(1, scale(r.cpuUsPerReq));
-      parts.push(`<rect x="${LABEL}" y="${y}" width="${w.toFixed(1)}" height="${BAR - 2}" fill="${COLORS[r.system] ?? '#868e96'}"><title>${esc(`${r.id}: ${r.cpuUsPerReq.toFixed(1)} µs/req, ${Math.round(r.rps)} req/s`)}</title></rect>`);
-      text(LABEL + w + 4, y + BAR - 3, `${r.cpuUsPerReq.toFixed(1)}${r.system !== 'portcullis' ? '' : ''}`, { size: 10, fill: '#343a40' });
-      y += BAR;
+    const maxCpu = Math.max(1, ...gs.flatMap((g) => g.rows.map((r) => r.cpuUsPerReq)));
+    const scale = (v) => (v / maxCpu) * plotW;
+    for (const g of gs) {
+      g.rows.sort((a, b) => order[a.system] - order[b.system]);
+      const dup = new Set(g.rows.map((r) => r.system)).size < g.rows.length;
+      y += 8;
+      text(LABEL - 8, y + (BAR * g.rows.length) / 2 + 4, g.name, { anchor: 'end' });
+      for (const r of g.rows) {
+        const w = Math.max(1, scale(r.cpuUsPerReq));
+        const split = r.userUsPerReq !== undefined ? ` (user ${r.userUsPerReq.toFixed(1)} + sys ${r.sysUsPerReq.toFixed(1)})` : '';
+        parts.push(`<rect x="${LABEL}" y="${y}" width="${w.toFixed(1)}" height="${BAR - 2}" fill="${COLORS[r.system] ?? '#868e96'}"><title>${esc(`${r.id}: ${r.cpuUsPerReq.toFixed(1)} µs/req${split}, ${Math.round(r.rps)} req/s`)}</title></rect>`);
+        text(LABEL + w + 4, y + BAR - 3, `${r.cpuUsPerReq.toFixed(1)}${dup ? `  ${r.id}` : ''}`, { size: 10, fill: '#343a40' });
+        y += BAR;
+      }
+      parts.push(`<line x1="${LABEL - 4}" x2="${W - 10}" y1="${y + 4}" y2="${y + 4}" stroke="#f1f3f5"/>`);
     }
-    parts.push(`<line x1="${LABEL - 4}" x2="${W - 10}" y1="${y + 4}" y2="${y + 4}" stroke="#f1f3f5"/>`);
-  }
+  };
+  const big = (g) => /MiB/.test(g.name);
+  cpuPanel('CPU µs per request of the system under test (user+sys from /proc ÷ requests)', groups.filter((g) => !big(g)));
+  cpuPanel('Large bodies: CPU µs per 1 MiB request (own scale)', groups.filter(big));
 
   // Panel 2: latency percentiles, log scale
   y += 34;

@@ -27,6 +27,20 @@ export function cpuMicrosOf(pids) {
   return t;
 }
 
+/** User and system time (µs) summed over a set of pids. */
+export function cpuSplitOf(pids) {
+  let user = 0;
+  let sys = 0;
+  for (const pid of pids) {
+    let s;
+    try { s = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    user += (Number(f[11]) * 1e6) / hz;
+    sys += (Number(f[12]) * 1e6) / hz;
+  }
+  return { user, sys };
+}
+
 /** Resident set size in KiB (VmRSS), 0 when gone. */
 export function rssKiB(pid) {
   try {

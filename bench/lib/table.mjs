@@ -19,22 +19,23 @@ export function targetText(t, { md = false } = {}) {
 
 function cells(r, md) {
   if (r.status !== 'ok') {
-    return [r.scenario, r.system, '', '', '', '', '', '', '', '', `${r.status}: ${r.message}`];
+    return [r.scenario, r.system, '', '', '', '', '', '', '', '', '', `${r.status}: ${r.message}`];
   }
   return [
     r.scenario, r.system, r.generator + (r.connections ? ` c${r.connections}` : ''),
     n0(r.rps), ms(r.p50), ms(r.p99), ms(r.p999), n0(r.errors), cpu(r.cpuUsPerReq),
+    r.userUsPerReq === undefined ? '—' : `${cpu(r.userUsPerReq)} / ${cpu(r.sysUsPerReq)}`,
     baselineText(r),
     [...(r.targets ?? []).map((t) => targetText(t, { md })), r.extra?.summary, r.busy ? `⚠ machine busy (${r.background}% CPU from other processes)` : ''].filter(Boolean).join(md ? '<br>' : '; '),
   ];
 }
 
-const HEAD = ['scenario', 'system', 'generator', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU µs/req', 'vs baseline', 'targets / notes'];
+const HEAD = ['scenario', 'system', 'generator', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU µs/req', 'user / sys', 'vs baseline', 'targets / notes'];
 
 export function formatTable(out) {
   const rows = out.results.map((r) => cells(r, false));
-  const w = HEAD.map((h, i) => Math.min(i === 10 ? 200 : 44, Math.max(h.length, ...rows.map((c) => String(c[i]).length))));
-  const numeric = new Set([3, 4, 5, 6, 7, 8]);
+  const w = HEAD.map((h, i) => Math.min(i === 11 ? 200 : 44, Math.max(h.length, ...rows.map((c) => String(c[i]).length))));
+  const numeric = new Set([3, 4, 5, 6, 7, 8, 9]);
   const line = (c) => c.map((x, i) => {
     const s = String(x).slice(0, w[i]);
     return numeric.has(i) ? s.padStart(w[i]) : s.padEnd(w[i]);
@@ -56,7 +57,7 @@ export function markdownTable(out) {
     `Last full run: ${out.when.slice(0, 16).replace('T', ' ')} UTC, ${out.seconds} s, ${out.options.warmup} s warm-up + median of ${out.options.reps} × ${out.options.duration} s runs (the run with the median CPU µs/req is shown), wrk \`-t1 -c${out.options.connections}\` unless the generator column says otherwise.`,
     '',
     `| ${HEAD.join(' | ')} |`,
-    `|${HEAD.map((_, i) => ([3, 4, 5, 6, 7, 8].includes(i) ? '---:' : '---')).join('|')}|`,
+    `|${HEAD.map((_, i) => ([3, 4, 5, 6, 7, 8, 9].includes(i) ? '---:' : '---')).join('|')}|`,
     ...out.results.map((r) => `| ${cells(r, true).map(esc).join(' | ')} |`),
   ];
   const targets = out.results.flatMap((r) => (r.targets ?? []).map((t) => ({ r, t })));
