@@ -25,7 +25,6 @@ export interface ExchangeHost {
 }
 
 const EMPTY: readonly string[] = [];
-const OP_HEAD = 1;
 const OP_CHUNK = 2;
 const OP_END = 3;
 /** Bytes queued from the client before the upstream request exists; above it the socket is paused. */
@@ -109,10 +108,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** One closure for every corked write of this exchange; corkOp says which. */
   private corkOp = 0;
   private readonly corked = (): void => {
-    const op = this.corkOp;
-    if (op === OP_HEAD) this.writeHead();
-    else if (op === OP_CHUNK) this.writeChunk();
-    else this.endChunked();
+    if (this.corkHeaders !== null) {
+      this.writeHead();
+      if (this.done) return; // HEAD/204/304/empty body: nothing more to write
+    }
+    if (this.corkOp === OP_CHUNK) this.writeChunk();
+    else if (this.corkOp === OP_END) this.endChunked();
   };
 
   private readonly onClientAborted = (): void => {
@@ -301,16 +302,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.group!.markOk(this.target!);
     this.host.upstreamResult(this.upstreamIndex, (performance.now() - this.upstreamStart) * 1000, false);
     this.status = statusCode;
-    this.started = true;
+    // The head is written with the first body chunk (or at the end): one send
+    // to the client per small response instead of two. undici's raw header
+    // buffers are views of its socket chunk and stay valid until then.
     this.corkStatus = statusCode;
     this.corkHeaders = raw;
-    this.corkOp = OP_HEAD;
-    this.res.cork(this.corked);
     return true;
   }
 
   private writeHead(): void {
     const res = this.res;
+    this.started = true;
     this.unpause();
     const raw = this.corkHeaders!;
     this.corkHeaders = null;
@@ -396,7 +398,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     if (this.done) return;
-    if (this.totalSize < 0) {
+    if (this.corkHeaders !== null || this.totalSize < 0) {
+      // Head not written yet (no body came) and/or a chunked response to end.
       this.corkOp = OP_END;
       this.res.cork(this.corked);
     } else if (this.held === null) {
