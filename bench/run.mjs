@@ -203,12 +203,14 @@ async function main() {
     }
     const r = { id: row.id, scenario: row.scenario, system: row.system, note: row.note, background: Math.round(background * 100), ...res };
     if (r.background >= 5) r.busy = true;
+    if (r.spread > 15) r.unstable = true;
     results.push(r);
     byId.set(row.id, r);
     if (r.status === 'ok') {
       log(`${fmt(r.rps)} req/s  p50 ${fmt(r.p50 / 1000, 2)} ms  p99 ${fmt(r.p99 / 1000, 2)} ms  ${r.cpuUsPerReq ? `${fmt(r.cpuUsPerReq, 1)} µs/req` : ''}${r.errors ? `  ${fmt(r.errors)} errors` : ''}${r.extra?.summary ? `  ${r.extra.summary}` : ''}`);
     } else log(`${r.status}: ${r.message}`);
     if (r.busy) log(`      ! machine busy: ${r.background}% CPU used by other processes just before this row`);
+    if (r.unstable) log(`      ! unstable: the timed runs of this row differ by ${r.spread}%`);
   }
 
   // Ratios and targets, once every row of the run is in.
@@ -370,7 +372,12 @@ function summarise(row, runner, reps) {
   const sorted = [...reps].sort((a, b) => a[key] - b[key]);
   const m = sorted[Math.floor((sorted.length - 1) / 2)];
   const errors = m.socketErrors + (row.expect >= 400 ? m.requests - m.non2xx : m.non2xx);
+  // How far apart the runs were: on a shared machine, a row whose runs differ a
+  // lot was disturbed during the run even if the machine was quiet before it.
+  const vals = reps.map((r) => r[key]).filter((x) => x > 0);
+  const spread = vals.length > 1 ? Math.max(...vals) / Math.min(...vals) - 1 : 0;
   return {
+    spread: Math.round(spread * 100),
     status: 'ok',
     generator: runner.generator,
     connections: runner.connections,

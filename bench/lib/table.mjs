@@ -26,7 +26,7 @@ function cells(r, md) {
     n0(r.rps), ms(r.p50), ms(r.p99), ms(r.p999), n0(r.errors), cpu(r.cpuUsPerReq),
     r.userUsPerReq === undefined ? '—' : `${cpu(r.userUsPerReq)} / ${cpu(r.sysUsPerReq)}`,
     baselineText(r),
-    [...(r.targets ?? []).map((t) => targetText(t, { md })), r.extra?.summary, r.busy ? `⚠ machine busy (${r.background}% CPU from other processes)` : ''].filter(Boolean).join(md ? '<br>' : '; '),
+    [...(r.targets ?? []).map((t) => targetText(t, { md })), r.extra?.summary, r.busy ? `⚠ machine busy (${r.background}% CPU from other processes)` : '', r.unstable ? `⚠ runs differ by ${r.spread}%` : ''].filter(Boolean).join(md ? '<br>' : '; '),
   ];
 }
 
@@ -47,13 +47,13 @@ export function markdownTable(out) {
   const esc = (s) => String(s).replace(/\|/g, '\\|');
   const m = out.machine;
   const v = out.versions;
-  const busy = out.results.filter((r) => r.busy).length;
+  const busy = out.results.filter((r) => r.busy || r.unstable).length;
   const lines = [
     `**Machine:** ${m.nproc} cores, ${m.cpu}, ${m.memory_gib} GiB RAM, open files limit ${m.nofile_hard}, Linux ${v.kernel}. `
       + `**Versions:** Node ${v.node}, ${v.uWebSockets}, nginx ${v.nginx}, ${v.haproxy}, ${v.wrk}. `
       + `**Layout:** ${out.layout}${out.options.nice ? `, nice ${out.options.nice}` : ''}.`,
     '',
-    busy ? `> ⚠ ${busy} of ${out.results.length} rows were measured while other processes used ≥5% of the machine (flagged in the last column); those figures are noisier.\n` : '',
+    busy ? `> ⚠ ${busy} of ${out.results.length} rows were measured while other processes used ≥5% of the machine, or their timed runs differ by more than 15% (flagged in the last column): those figures are noisier.\n` : '',
     `Last full run: ${out.when.slice(0, 16).replace('T', ' ')} UTC, ${out.seconds} s, ${out.options.warmup} s warm-up + median of ${out.options.reps} × ${out.options.duration} s runs (the run with the median CPU µs/req is shown), wrk \`-t1 -c${out.options.connections}\` unless the generator column says otherwise.`,
     '',
     `| ${HEAD.join(' | ')} |`,
