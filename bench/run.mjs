@@ -55,6 +55,7 @@ function parseArgs(argv) {
       case '--no-deps': o.deps = false; break;
       case '--generator': o.generator = val(); break;
       case '--write-doc': o.writeDoc = true; break;
+      case '--render': o.render = true; break;
       case '--wait-quiet': o.waitQuiet = Number(val()); break;
       case '--no-wait-quiet': o.waitQuiet = 0; break;
       case '--nice': o.nice = Math.round(Number(val())); break;
@@ -89,6 +90,8 @@ const HELP = `portcullis bench — load scenarios with nginx and HAProxy as peer
   --no-install                        do not apt-get install wrk/nginx/haproxy when missing
   --no-build                          do not run tsc before starting
   --write-doc                         rewrite the results section of BENCHMARKS.md
+  --render                            measure nothing: redraw bench/chart.svg and the BENCHMARKS.md
+                                      section from bench/results/latest.json
   --load-cpus LIST --sut-cpus LIST    taskset CPU lists (default 0 and 1)
   --threads N                         gateway server.threads, nginx worker_processes, HAProxy nbthread (1)
   --wrk-threads N --upstream-workers N  load generator threads, upstream nginx workers (1, 1)
@@ -130,6 +133,18 @@ try {
 
 async function main() {
   mkdirSync(RESULTS, { recursive: true });
+  if (opts.render) {
+    const out = JSON.parse(readFileSync(path.join(RESULTS, 'latest.json'), 'utf8'));
+    for (const r of out.results) {
+      const v = (r.reps ?? []).map((x) => x.cpuUsPerReq ?? x.rps).filter((x) => x > 0);
+      if (r.spread === undefined && v.length > 1) r.spread = Math.round((Math.max(...v) / Math.min(...v) - 1) * 100);
+      if (r.spread > 15) r.unstable = true;
+    }
+    writeFileSync(path.join(HERE, 'chart.svg'), renderChart(out));
+    updateDoc(out);
+    process.stdout.write(`${formatTable(out)}\n`);
+    return;
+  }
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'portcullis-bench-'));
   cleanup.push(() => rmSync(prefix, { recursive: true, force: true }));
   const tokens = prepareTokens(path.join(RESULTS, 'cache'), log);
