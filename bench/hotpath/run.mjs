@@ -61,10 +61,11 @@ function writeDoc(o) {
   const md = [`Run ${o.when.slice(0, 16).replace('T', ' ')} UTC, Node ${o.node}. ns/op: fastest of interleaved tinybench rounds; B/op: heapUsed growth over the counted calls (≥ = a scavenge ran inside the loop, so a lower bound).`, ''];
   for (const su of o.suites) {
     if (!Array.isArray(su.results)) continue;
-    md.push(`**${su.title}**${su.note ? ` — ${su.note}` : ''} (${(su.results.find((r) => !r.calls || r.calls === su.calls) ?? su.results[0]).calls?.toLocaleString('en-US') ?? su.calls} calls for B/op)`, '',
+    md.push(`**${su.title}**${su.note ? ` — ${su.note}` : ''} (${(su.calls ?? 1e6).toLocaleString('en-US')} calls for B/op)`, '',
       '| case | ns/op | vs baseline | B/op allocated | B/op retained | target |', '|---|---:|---:|---:|---:|---|');
     for (const r of su.results) {
-      md.push(`| ${r.name} | ${r.nsPerOp.toFixed(1)} | ${r.baseline ? 'baseline' : `${r.ratio.toFixed(2)}×`} | ${r.gcDuringLoop ? '≥' : ''}${B(r.bytesPerOp)} | ${B(Math.max(0, r.retainedPerOp ?? 0))} | ${r.target ? `${r.target.label}: ${r.met ? '✅ met' : '❌ not met'}` : ''} |`);
+      const name = r.calls && su.calls && r.calls !== su.calls ? `${r.name} (B/op over ${r.calls.toLocaleString('en-US')} calls)` : r.name;
+      md.push(`| ${name} | ${r.nsPerOp.toFixed(1)} | ${r.baseline ? 'baseline' : `${r.ratio.toFixed(2)}×`} | ${r.gcDuringLoop && r.bytesPerOp >= 0.05 ? '≥' : ''}${B(r.bytesPerOp)} | ${B(Math.max(0, r.retainedPerOp ?? 0))} | ${r.target ? `${r.target.label}: ${r.met ? '✅ met' : '❌ not met'}` : ''} |`);
     }
     md.push('');
   }
