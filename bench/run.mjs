@@ -43,8 +43,9 @@ function parseArgs(argv) {
     const val = () => inline ?? argv[++i];
     switch (k) {
       case '--scenario': case '-s': o.scenarios.push(...val().split(',').map((s) => s.trim()).filter(Boolean)); break;
-      case '--duration': case '-d': o.duration = num(val(), '--duration'); o.durationSet = true; break;
-      case '--warmup': o.warmup = num(val(), '--warmup'); o.warmupSet = true; break;
+      // wrk takes whole seconds
+      case '--duration': case '-d': o.duration = Math.max(1, Math.round(num(val(), '--duration'))); o.durationSet = true; break;
+      case '--warmup': o.warmup = Math.round(Number(String(val()).replace(/s$/, ''))) || 0; o.warmupSet = true; break;
       case '--reps': o.reps = Math.round(num(val(), '--reps')); o.repsSet = true; break;
       case '--connections': case '-c': o.connections = Math.round(num(val(), '--connections')); break;
       case '--json': o.json = true; break;
@@ -56,8 +57,8 @@ function parseArgs(argv) {
       case '--generator': o.generator = val(); break;
       case '--write-doc': o.writeDoc = true; break;
       case '--render': o.render = true; break;
-      case '--wait-quiet': o.waitQuiet = Number(val()); break;
-      case '--no-wait-quiet': o.waitQuiet = 0; break;
+      case '--wait-quiet': o.waitQuiet = Number(val()); o.waitSet = true; break;
+      case '--no-wait-quiet': o.waitQuiet = 0; o.waitSet = true; break;
       case '--nice': o.nice = Math.round(Number(val())); break;
       case '--load-cpus': o.loadCpus = val(); break;
       case '--sut-cpus': o.sutCpus = val(); break;
@@ -69,9 +70,10 @@ function parseArgs(argv) {
     }
   }
   if (o.quick) {
-    if (!o.durationSet) o.duration = 2;
+    if (!o.durationSet) o.duration = 1;
     if (!o.warmupSet) o.warmup = 1;
     if (!o.repsSet) o.reps = 1;
+    if (!o.waitSet) o.waitQuiet = 0;
   }
   if (!['wrk', 'autocannon'].includes(o.generator)) throw new Error('--generator is wrk or autocannon');
   return o;
@@ -80,7 +82,7 @@ function parseArgs(argv) {
 const HELP = `portcullis bench — load scenarios with nginx and HAProxy as peers, in one run
 
   node bench/run.mjs                  every scenario, 2 s warm-up + 3 × 5 s runs each (~10 min)
-  node bench/run.mjs --quick          smoke check: 1 s warm-up + 1 × 2 s run each (~2 min)
+  node bench/run.mjs --quick          smoke check: 1 s warm-up + 1 × 1 s run each (~2–3 min)
   --scenario NAME[,NAME]              row ids or scenario names (repeatable; see --list);
                                       baselines and target peers come along unless --no-deps
   --duration S  --warmup S  --reps N  timed run length, warm-up, runs per row (median kept)
@@ -250,13 +252,18 @@ async function main() {
       : 'not pinned (taskset missing)',
     results,
   };
-  const partial = opts.scenarios.length > 0;
-  writeFileSync(path.join(RESULTS, partial ? 'partial.json' : 'latest.json'), `${JSON.stringify(out, null, 1)}\n`);
-  writeFileSync(path.join(partial ? RESULTS : HERE, partial ? 'partial-chart.svg' : 'chart.svg'), renderChart(out));
-  if (opts.writeDoc) updateDoc(out);
+  // Only a full, default-length run is "the" result: a run of some rows or a
+  // --quick run is written beside it and leaves the chart and the doc alone.
+  const kind = opts.scenarios.length > 0 ? 'partial' : opts.quick ? 'quick' : 'latest';
+  const jsonFile = path.join(RESULTS, `${kind}.json`);
+  const chartFile = kind === 'latest' ? path.join(HERE, 'chart.svg') : path.join(RESULTS, `${kind}-chart.svg`);
+  writeFileSync(jsonFile, `${JSON.stringify(out, null, 1)}\n`);
+  writeFileSync(chartFile, renderChart(out));
+  if (opts.writeDoc && kind !== 'latest') log(`! --write-doc ignored: a ${kind} run is not written into BENCHMARKS.md`);
+  else if (opts.writeDoc) updateDoc(out);
   if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
   else process.stdout.write(`\n${formatTable(out)}\n`);
-  log(`\ndone in ${out.seconds} s; wrote ${path.relative(process.cwd(), path.join(RESULTS, partial ? 'partial.json' : 'latest.json'))} and ${partial ? 'bench/results/partial-chart.svg' : 'bench/chart.svg'}`);
+  log(`\ndone in ${out.seconds} s; wrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), chartFile)}`);
 }
 
 /** Rows named on the command line plus (unless --no-deps) the rows their ratios need. */
