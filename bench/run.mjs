@@ -81,7 +81,7 @@ function parseArgs(argv) {
 
 const HELP = `portcullis bench — load scenarios with nginx and HAProxy as peers, in one run
 
-  node bench/run.mjs                  every scenario, 2 s warm-up + 3 × 5 s runs each (~10 min)
+  node bench/run.mjs                  every scenario, 2 s warm-up + 3 × 5 s runs each (39 rows, ~14 min)
   node bench/run.mjs --quick          smoke check: 1 s warm-up + 1 × 1 s run each (~2–3 min)
   --scenario NAME[,NAME]              row ids or scenario names (repeatable; see --list);
                                       baselines and target peers come along unless --no-deps
