@@ -5,6 +5,8 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import type { Plan } from '../config/load.js';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import { resolveSecret } from '../config/secrets.js';
 import type { ListenConfig } from '../config/schema.js';
 import { log } from '../observe/log.js';
 import { buildRuntime } from './build.js';
@@ -58,7 +60,10 @@ export class Gateway {
       for (const [what, p] of [['cert', cert], ['key', key]] as const) {
         if (!existsSync(p)) throw new Error(`server.listen ${l.host}:${l.port}: tls.${what} file not found: ${p}`);
       }
-      app = uWS.SSLApp({ cert_file_name: cert, key_file_name: key, passphrase: l.tls.passphrase ?? '' });
+      const issues: ConfigIssue[] = [];
+      const passphrase = resolveSecret(l.tls as unknown as Record<string, unknown>, 'passphrase', 'server.listen.tls', plan.baseDir, issues, false);
+      if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
+      app = uWS.SSLApp({ cert_file_name: cert, key_file_name: key, passphrase: passphrase ?? '' });
     } else {
       app = uWS.App();
     }
@@ -119,7 +124,8 @@ export class Gateway {
  * through the kernel, each on its own config (test/core/lifecycle.test.ts).
  * A plain bind without SO_REUSEPORT fails with EADDRINUSE in that case.
  */
-function assertPortFree(host: string, port: number): Promise<void> {
+/** uWS binds with SO_REUSEPORT: a second process on a fixed port would silently share it. */
+export function assertPortFree(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', (e: NodeJS.ErrnoException) => {

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { loadConfigFile, type Plan } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { log } from '../observe/log.js';
-import { Gateway, type BoundListener } from './gateway.js';
+import { assertPortFree, Gateway, type BoundListener } from './gateway.js';
 import { makeSink, type SinkHandle } from './sink.js';
 import { adoptRateLimitStore, closeThreadResources, type SharedState } from './stages.js';
 import { createRateLimitStore } from '../ratelimit/bucket-table.js';
