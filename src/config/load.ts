@@ -170,6 +170,11 @@ function crossCheck(c: Config): ConfigIssue[] {
     }
     if (r.strip_prefix && m.path_prefix === undefined) add(`${at}.strip_prefix`, 'strip_prefix needs match.path_prefix');
   });
+  if (c.server.threads !== 1) {
+    c.server.listen.forEach((l, i) => {
+      if (l.port === 0) add(`server.listen[${i}].port`, `port 0 (a port the kernel picks) cannot be shared by several event-loop threads (server.threads: ${c.server.threads}); give a fixed port or set server.threads: 1`);
+    });
+  }
   if (c.admin) {
     for (const l of c.server.listen) {
       if (l.port === c.admin.listen.port && l.port !== 0 && (l.host === c.admin.listen.host || l.host === '0.0.0.0' || l.host === '::')) {

@@ -41,6 +41,14 @@ describe('example configs', () => {
     expect(r.stderr).toMatch(/server\.listen\[1\]\.tls\.cert: .*missing\.crt: file not found/);
   }, 60_000);
 
+  it('check refuses port 0 with several event-loop threads', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'p.yaml'), 'server: { listen: [{ host: 127.0.0.1, port: 0 }], threads: 2 }\nroutes: [{ name: p, match: { path: /p }, anonymous: true, respond: { status: 200 } }]\n');
+    const r = await runCli(['check', '--config', path.join(dir, 'p.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('server.listen[0].port: port 0 (a port the kernel picks) cannot be shared by several event-loop threads');
+  });
+
   it('the embedded default config passes check', async () => {
     const r = await runCli(['check']);
     // It needs the demo key set that `npm start` makes; say so when it is absent.
