@@ -172,7 +172,7 @@ function crossCheck(c: Config): ConfigIssue[] {
   });
   if (c.server.threads !== 1) {
     c.server.listen.forEach((l, i) => {
-      if (l.port === 0) add(`server.listen[${i}].port`, `port 0 (a port the kernel picks) cannot be shared by several event-loop threads (server.threads: ${c.server.threads}); give a fixed port or set server.threads: 1`);
+      if (l.port === 0) add(`server.listen[${i}].port`, `port 0 (a port the kernel picks) cannot be shared by ${c.server.threads === 'auto' ? 'several' : c.server.threads} event-loop threads; give a fixed port, or set server.threads: 1`);
     });
   }
   if (c.admin) {

@@ -46,7 +46,7 @@ describe('example configs', () => {
     writeFileSync(path.join(dir, 'p.yaml'), 'server: { listen: [{ host: 127.0.0.1, port: 0 }], threads: 2 }\nroutes: [{ name: p, match: { path: /p }, anonymous: true, respond: { status: 200 } }]\n');
     const r = await runCli(['check', '--config', path.join(dir, 'p.yaml')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('server.listen[0].port: port 0 (a port the kernel picks) cannot be shared by several event-loop threads');
+    expect(r.stderr).toContain('server.listen[0].port: port 0 (a port the kernel picks) cannot be shared by 2 event-loop threads; give a fixed port');
   });
 
   it('the embedded default config passes check', async () => {
