@@ -65,6 +65,9 @@ export type ReasonCode = (typeof DEFS)[number][0];
 
 export const REASONS: readonly ReasonDef[] = DEFS.map(([code, status, stage]) => ({ code, status, stage }));
 
+/** Per reason id: its HTTP status (for the hot path: no object lookup). */
+export const REASON_STATUS: readonly number[] = REASONS.map((r) => r.status);
+
 const INDEX = new Map<string, number>(REASONS.map((r, i) => [r.code, i]));
 
 /** Numeric id of a reason code; throws at load time for a code not in the table. */

@@ -8,7 +8,7 @@
 // and undici would silently drop the keep-alive connection.
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { R } from '../reasons.js';
+import { R, REASON_STATUS } from '../reasons.js';
 import type { DirectResponse } from '../contracts.js';
 import type { HttpResponse } from '../server/uws.js';
 import { statusLine, writeDirect, writeRejection } from '../server/respond.js';
@@ -240,14 +240,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.started = true;
       this.res.cork(() => {
         this.unpause();
-        this.res.writeStatus(statusLine(this.status));
-        this.res.writeHeader('content-type', 'application/json');
-        this.res.writeHeader('x-request-id', this.view.requestId);
-        this.res.end(REASON_BODIES[reasonId]!, closeAfter);
+        writeRejection(this.res, reasonId, EMPTY, this.view.requestId, '', closeAfter);
       });
     } else {
       this.reason = reasonId;
-      this.done = true;
       this.res.close();
     }
     this.host.finished(this);
@@ -442,6 +438,3 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-import { REASONS, REASON_BODY } from '../reasons.js';
-const REASON_STATUS: readonly number[] = REASONS.map((r) => r.status);
-const REASON_BODIES: readonly string[] = REASON_BODY;

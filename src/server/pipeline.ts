@@ -10,7 +10,7 @@ import {
   AUTH_OK, AUTH_REJECT, AUTH_RESPOND, AUTHZ_DROP, AUTHZ_FORWARD,
   type AuthResult, type AuthzDecision, type DirectResponse,
 } from '../contracts.js';
-import { R, REASONS } from '../reasons.js';
+import { R, REASON_STATUS } from '../reasons.js';
 import { Exchange, type ExchangeHost } from '../proxy/exchange.js';
 import { compileForwardHeaders, withoutQueryParam } from '../proxy/forward-headers.js';
 import { inspectRequestHeaders, type Framing } from '../proxy/headers.js';
@@ -34,7 +34,6 @@ const EMPTY: readonly string[] = [];
 const NEXT = -1;
 const ASYNC = -2;
 const RESPONDED = -3;
-const REASON_STATUS: readonly number[] = REASONS.map((r) => r.status);
 
 /** Per-listener facts the pipeline needs (scheme for X-Forwarded-Proto, PROXY protocol). */
 export interface ListenerInfo {
@@ -433,7 +432,7 @@ export class Pipeline implements ExchangeHost {
     const now = Date.now();
     const idle = this.rt.idleTimeout;
     for (const ex of this.inflight) {
-      if (now > ex.deadline) ex.fail(ex.started ? R.gateway_timeout : R.gateway_timeout);
+      if (now > ex.deadline) ex.fail(R.gateway_timeout);
       else if (ex.expectBody && !ex.bodyComplete && now - ex.lastClientData > idle) ex.fail(R.request_timeout, true);
     }
   };

@@ -58,14 +58,17 @@ export function defineLimitBodies(names: readonly string[]): void {
  * `limitName` (view.limitName) gets that limit's precomputed body.
  * Must be called synchronously inside the uWS handler or inside res.cork().
  */
-export function writeRejection(res: HttpResponse, reasonId: number, extra: readonly string[] = NO_HEADERS, requestId = '', limitName = ''): void {
+export function writeRejection(
+  res: HttpResponse, reasonId: number, extra: readonly string[] = NO_HEADERS, requestId = '', limitName = '',
+  close = CLOSE_AFTER[reasonId] === 1,
+): void {
   res.writeStatus(REASON_STATUS_LINE[reasonId]!);
   res.writeHeader('content-type', CT_JSON);
   res.writeHeader('cache-control', 'no-store');
   if (requestId) res.writeHeader('x-request-id', requestId);
   for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
   const body = reasonId === R.rate_limited && limitName !== '' ? LIMIT_BODY.get(limitName) ?? REASON_BODY[reasonId]! : REASON_BODY[reasonId]!;
-  res.end(body, CLOSE_AFTER[reasonId] === 1);
+  res.end(body, close);
 }
 
 /** Writes a full answer with a status, flat headers and a body. */
