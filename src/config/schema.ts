@@ -134,6 +134,8 @@ const upstreamSchema = obj({
   timeout: duration().prefault('10s'),
   connections: z.number().int().min(1).max(65536).default(128),
   unhealthy_for: duration().prefault('5s'),
+  client: z.enum(['native', 'undici']).default('native')
+    .meta({ description: "HTTP/1.1 client for this upstream: 'native' (Portcullis' own strict keep-alive client, the fast path) or 'undici'" }),
 });
 
 const fromSchema = z.union([

@@ -7,7 +7,7 @@
 // doing so throws, and inside an undici callback that error would be swallowed
 // and undici would silently drop the keep-alive connection.
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { UpstreamHandler } from './h1/connection.js';
 import { R, REASON_STATUS } from '../reasons.js';
 import type { DirectResponse } from '../contracts.js';
 import type { HttpResponse } from '../server/uws.js';
@@ -39,7 +39,7 @@ class RequestBody extends Readable {
   }
 }
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements UpstreamHandler {
   /** Response finished, failed or client gone: never touch res again. */
   done = false;
   aborted = false;
@@ -70,7 +70,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private group: UpstreamGroup | null = null;
   private upstreamAbort: ((err?: Error) => void) | null = null;
   private upstreamResume: (() => void) | null = null;
-  private dispatchOpts: Dispatcher.DispatchOptions | null = null;
+  private request: { path: string; method: string; headers: string[]; body: RequestBody | null } | null = null;
   private upstreamStart = 0;
   private retried = false;
 
@@ -264,26 +264,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (this.bodyDone) body.push(null);
       this.body = body;
     }
-    this.dispatchOpts = {
-      path,
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      body,
-      headersTimeout: group.timeout,
-      bodyTimeout: group.timeout,
-      blocking: false,
-      // Retrying is ours to decide (only bodiless requests, on connect errors).
-      idempotent: false,
-    };
+    this.request = { path, method, headers, body };
     this.dispatch(group.pick(Date.now()));
   }
 
   private dispatch(target: Target): void {
     this.target = target;
-    const hostIdx = (this.dispatchOpts!.headers as string[]).indexOf('host');
-    if (hostIdx >= 0) (this.dispatchOpts!.headers as string[])[hostIdx + 1] = target.hostHeader;
+    const req = this.request!;
+    const hostIdx = req.headers.indexOf('host');
+    if (hostIdx >= 0) req.headers[hostIdx + 1] = target.hostHeader;
     this.upstreamStart = performance.now();
-    target.pool.dispatch(this.dispatchOpts!, this);
+    target.pool.dispatch(req, this);
   }
 
   onConnect(abort: (err?: Error) => void): void {

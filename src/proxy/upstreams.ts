@@ -1,11 +1,53 @@
-// Upstream groups: one undici Pool per target (keep-alive, bounded
+// Upstream groups: one connection pool per target (keep-alive, bounded
 // connections), round robin across targets, passive health: a target that
 // failed to connect is skipped for `unhealthy_for`, unless every target is.
+// The pool is Portcullis' own HTTP/1.1 client (src/proxy/h1/) unless the
+// upstream says `client: undici`; both take the same handler (the Exchange).
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
+import type { UpstreamHandler, UpstreamRequest } from './h1/connection.js';
+import { H1Pool } from './h1/pool.js';
+
+/** What the Exchange needs of a target's connection pool. */
+export interface UpstreamPool {
+  dispatch(req: UpstreamRequest, handler: UpstreamHandler): boolean;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** undici's Pool behind the same interface (its options object is the request). */
+class UndiciPool implements UpstreamPool {
+  private readonly pool: Pool;
+  constructor(origin: string, cfg: UpstreamConfig) {
+    this.pool = new Pool(origin, {
+      connections: cfg.connections,
+      pipelining: 1,
+      connect: { timeout: cfg.connect_timeout },
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 60_000,
+      headersTimeout: cfg.timeout,
+      bodyTimeout: cfg.timeout,
+      // The gateway validated and re-frames the request itself.
+      strictContentLength: true,
+    });
+  }
+  dispatch(req: UpstreamRequest, handler: UpstreamHandler): boolean {
+    return this.pool.dispatch({
+      path: req.path,
+      method: req.method as 'GET',
+      headers: req.headers as string[],
+      body: req.body,
+      blocking: false,
+      // Retrying is the gateway's to decide (only bodiless requests, on connect errors).
+      idempotent: false,
+    }, handler as unknown as Parameters<Pool['dispatch']>[1]);
+  }
+  close(): Promise<void> { return this.pool.close(); }
+  destroy(): Promise<void> { return this.pool.destroy(); }
+}
 
 export class Target {
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   readonly origin: string;
   /** Host header value for this target (host[:port]). */
   readonly hostHeader: string;
@@ -19,17 +61,15 @@ export class Target {
     this.origin = u.origin;
     this.hostHeader = u.host;
     this.basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
-    this.pool = new Pool(this.origin, {
-      connections: cfg.connections,
-      pipelining: 1,
-      connect: { timeout: cfg.connect_timeout },
-      keepAliveTimeout: 4_000,
-      keepAliveMaxTimeout: 60_000,
-      headersTimeout: cfg.timeout,
-      bodyTimeout: cfg.timeout,
-      // The gateway validated and re-frames the request itself.
-      strictContentLength: true,
-    });
+    this.pool = cfg.client === 'undici'
+      ? new UndiciPool(this.origin, cfg)
+      : new H1Pool(this.origin, {
+        connections: cfg.connections,
+        connectTimeout: cfg.connect_timeout,
+        keepAliveTimeout: 4_000,
+        headersTimeout: cfg.timeout,
+        bodyTimeout: cfg.timeout,
+      });
   }
 }
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// What a proxied request costs at the floor: nginx, Portcullis pass-through,
+// and minimal single-file uWS proxies (undici dispatch; a hand-written client
+// over net), measured in one run with the bench's layout (wrk + nginx upstream
+// on CPU 0, the system under test on CPU 1). Rounds are interleaved so drift
+// hits every system alike. Usage: node bench/feasibility.mjs [--rounds N] [--duration S] [--only a,b]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpuSplitOf } from './lib/proc.mjs';
+import { PORTS, startNginxPeer, startPortcullis, startUpstream } from './lib/servers.mjs';
+import { CPUS, ensureTools, spawnPinned, stopChild, waitPort } from './lib/system.mjs';
+import { runWrk, writeLua } from './lib/wrk.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (n, d) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : d; };
+const rounds = Number(opt('--rounds', 3));
+const seconds = Number(opt('--duration', 5));
+const only = opt('--only', '')?.split(',').filter(Boolean) ?? [];
+const log = (s) => process.stderr.write(`${s}\n`);
+
+const tools = ensureTools(['taskset', 'wrk', 'nginx'], log);
+const prefix = mkdtempSync(path.join(os.tmpdir(), 'portcullis-feas-'));
+const upstream = await startUpstream(tools.nginx, prefix);
+const lua = writeLua(prefix, 'plain', {});
+const PORT = PORTS.gateway;
+
+const passCfg = (client) => ({
+  server: { listen: [{ host: '127.0.0.1', port: PORT }], threads: 1 },
+  upstreams: { up: { targets: [`http://127.0.0.1:${PORTS.upstream}`], ...(client ? { client } : {}) } },
+  routes: [{ name: 'pass', match: { path_prefix: '/' }, anonymous: true, upstream: 'up' }],
+});
+async function minimal(file) {
+  const child = spawnPinned(CPUS.sut, process.execPath, [path.join(HERE, 'feasibility', file), String(PORT), String(PORTS.upstream)], { cwd: path.join(HERE, '..') });
+  child.stdout.on('data', () => {});
+  child.stderr.on('data', (c) => process.stderr.write(c));
+  await waitPort(PORT);
+  return { pids: () => [child.pid], stop: () => stopChild(child) };
+}
+const systems = [
+  { id: 'nginx', port: PORTS.nginx, start: () => startNginxPeer(tools.nginx, prefix) },
+  { id: 'portcullis', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'pass') },
+  ...(process.env.FEAS_NATIVE ? [{ id: 'portcullis-native', port: PORT, start: () => startPortcullis(passCfg('native'), prefix, 'native') }] : []),
+  { id: 'uws+undici', port: PORT, start: () => minimal('uws-undici.mjs') },
+  { id: 'uws+net', port: PORT, start: () => minimal('uws-net.mjs') },
+].filter((s) => only.length === 0 || only.includes(s.id));
+
+const results = new Map(systems.map((s) => [s.id, []]));
+try {
+  for (let r = 0; r < rounds; r++) {
+    for (const s of systems) {
+      const sys = await s.start();
+      const url = `http://127.0.0.1:${s.port}/`;
+      await runWrk({ wrk: tools.wrk, url, lua, seconds: 1, connections: 64, pin: CPUS.load });
+      const before = cpuSplitOf(sys.pids());
+      const w = await runWrk({ wrk: tools.wrk, url, lua, seconds, connections: 64, pin: CPUS.load });
+      const after = cpuSplitOf(sys.pids());
+      await sys.stop();
+      const us = (after.user + after.sys - before.user - before.sys) / w.requests;
+      results.get(s.id).push({ rps: w.rps, us, user: (after.user - before.user) / w.requests, sys: (after.sys - before.sys) / w.requests, errors: w.socketErrors + w.non2xx });
+      log(`round ${r + 1} ${s.id.padEnd(18)} ${Math.round(w.rps).toString().padStart(6)} req/s  ${us.toFixed(1).padStart(6)} µs/req (user ${((after.user - before.user) / w.requests).toFixed(1)}, sys ${((after.sys - before.sys) / w.requests).toFixed(1)})${w.socketErrors + w.non2xx ? `  errors ${w.socketErrors + w.non2xx}` : ''}`);
+    }
+  }
+} finally {
+  await stopChild(upstream);
+}
+const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const ng = results.get('nginx') ? med(results.get('nginx').map((x) => x.us)) : NaN;
+console.log('\nsystem              median µs/req   vs nginx   (user / sys)');
+for (const [id, xs] of results) {
+  const m = med(xs.map((x) => x.us));
+  console.log(`${id.padEnd(20)}${m.toFixed(1).padStart(10)}   ${(m / ng).toFixed(2).padStart(7)}×   (${med(xs.map((x) => x.user)).toFixed(1)} / ${med(xs.map((x) => x.sys)).toFixed(1)})`);
+}

@@ -1,0 +1,310 @@
+// One keep-alive connection to an upstream target: writes a request (head as
+// one latin1 string, then the body if any), feeds the socket's bytes to the
+// strict response parser, and hands the response to the request's handler.
+// One request at a time (no pipelining). A connection goes back to its pool
+// only when the response ended exactly where its framing said and the request
+// body was fully sent; anything else closes it.
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { UpstreamError } from './errors.js';
+import { ResponseParser, type ResponseSink } from './response-parser.js';
+
+/** The handler interface of undici's Dispatcher (the Exchange implements it for both clients). */
+export interface UpstreamHandler {
+  onConnect(abort: (err?: Error) => void): void;
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean;
+  onData(chunk: Buffer): boolean;
+  onComplete(trailers: null): void;
+  onError(err: Error): void;
+}
+
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Flat [name, value, …], lower-case names, values already validated. */
+  readonly headers: readonly string[];
+  readonly body: Readable | null;
+}
+
+/** What a connection needs from its pool. */
+export interface ConnectionOwner {
+  readonly maxHeaderSize: number;
+  release(conn: H1Connection): void;
+  closed(conn: H1Connection, call: Call | null, err: Error | null, retryable: boolean): void;
+}
+
+/** One request's passage through the pool (queued, then on a connection). */
+export class Call {
+  conn: H1Connection | null = null;
+  finished = false;
+  retried = false;
+  queued = false;
+  constructor(
+    readonly req: UpstreamRequest,
+    readonly handler: UpstreamHandler,
+    private readonly onAbort: (call: Call, err: Error | undefined) => void,
+  ) {}
+  readonly abort = (err?: Error): void => this.onAbort(this, err);
+  readonly resume = (): void => {
+    if (!this.finished && this.conn !== null) this.conn.resume(this);
+  };
+}
+
+const PHASE_IDLE = 0;
+const PHASE_WAIT_HEAD = 1;
+const PHASE_BODY = 2;
+
+const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export class H1Connection implements ResponseSink {
+  call: Call | null = null;
+  /** Responses fully read on this connection. */
+  served = 0;
+  alive = true;
+  connected = false;
+  phase = PHASE_IDLE;
+  /** When the current phase's clock started (ms). */
+  since = 0;
+  lastActive = 0;
+  paused = false;
+  private readonly parser: ResponseParser;
+  private pending: Buffer | null = null;
+  private pendingAt = 0;
+  private ended = false;
+  private socketError: Error | null = null;
+  private body: Readable | null = null;
+  private bodyChunked = false;
+  private bodyDone = true;
+
+  constructor(private readonly owner: ConnectionOwner, readonly socket: Socket) {
+    this.parser = new ResponseParser(this, owner.maxHeaderSize);
+    socket.on('data', this.onSocketData);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('drain', this.onDrain);
+  }
+
+  /** Sends `call`'s request on this (connected, idle) connection. */
+  start(call: Call, now: number): void {
+    this.call = call;
+    call.conn = this;
+    const req = call.req;
+    this.parser.reset(req.method === 'HEAD');
+    this.ended = false;
+    this.paused = false;
+    this.phase = PHASE_WAIT_HEAD;
+    this.since = now;
+    this.lastActive = now;
+    const h = req.headers;
+    let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
+    let hasLength = false;
+    for (let i = 0; i + 1 < h.length; i += 2) {
+      const name = h[i]!;
+      if (name.length === 14 && name === 'content-length') hasLength = true;
+      head += `${name}: ${h[i + 1]!}\r\n`;
+    }
+    const body = req.body;
+    if (body !== null && !hasLength) head += 'transfer-encoding: chunked\r\n';
+    this.socket.write(`${head}\r\n`, 'latin1');
+    if (body !== null) this.sendBody(body, !hasLength);
+  }
+
+  // --- request body ------------------------------------------------------------------
+
+  private sendBody(body: Readable, chunked: boolean): void {
+    this.body = body;
+    this.bodyChunked = chunked;
+    this.bodyDone = false;
+    body.on('data', this.onBodyData);
+    body.on('end', this.onBodyEnd);
+    body.on('error', this.onBodyError);
+  }
+
+  private readonly onBodyData = (chunk: Buffer): void => {
+    if (this.body === null) return;
+    const s = this.socket;
+    this.since = Date.now(); // the upstream's clock starts when it has the whole request
+    let ok: boolean;
+    if (this.bodyChunked) {
+      s.cork();
+      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      s.write(chunk);
+      ok = s.write('\r\n', 'latin1');
+      s.uncork();
+    } else {
+      ok = s.write(chunk);
+    }
+    if (!ok) this.body.pause();
+  };
+
+  private readonly onBodyEnd = (): void => {
+    if (this.body === null) return;
+    if (this.bodyChunked) this.socket.write('0\r\n\r\n', 'latin1');
+    this.bodyDone = true;
+    this.since = Date.now();
+    this.detachBody();
+  };
+
+  private readonly onBodyError = (): void => {
+    // The client side gave up (the Exchange destroyed the body): the upstream
+    // request cannot be completed, so the connection cannot be reused.
+    if (this.body === null) return;
+    this.detachBody();
+    this.destroy();
+  };
+
+  private readonly onDrain = (): void => {
+    if (this.body !== null) this.body.resume();
+  };
+
+  private detachBody(): void {
+    const b = this.body;
+    if (b === null) return;
+    this.body = null;
+    b.off('data', this.onBodyData);
+    b.off('end', this.onBodyEnd);
+    b.off('error', this.onBodyError);
+  }
+
+  // --- response ------------------------------------------------------------------------
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    if (this.call === null) {
+      // Bytes nobody asked for (an idle connection): never reuse it.
+      this.destroy();
+      return;
+    }
+    this.lastActive = Date.now();
+    this.afterFeed(chunk, this.parser.feed(chunk, 0));
+  };
+
+  private afterFeed(chunk: Buffer, at: number): void {
+    if (at < 0) {
+      this.fail(this.parser.error!);
+      return;
+    }
+    if (this.ended) {
+      this.ended = false;
+      // Reusable only if the message ended exactly at the end of what came,
+      // the upstream did not ask to close, and our request went out whole.
+      if (at === chunk.length && this.parser.keepAlive && this.bodyDone && this.alive) {
+        this.served++;
+        this.owner.release(this);
+      } else {
+        this.destroy();
+      }
+      return;
+    }
+    if (this.paused && at < chunk.length) {
+      this.pending = chunk;
+      this.pendingAt = at;
+    }
+  }
+
+  onHead(status: number, raw: Buffer[]): void {
+    this.phase = PHASE_BODY;
+    const call = this.call!;
+    if (!call.handler.onHeaders(status, raw, call.resume)) this.pause();
+  }
+
+  onBody(chunk: Buffer): boolean {
+    const call = this.call;
+    if (call === null) return false;
+    if (call.handler.onData(chunk)) return true;
+    this.pause();
+    return false;
+  }
+
+  onEnd(): void {
+    const call = this.call!;
+    this.call = null;
+    call.finished = true;
+    call.conn = null;
+    this.phase = PHASE_IDLE;
+    this.ended = true;
+    this.paused = false;
+    this.pending = null;
+    if (!this.bodyDone) this.detachBody(); // answered before the upload ended: not reusable (bodyDone stays false)
+    call.handler.onComplete(null);
+  }
+
+  private pause(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  resume(call: Call): void {
+    if (call !== this.call || !this.paused) return;
+    this.paused = false;
+    this.lastActive = Date.now();
+    const p = this.pending;
+    if (p !== null) {
+      this.pending = null;
+      this.afterFeed(p, this.parser.feed(p, this.pendingAt));
+    }
+    if (!this.paused && this.alive) this.socket.resume();
+  }
+
+  // --- the end of a connection ------------------------------------------------------------
+
+  /** The request's handler gave up (client gone, deadline): the response is not read further. */
+  abortCall(call: Call): void {
+    if (call !== this.call) return;
+    this.call = null;
+    call.conn = null;
+    this.destroy();
+  }
+
+  /** A protocol error or timeout on the current request: report it, close the connection. */
+  fail(err: Error): void {
+    const call = this.call;
+    this.call = null;
+    this.destroy();
+    if (call !== null && !call.finished) {
+      call.finished = true;
+      call.conn = null;
+      call.handler.onError(err);
+    }
+  }
+
+  destroy(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.detachBody();
+    this.socket.destroy();
+  }
+
+  private readonly onSocketError = (err: Error): void => {
+    this.socketError = err;
+  };
+
+  private readonly onSocketClose = (): void => {
+    this.alive = false;
+    this.detachBody();
+    const call = this.call;
+    if (call !== null && this.connected && this.parser.eof()) {
+      // The body was delimited by the close: onEnd completed the call.
+      this.ended = false;
+      this.owner.closed(this, null, null, false);
+      return;
+    }
+    this.call = null;
+    const retryable = call !== null && this.connected && this.served > 0 && this.parser.received === 0 &&
+      call.req.body === null && !call.retried && RETRYABLE_METHODS.has(call.req.method);
+    const err = this.socketError ??
+      (this.connected ? new UpstreamError('UND_ERR_SOCKET', 'upstream closed the connection before the response ended') : null);
+    this.owner.closed(this, call, err, retryable);
+  };
+
+  /** The pool's sweep: headers/body timeouts (the body clock stops while the client is slow). */
+  checkTimeouts(now: number, headersTimeout: number, bodyTimeout: number): void {
+    if (this.call === null) return;
+    if (this.phase === PHASE_WAIT_HEAD && this.bodyDone && now - this.since > headersTimeout) {
+      this.fail(new UpstreamError('UND_ERR_HEADERS_TIMEOUT', `upstream sent no response head within ${headersTimeout} ms`));
+    } else if (this.phase === PHASE_BODY && !this.paused && now - this.lastActive > bodyTimeout) {
+      this.fail(new UpstreamError('UND_ERR_BODY_TIMEOUT', `upstream sent no body bytes for ${bodyTimeout} ms`));
+    }
+  }
+}

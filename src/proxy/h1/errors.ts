@@ -1,0 +1,23 @@
+// Errors of the upstream HTTP/1.1 client. Codes match undici's where the
+// meaning is the same, so the Exchange classifies both clients' errors alike
+// (timeouts → 504, connect failures → 503 + passive health, the rest → 502).
+export type UpstreamErrorCode =
+  | 'UND_ERR_CONNECT_TIMEOUT'
+  | 'UND_ERR_HEADERS_TIMEOUT'
+  | 'UND_ERR_BODY_TIMEOUT'
+  | 'UND_ERR_SOCKET'
+  | 'UND_ERR_ABORTED'
+  | 'UND_ERR_CLOSED'
+  | 'HPE_INVALID_RESPONSE';
+
+export class UpstreamError extends Error {
+  constructor(readonly code: UpstreamErrorCode, message: string) {
+    super(message);
+    this.name = 'UpstreamError';
+  }
+}
+
+/** A response the parser refused: the connection is closed and the client gets a 502. */
+export function invalidResponse(what: string): UpstreamError {
+  return new UpstreamError('HPE_INVALID_RESPONSE', `upstream sent an invalid response: ${what}`);
+}

@@ -1,0 +1,207 @@
+// Keep-alive connections to one upstream target, purpose-built for the
+// gateway: at most `connections` sockets, the most recently used idle one
+// first (warm), a FIFO queue when all are busy, one sweep timer for every
+// timeout (no timer per request), and a single retry on a fresh connection
+// when a reused one turns out to have been closed by the upstream before it
+// answered (the keep-alive race), for bodiless idempotent requests only.
+// Same handler interface as undici's Dispatcher, so the Exchange drives both.
+import net from 'node:net';
+import tls from 'node:tls';
+import { Call, H1Connection, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './connection.js';
+import { UpstreamError } from './errors.js';
+
+export interface H1PoolOptions {
+  connections: number;
+  connectTimeout: number;
+  /** Idle connections are closed after this long (ms). */
+  keepAliveTimeout: number;
+  headersTimeout: number;
+  bodyTimeout: number;
+  maxHeaderSize?: number;
+}
+
+export class H1Pool implements ConnectionOwner {
+  readonly maxHeaderSize: number;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly secure: boolean;
+  private readonly servername: string | undefined;
+  private readonly idle: H1Connection[] = [];
+  private readonly conns = new Set<H1Connection>();
+  private readonly queue: Call[] = [];
+  private queueHead = 0;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private closing: (() => void) | null = null;
+  private isClosed = false;
+
+  constructor(origin: string, private readonly o: H1PoolOptions) {
+    const u = new URL(origin);
+    this.secure = u.protocol === 'https:';
+    this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    this.port = u.port ? Number(u.port) : this.secure ? 443 : 80;
+    this.servername = this.secure && net.isIP(this.host) === 0 ? this.host : undefined;
+    this.maxHeaderSize = o.maxHeaderSize ?? 16 * 1024;
+    const every = Math.max(25, Math.min(1000, Math.floor(Math.min(o.headersTimeout, o.bodyTimeout, o.keepAliveTimeout) / 8)));
+    this.sweepTimer = setInterval(this.sweep, every);
+    this.sweepTimer.unref();
+  }
+
+  /** Sends a request; the handler hears everything, including errors (never thrown). */
+  dispatch(req: UpstreamRequest, handler: UpstreamHandler): boolean {
+    const call = new Call(req, handler, this.abortCall);
+    handler.onConnect(call.abort);
+    if (call.finished) return true;
+    if (this.isClosed) {
+      this.finishWithError(call, new UpstreamError('UND_ERR_CLOSED', 'upstream pool is closed'));
+      return false;
+    }
+    this.assign(call, false);
+    return true;
+  }
+
+  get stats(): { connected: number; free: number; queued: number } {
+    return { connected: this.conns.size, free: this.idle.length, queued: this.queue.length - this.queueHead };
+  }
+
+  private assign(call: Call, fresh: boolean): void {
+    if (!fresh) {
+      const c = this.idle.pop();
+      if (c !== undefined) {
+        c.start(call, Date.now());
+        return;
+      }
+    }
+    if (this.conns.size < this.o.connections) {
+      this.connect(call);
+      return;
+    }
+    call.queued = true;
+    this.queue.push(call);
+  }
+
+  private connect(call: Call): void {
+    const socket = this.secure
+      ? tls.connect({ host: this.host, port: this.port, servername: this.servername, ALPNProtocols: ['http/1.1'] })
+      : net.connect({ host: this.host, port: this.port });
+    socket.setNoDelay(true);
+    const conn = new H1Connection(this, socket);
+    this.conns.add(conn);
+    const timer = setTimeout(() => {
+      if (!conn.connected) {
+        socket.destroy(new UpstreamError('UND_ERR_CONNECT_TIMEOUT', `connecting to ${this.host}:${this.port} took longer than ${this.o.connectTimeout} ms`));
+      }
+    }, this.o.connectTimeout);
+    // The call rides on the connection while it connects, so abort and close find it.
+    conn.call = call;
+    call.conn = conn;
+    socket.once(this.secure ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      conn.connected = true;
+      socket.setKeepAlive(true, 60_000);
+      const c = conn.call;
+      conn.call = null;
+      if (c === null) this.release(conn); // its request was aborted while connecting
+      else c.conn = null, conn.start(c, Date.now());
+    });
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  private nextQueued(): Call | null {
+    while (this.queueHead < this.queue.length) {
+      const c = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as unknown as Call;
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue.splice(0, this.queueHead);
+        this.queueHead = 0;
+      }
+      if (!c.finished) {
+        c.queued = false;
+        return c;
+      }
+    }
+    return null;
+  }
+
+  // --- ConnectionOwner ------------------------------------------------------------------------
+
+  release(conn: H1Connection): void {
+    if (this.isClosed) {
+      conn.destroy();
+      return;
+    }
+    const next = this.nextQueued();
+    if (next !== null) {
+      conn.start(next, Date.now());
+      return;
+    }
+    conn.since = Date.now();
+    this.idle.push(conn);
+  }
+
+  closed(conn: H1Connection, call: Call | null, err: Error | null, retryable: boolean): void {
+    this.conns.delete(conn);
+    const at = this.idle.indexOf(conn);
+    if (at >= 0) this.idle.splice(at, 1);
+    if (call !== null && !call.finished) {
+      call.conn = null;
+      if (retryable) {
+        call.retried = true;
+        this.assign(call, true);
+      } else {
+        this.finishWithError(call, err ?? new UpstreamError('UND_ERR_SOCKET', 'upstream connection closed'));
+      }
+    }
+    // A slot is free: a waiting request gets a new connection.
+    if (!this.isClosed && this.conns.size < this.o.connections) {
+      const next = this.nextQueued();
+      if (next !== null) this.connect(next);
+    }
+    if (this.closing !== null && this.conns.size === 0) this.closing();
+  }
+
+  private finishWithError(call: Call, err: Error): void {
+    if (call.finished) return;
+    call.finished = true;
+    call.handler.onError(err);
+  }
+
+  private readonly abortCall = (call: Call, err: Error | undefined): void => {
+    if (call.finished) return;
+    const conn = call.conn;
+    if (conn !== null && !conn.connected) {
+      // Still connecting: let the connection live on for the next request.
+      conn.call = null;
+      call.conn = null;
+    } else if (conn !== null) {
+      conn.abortCall(call);
+    }
+    this.finishWithError(call, err ?? new UpstreamError('UND_ERR_ABORTED', 'request aborted'));
+  };
+
+  private readonly sweep = (): void => {
+    const now = Date.now();
+    const { headersTimeout, bodyTimeout, keepAliveTimeout } = this.o;
+    for (const c of this.conns) c.checkTimeouts(now, headersTimeout, bodyTimeout);
+    // Idle connections: the oldest are at the front.
+    while (this.idle.length > 0 && now - this.idle[0]!.since > keepAliveTimeout) this.idle.shift()!.destroy();
+  };
+
+  /** Stops taking requests; resolves when every connection has closed (in-flight ones finish first). */
+  close(): Promise<void> {
+    this.isClosed = true;
+    clearInterval(this.sweepTimer);
+    for (const c of this.idle.splice(0)) c.destroy();
+    for (let c = this.nextQueued(); c !== null; c = this.nextQueued()) this.finishWithError(c, new UpstreamError('UND_ERR_CLOSED', 'upstream pool closed'));
+    if (this.conns.size === 0) return Promise.resolve();
+    return new Promise((resolve) => { this.closing = resolve; });
+  }
+
+  /** Closes every connection now; in-flight requests fail. */
+  destroy(): Promise<void> {
+    this.isClosed = true;
+    clearInterval(this.sweepTimer);
+    for (const c of this.conns) c.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool destroyed'));
+    for (let c = this.nextQueued(); c !== null; c = this.nextQueued()) this.finishWithError(c, new UpstreamError('UND_ERR_CLOSED', 'upstream pool destroyed'));
+    return this.close();
+  }
+}
