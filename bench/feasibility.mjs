@@ -43,7 +43,7 @@ async function minimal(file) {
 const systems = [
   { id: 'nginx', port: PORTS.nginx, start: () => startNginxPeer(tools.nginx, prefix) },
   { id: 'portcullis', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'pass') },
-  ...(process.env.FEAS_NATIVE ? [{ id: 'portcullis-native', port: PORT, start: () => startPortcullis(passCfg('native'), prefix, 'native') }] : []),
+  { id: 'portcullis-undici', port: PORT, start: () => startPortcullis(passCfg('undici'), prefix, 'undici') },
   { id: 'uws+undici', port: PORT, start: () => minimal('uws-undici.mjs') },
   { id: 'uws+net', port: PORT, start: () => minimal('uws-net.mjs') },
 ].filter((s) => only.length === 0 || only.includes(s.id));

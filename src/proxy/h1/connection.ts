@@ -76,9 +76,14 @@ export class H1Connection implements ResponseSink {
   private bodyChunked = false;
   private bodyDone = true;
 
-  constructor(private readonly owner: ConnectionOwner, readonly socket: Socket) {
+  /** Head delivered in the read being parsed (its raw header views may need a copy). */
+  private headThisRead = false;
+  private raw: Buffer[] | null = null;
+
+  /** `reusedBuffer`: the socket reads into one shared buffer (onread), so whatever outlives a read is copied. */
+  constructor(private readonly owner: ConnectionOwner, readonly socket: Socket, private readonly reusedBuffer: boolean) {
     this.parser = new ResponseParser(this, owner.maxHeaderSize);
-    socket.on('data', this.onSocketData);
+    if (!reusedBuffer) socket.on('data', this.onSocketData);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
     socket.on('drain', this.onDrain);
@@ -168,6 +173,12 @@ export class H1Connection implements ResponseSink {
 
   // --- response ------------------------------------------------------------------------
 
+  /** net's onread callback: bytes are in the shared read buffer until this returns. */
+  readonly onRead = (nread: number, buf: Buffer): boolean => {
+    this.onSocketData(buf.subarray(0, nread));
+    return true;
+  };
+
   private readonly onSocketData = (chunk: Buffer): void => {
     if (this.call === null) {
       // Bytes nobody asked for (an idle connection): never reuse it.
@@ -175,8 +186,31 @@ export class H1Connection implements ResponseSink {
       return;
     }
     this.lastActive = Date.now();
+    this.headThisRead = false;
     this.afterFeed(chunk, this.parser.feed(chunk, 0));
+    // The handler keeps the head until its first body bytes or the end; in a
+    // shared read buffer those views would be overwritten by the next read.
+    if (this.headThisRead && this.reusedBuffer && this.call !== null) this.copyHead();
   };
+
+  private copyHead(): void {
+    const raw = this.raw!;
+    if (raw.length === 0) return;
+    const ab = raw[0]!.buffer;
+    let lo = Infinity;
+    let hi = 0;
+    for (let i = 0; i < raw.length; i++) {
+      const b = raw[i]!;
+      if (b.buffer !== ab) return; // already a copy (the head spanned reads)
+      if (b.byteOffset < lo) lo = b.byteOffset;
+      if (b.byteOffset + b.length > hi) hi = b.byteOffset + b.length;
+    }
+    const copy = Buffer.from(new Uint8Array(ab, lo, hi - lo));
+    for (let i = 0; i < raw.length; i++) {
+      const b = raw[i]!;
+      raw[i] = copy.subarray(b.byteOffset - lo, b.byteOffset - lo + b.length);
+    }
+  }
 
   private afterFeed(chunk: Buffer, at: number): void {
     if (at < 0) {
@@ -196,13 +230,15 @@ export class H1Connection implements ResponseSink {
       return;
     }
     if (this.paused && at < chunk.length) {
-      this.pending = chunk;
-      this.pendingAt = at;
+      this.pending = this.reusedBuffer ? Buffer.from(chunk.subarray(at)) : chunk;
+      this.pendingAt = this.reusedBuffer ? 0 : at;
     }
   }
 
   onHead(status: number, raw: Buffer[]): void {
     this.phase = PHASE_BODY;
+    this.headThisRead = true;
+    this.raw = raw;
     const call = this.call!;
     if (!call.handler.onHeaders(status, raw, call.resume)) this.pause();
   }

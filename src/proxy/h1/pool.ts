@@ -10,6 +10,9 @@ import tls from 'node:tls';
 import { Call, H1Connection, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './connection.js';
 import { UpstreamError } from './errors.js';
 
+/** Every plain upstream socket of this thread reads into this buffer (reads are handled one at a time). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export interface H1PoolOptions {
   connections: number;
   connectTimeout: number;
@@ -80,11 +83,14 @@ export class H1Pool implements ConnectionOwner {
   }
 
   private connect(call: Call): void {
+    // Plain sockets read into one shared buffer (onread): no Buffer and no
+    // stream machinery per read. TLS sockets keep 'data' events.
+    let conn!: H1Connection;
     const socket = this.secure
       ? tls.connect({ host: this.host, port: this.port, servername: this.servername, ALPNProtocols: ['http/1.1'] })
-      : net.connect({ host: this.host, port: this.port });
+      : net.connect({ host: this.host, port: this.port, onread: { buffer: READ_BUFFER, callback: (n, b) => conn.onRead(n, b as Buffer) } });
     socket.setNoDelay(true);
-    const conn = new H1Connection(this, socket);
+    conn = new H1Connection(this, socket, !this.secure);
     this.conns.add(conn);
     const timer = setTimeout(() => {
       if (!conn.connected) {

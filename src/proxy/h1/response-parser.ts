@@ -132,7 +132,7 @@ export class ResponseParser {
           const r = this.head(b, i);
           if (r < 0) return r === -2 ? n : -1; // -2: need more bytes (kept in partial)
           i = r;
-          if (this.state === DONE) { this.sink.onEnd(); return i; } // no body (HEAD, 204, 304, length 0)
+          if ((this.state as number) === DONE) { this.sink.onEnd(); return i; } // no body (HEAD, 204, 304, length 0)
           break;
         }
         case BODY_LENGTH: {
