@@ -235,31 +235,39 @@ export class H1Connection implements ResponseSink {
     }
   }
 
-  onHead(status: number, raw: Buffer[]): void {
+  onHead(status: number, raw: Buffer[]): boolean {
     this.phase = PHASE_BODY;
     this.headThisRead = true;
     this.raw = raw;
     const call = this.call!;
-    if (!call.handler.onHeaders(status, raw, call.resume)) this.pause();
+    // Read no further once the handler paused or aborted (the call is gone).
+    if (call.handler.onHeaders(status, raw, call.resume)) return this.call === call;
+    if (this.call === call) this.pause();
+    return false;
   }
 
   onBody(chunk: Buffer): boolean {
     const call = this.call;
     if (call === null) return false;
-    if (call.handler.onData(chunk)) return true;
-    this.pause();
+    if (call.handler.onData(chunk)) return this.call === call;
+    if (this.call === call) this.pause();
     return false;
   }
 
   onEnd(): void {
-    const call = this.call!;
+    const call = this.call;
+    if (call === null) return; // aborted in the very callback that carried the end: the abort was reported
     this.call = null;
     call.finished = true;
     call.conn = null;
     this.phase = PHASE_IDLE;
     this.ended = true;
-    this.paused = false;
     this.pending = null;
+    if (this.paused) {
+      // Paused on the last bytes: the message is whole, so read on (or the next request on this connection hangs).
+      this.paused = false;
+      this.socket.resume();
+    }
     if (!this.bodyDone) this.detachBody(); // answered before the upload ended: not reusable (bodyDone stays false)
     call.handler.onComplete(null);
   }
@@ -320,7 +328,8 @@ export class H1Connection implements ResponseSink {
     this.alive = false;
     this.detachBody();
     const call = this.call;
-    if (call !== null && this.connected && this.parser.eof()) {
+    // A reset is not the end of a read-until-close body: bytes in flight may be lost.
+    if (call !== null && this.connected && this.socketError === null && this.parser.eof()) {
       // The body was delimited by the close: onEnd completed the call.
       this.ended = false;
       this.owner.closed(this, null, null, false);

@@ -9,8 +9,8 @@
 import { invalidResponse, type UpstreamError } from './errors.js';
 
 export interface ResponseSink {
-  /** A final (non-1xx) head. `raw` is [name, value, …] as bytes. */
-  onHead(status: number, raw: Buffer[]): void;
+  /** A final (non-1xx) head. `raw` is [name, value, …] as bytes. false: stop until `resume`. */
+  onHead(status: number, raw: Buffer[]): boolean;
   /** Body bytes (after chunked decoding). false: stop until `resume`. */
   onBody(chunk: Buffer): boolean;
   /** The message ended where its framing said. */
@@ -20,18 +20,20 @@ export interface ResponseSink {
 const HEAD = 0;
 const BODY_LENGTH = 1;
 const CHUNK_SIZE = 2;
-const CHUNK_EXT = 3;
-const CHUNK_SIZE_LF = 4;
-const CHUNK_DATA = 5;
-const CHUNK_DATA_CR = 6;
-const CHUNK_DATA_LF = 7;
-const TRAILER_LINE_START = 8;
-const TRAILER_LINE = 9;
-const TRAILER_LF = 10;
-const TRAILER_END_LF = 11;
-const BODY_EOF = 12;
-const DONE = 13;
-const FAILED = 14;
+const CHUNK_EXT_BWS = 3;
+const CHUNK_EXT = 4;
+const CHUNK_SIZE_LF = 5;
+const CHUNK_DATA = 6;
+const CHUNK_DATA_CR = 7;
+const CHUNK_DATA_LF = 8;
+const TRAILER_LINE_START = 9;
+const TRAILER_NAME = 10;
+const TRAILER_LINE = 11;
+const TRAILER_LF = 12;
+const TRAILER_END_LF = 13;
+const BODY_EOF = 14;
+const DONE = 15;
+const FAILED = 16;
 
 const CR = 13;
 const LF = 10;
@@ -74,6 +76,13 @@ function equalsLower(b: Buffer, start: number, end: number, lower: Buffer): bool
   return true;
 }
 
+/** Is there a line ending other than CRLF in b[from…] (a bare LF, or a CR followed by another byte)? */
+function bareLineEnd(b: Buffer, from: number, start: number): boolean {
+  for (let i = b.indexOf(LF, from); i >= 0; i = b.indexOf(LF, i + 1)) if (i === start || b[i - 1] !== CR) return true;
+  for (let i = b.indexOf(CR, from); i >= 0 && i + 1 < b.length; i = b.indexOf(CR, i + 1)) if (b[i + 1] !== LF) return true;
+  return false;
+}
+
 /** Does the comma-separated list in b[start,end) hold `token` (case-insensitive)? */
 function listHas(b: Buffer, start: number, end: number, token: string): boolean {
   return b.toString('latin1', start, end).toLowerCase().split(',').some((t) => t.trim() === token);
@@ -88,6 +97,8 @@ export class ResponseParser {
   private sawSizeDigit = false;
   private interim = 0;
   private noBody = false;
+  /** The sink asked to stop right after the head. */
+  private hold = false;
   /** The connection may carry another request after this message. */
   keepAlive = true;
   /** What went wrong, when feed returned -1. */
@@ -133,6 +144,7 @@ export class ResponseParser {
           if (r < 0) return r === -2 ? n : -1; // -2: need more bytes (kept in partial)
           i = r;
           if ((this.state as number) === DONE) { this.sink.onEnd(); return i; } // no body (HEAD, 204, 304, length 0)
+          if (this.hold) { this.hold = false; return i; }
           break;
         }
         case BODY_LENGTH: {
@@ -206,6 +218,8 @@ export class ResponseParser {
     const end = b.indexOf(CRLFCRLF, searchFrom);
     if (end < 0) {
       if (b.length - start > this.maxHeaderSize) return this.fail(`head larger than ${this.maxHeaderSize} bytes`);
+      // Refused now, not at the headers timeout: a head of bare-LF lines never shows a CRLFCRLF.
+      if (bareLineEnd(b, b === chunk ? start : Math.max(0, this.partial!.length - 1), start)) return this.fail('line ending other than CRLF in head');
       this.partial = start === 0 && b !== chunk ? b : Buffer.from(b.subarray(start));
       return -2;
     }
@@ -280,6 +294,8 @@ export class ResponseParser {
       raw.push(b.subarray(lineStart, nameEnd), b.subarray(valueStart, valueEnd));
     }
 
+    // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+    if (sawTe && minor === 48) return this.fail('Transfer-Encoding in an HTTP/1.0 response');
     if (status < 200) {
       if (status === 101) return this.fail('unexpected 101 Switching Protocols');
       if (++this.interim > MAX_INTERIM) return this.fail('too many interim responses');
@@ -302,7 +318,7 @@ export class ResponseParser {
       this.state = BODY_EOF;
       this.keepAlive = false;
     }
-    this.sink.onHead(status, raw);
+    this.hold = !this.sink.onHead(status, raw);
     return 0;
   }
 
@@ -336,13 +352,20 @@ export class ResponseParser {
             return this.fail('bad chunk size');
           } else if (c === CR) {
             this.state = CHUNK_SIZE_LF;
-          } else if (c === 59 /* ; */ || c === SP || c === HT) {
+          } else if (c === 59 /* ; */) {
             this.state = CHUNK_EXT;
+          } else if (c === SP || c === HT) {
+            this.state = CHUNK_EXT_BWS;
           } else {
             return this.fail('bad chunk size');
           }
           break;
         }
+        case CHUNK_EXT_BWS:
+          // chunk-ext = *( BWS ";" … ): whitespace after the size only before a ";".
+          if (c === 59 /* ; */) this.state = CHUNK_EXT;
+          else if (c !== SP && c !== HT) return this.fail('bad chunk size');
+          break;
         case CHUNK_EXT:
           if (c === CR) this.state = CHUNK_SIZE_LF;
           else if (VALUE[c] === 0) return this.fail('bad chunk extension');
@@ -371,7 +394,12 @@ export class ResponseParser {
         case TRAILER_LINE_START:
           if (c === CR) this.state = TRAILER_END_LF;
           else if (TCHAR[c] === 0) return this.fail('bad trailer');
-          else this.state = TRAILER_LINE;
+          else this.state = TRAILER_NAME;
+          break;
+        case TRAILER_NAME:
+          // field-name ":" — no whitespace before the colon, no line without one.
+          if (c === 58 /* : */) this.state = TRAILER_LINE;
+          else if (TCHAR[c] === 0) return this.fail('bad trailer');
           break;
         case TRAILER_LINE:
           if (c === CR) this.state = TRAILER_LF;
