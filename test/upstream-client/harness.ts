@@ -197,6 +197,8 @@ export interface Outcome {
   violations: string[];
   /** Every callback, in order (onData as "data:<length>"). */
   events: string[];
+  /** The raw header buffers handed to onHeaders, read again at onComplete/onError (they must still hold the head). */
+  headersAtEnd: Array<[string, string]>;
 }
 
 export interface RunOptions {
@@ -217,7 +219,8 @@ export interface RunOptions {
  * callback would be caught as a violation.
  */
 export function run(pool: H1Pool, o: RunOptions = {}): Promise<Outcome> {
-  const out: Outcome = { status: 0, headers: [], body: Buffer.alloc(0), error: null, completed: false, violations: [], events: [] };
+  const out: Outcome = { status: 0, headers: [], body: Buffer.alloc(0), error: null, completed: false, violations: [], events: [], headersAtEnd: [] };
+  let rawKept: Buffer[] = [];
   const chunks: Buffer[] = [];
   let settled = false;
   let sawHead = false;
@@ -237,6 +240,7 @@ export function run(pool: H1Pool, o: RunOptions = {}): Promise<Outcome> {
       out.error = err;
       out.completed = completed;
       out.body = Buffer.concat(chunks);
+      for (let i = 0; i + 1 < rawKept.length; i += 2) out.headersAtEnd.push([rawKept[i]!.toString('latin1'), rawKept[i + 1]!.toString('latin1')]);
       setImmediate(() => setImmediate(() => resolve(out)));
     };
     const handler: UpstreamHandler = {
@@ -252,6 +256,7 @@ export function run(pool: H1Pool, o: RunOptions = {}): Promise<Outcome> {
         if (status < 200) out.violations.push(`interim ${status} passed to onHeaders`);
         sawHead = true;
         resumeFn = r;
+        rawKept = raw;
         out.status = status;
         for (let i = 0; i + 1 < raw.length; i += 2) out.headers.push([raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1')]);
         return o.onHeaders ? o.onHeaders(status, resume, abort, out) : true;

@@ -423,3 +423,53 @@ describe('the pool', () => {
     expect(out.error?.code).toBe('UND_ERR_CLOSED');
   });
 });
+
+describe('the shared read buffer (plain sockets read into one buffer)', () => {
+  // Other connections' reads overwrite that buffer: whatever the handler may
+  // still hold (the raw head until the end, bytes held back by a pause) must
+  // have been copied out of it.
+  it('keeps the raw head and paused bytes intact while other connections read', async () => {
+    const noise = 'N'.repeat(3000);
+    const other = await startRawServer((req) => {
+      req.socket.write(`HTTP/1.1 200 OK\r\nX-Other: ${'z'.repeat(300)}\r\nContent-Length: ${noise.length}\r\n\r\n${noise}`);
+    });
+    try {
+      const poolB = makePool(other, { connections: 4 });
+      const traffic = async (): Promise<void> => {
+        const outs = await Promise.all(Array.from({ length: 4 }, () => run(poolB)));
+        for (const o of outs) {
+          expect(o.body.toString()).toBe(noise);
+          expect(o.headersAtEnd).toEqual(o.headers);
+        }
+      };
+      for (const pauseAt of ['none', 'headers', 'data'] as const) {
+        let wrote: () => void = () => {};
+        const firstWritten = new Promise<void>((r) => { wrote = r; });
+        srv.handler = (req) => {
+          // Head and the first body bytes in one read, the rest later.
+          req.socket.write('HTTP/1.1 200 OK\r\nX-Mine: mine-value\r\nX-Also: 12345\r\nContent-Length: 6\r\n\r\nabc');
+          wrote();
+          setTimeout(() => req.socket.write('def'), 60);
+        };
+        const poolA = makePool(srv);
+        let resumeA: () => void = () => {};
+        const a = run(poolA, {
+          onHeaders: (_s, resume) => { resumeA = resume; return pauseAt !== 'headers'; },
+          onData: (_c, resume) => { resumeA = resume; return pauseAt !== 'data'; },
+        });
+        await firstWritten;
+        await sleep(10);
+        await traffic(); // overwrites the shared buffer while A holds its head (and maybe paused bytes)
+        resumeA();
+        await traffic();
+        const outA = await a;
+        expect(outA.error, pauseAt).toBeNull();
+        expect(outA.body.toString(), pauseAt).toBe('abcdef');
+        expect(outA.headers).toEqual([['X-Mine', 'mine-value'], ['X-Also', '12345'], ['Content-Length', '6']]);
+        expect(outA.headersAtEnd, `raw head views after other reads (pause at ${pauseAt})`).toEqual(outA.headers);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+});
