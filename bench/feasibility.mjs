@@ -33,8 +33,8 @@ const passCfg = (client) => ({
   upstreams: { up: { targets: [`http://127.0.0.1:${PORTS.upstream}`], ...(client ? { client } : {}) } },
   routes: [{ name: 'pass', match: { path_prefix: '/' }, anonymous: true, upstream: 'up' }],
 });
-async function minimal(file) {
-  const child = spawnPinned(CPUS.sut, process.execPath, [path.join(HERE, 'feasibility', file), String(PORT), String(PORTS.upstream)], { cwd: path.join(HERE, '..') });
+async function minimal(file, env = {}) {
+  const child = spawnPinned(CPUS.sut, process.execPath, [path.join(HERE, 'feasibility', file), String(PORT), String(PORTS.upstream)], { cwd: path.join(HERE, '..'), env: { ...process.env, ...env } });
   child.stdout.on('data', () => {});
   child.stderr.on('data', (c) => process.stderr.write(c));
   await waitPort(PORT);
@@ -43,9 +43,12 @@ async function minimal(file) {
 const systems = [
   { id: 'nginx', port: PORTS.nginx, start: () => startNginxPeer(tools.nginx, prefix) },
   { id: 'portcullis', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'pass') },
+  { id: 'portcullis-nobatch', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nobatch', { env: { PORTCULLIS_H1_BATCH: '0' } }) },
   { id: 'portcullis-undici', port: PORT, start: () => startPortcullis(passCfg('undici'), prefix, 'undici') },
   { id: 'uws+undici', port: PORT, start: () => minimal('uws-undici.mjs') },
   { id: 'uws+net', port: PORT, start: () => minimal('uws-net.mjs') },
+  // The same with ~20 µs of busy work per request: does the kernel share grow with user time (wakeups)?
+  { id: 'uws+net+busy20', port: PORT, start: () => minimal('uws-net.mjs', { FEAS_BUSY_US: '20' }) },
 ].filter((s) => only.length === 0 || only.includes(s.id));
 
 const results = new Map(systems.map((s) => [s.id, []]));

@@ -23,7 +23,9 @@ function conn() {
   s.on('error', () => {}); s.on('close', () => { const r = s.cur; if (r && !r.done) { r.done = true; r.cork(() => r.writeStatus('502').end()); } });
   return s;
 }
+const BUSY = Number(process.env.FEAS_BUSY_US ?? 0) / 1000;
 uWS.App().any('/*', (res, req) => {
+  if (BUSY > 0) { const t = performance.now() + BUSY; while (performance.now() < t); }
   res.done = false; res.onAborted(() => { res.done = true; });
   let h = `${req.getMethod().toUpperCase()} ${req.getUrl()} HTTP/1.1\r\nhost: 127.0.0.1:${upPort}\r\n`;
   req.forEach((k, v) => { if (k !== 'host' && k !== 'connection') h += `${k}: ${v}\r\n`; });
