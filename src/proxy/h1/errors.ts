@@ -8,6 +8,7 @@ export type UpstreamErrorCode =
   | 'UND_ERR_SOCKET'
   | 'UND_ERR_ABORTED'
   | 'UND_ERR_CLOSED'
+  | 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'
   | 'HPE_INVALID_RESPONSE';
 
 export class UpstreamError extends Error {
