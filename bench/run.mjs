@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: every load scenario against its baseline, in one run, with
-// the peers (nginx, HAProxy) on the same machine in the same layout:
+// the peers (nginx, HAProxy, and the Node gateways fastify and fast-gateway)
+// on the same machine in the same layout:
 //   CPU 0: wrk (or autocannon) + the nginx upstream   CPU 1: the system under test
 // Figure of merit: CPU µs per request of the system under test
 // (utime+stime from /proc over the timed run ÷ requests served).
@@ -18,7 +19,7 @@ import { runAutocannon, runPaced } from './lib/paced.mjs';
 import { runChecks } from './lib/probe.mjs';
 import { scenarios } from './lib/scenarios.mjs';
 import {
-  PORTS, HAPROXY_FRONTENDS, haproxyPort, startAuthzService, startHaproxy, startNginxPeer, startPortcullis, startUpstream,
+  NODE_PEERS, PORTS, HAPROXY_FRONTENDS, haproxyPort, startAuthzService, startHaproxy, startNginxPeer, startNodePeer, startPortcullis, startUpstream,
 } from './lib/servers.mjs';
 import { CPUS, ensureTools, machine, pinPid, portFree, setLayout, setNice, versions } from './lib/system.mjs';
 import { formatTable, markdownTable } from './lib/table.mjs';
@@ -79,9 +80,9 @@ function parseArgs(argv) {
   return o;
 }
 
-const HELP = `portcullis bench — load scenarios with nginx and HAProxy as peers, in one run
+const HELP = `portcullis bench — load scenarios with nginx, HAProxy, fastify and fast-gateway as peers, in one run
 
-  node bench/run.mjs                  every scenario, 2 s warm-up + 3 × 5 s runs each (39 rows, ~14 min)
+  node bench/run.mjs                  every scenario, 2 s warm-up + 3 × 5 s runs each (43 rows, ~15 min)
   node bench/run.mjs --quick          smoke check: 1 s warm-up + 1 × 1 s run each (~2–3 min)
   --scenario NAME[,NAME]              row ids or scenario names (repeatable; see --list);
                                       baselines and target peers come along unless --no-deps
@@ -152,7 +153,7 @@ async function main() {
   const tokens = prepareTokens(path.join(RESULTS, 'cache'), log);
   const all = scenarios(tokens);
   if (opts.list) {
-    for (const r of all) process.stdout.write(`${r.id.padEnd(26)} ${r.system.padEnd(11)} ${r.scenario}\n`);
+    for (const r of all) process.stdout.write(`${r.id.padEnd(26)} ${r.system.padEnd(13)} ${r.scenario}\n`);
     return;
   }
   const rows = select(all, opts);
@@ -179,7 +180,7 @@ async function main() {
     spawnSync('renice', ['-n', String(opts.nice), '-p', String(process.pid)], { stdio: 'ignore' });
   }
 
-  for (const p of [PORTS.upstream, PORTS.gateway, PORTS.nginx, PORTS.authz, PORTS.admin, ...HAPROXY_FRONTENDS.map(haproxyPort)]) {
+  for (const p of [PORTS.upstream, PORTS.gateway, PORTS.nginx, PORTS.authz, PORTS.admin, ...Object.values(NODE_PEERS).map((n) => n.port), ...HAPROXY_FRONTENDS.map(haproxyPort)]) {
     if (!(await portFree(p))) throw new Error(`port ${p} on 127.0.0.1 is in use (a bench from an earlier run still running?)`);
   }
 
@@ -194,7 +195,8 @@ async function main() {
       else if (what === 'haproxy') {
         if (!tools.haproxy) throw new Error('haproxy is not installed');
         lazy[what] = await startHaproxy(tools.haproxy, prefix, { ...tokens.files, hsSecret: tokens.hsSecret, issuer: ISSUER, audience: AUDIENCE });
-      } else if (what === 'authz') lazy[what] = await startAuthzService(prefix);
+      } else if (NODE_PEERS[what]) lazy[what] = await startNodePeer(what, { rsPub: tokens.files.rsPub, issuer: ISSUER, audience: AUDIENCE });
+      else if (what === 'authz') lazy[what] = await startAuthzService(prefix);
       else throw new Error(`unknown need ${what}`);
       if (lazy[what]?.stop) cleanup.push(lazy[what].stop);
     } catch (e) {
@@ -338,6 +340,7 @@ async function measureRow(row, ctx) {
     }
   } else if (row.system === 'nginx') sut = await ctx.need('nginx-peer');
   else if (row.system === 'haproxy') sut = await ctx.need('haproxy');
+  else if (NODE_PEERS[row.system]) sut = await ctx.need(row.system);
   try {
     const fail = await runChecks(row.url, row.checks, row.expect);
     if (fail) return { status: 'failed', message: `functional check failed, not timed: ${fail}` };

@@ -1,7 +1,7 @@
 // bench/chart.svg: (1) CPU µs per request of each system per scenario, bars
 // side by side; (2) latency percentiles (p50, p99, p99.9) per row on a log
 // scale. Plain SVG with no script or external font, so GitHub renders it.
-const COLORS = { portcullis: '#e8590c', nginx: '#2f9e44', haproxy: '#1971c2', upstream: '#868e96' };
+const COLORS = { portcullis: '#e8590c', nginx: '#2f9e44', haproxy: '#1971c2', fastify: '#212529', 'fast-gateway': '#ae3ec9', upstream: '#868e96' };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function renderChart(out) {
@@ -19,13 +19,23 @@ export function renderChart(out) {
   y += 18;
   text(10, y, `${out.layout}. ${out.options.quick ? 'QUICK RUN (smoke check, not for comparison). ' : ''}Lower is better.`, { size: 11, fill: '#495057' });
 
-  // Legend
+  // Legend: the systems this run measured, with their versions where known.
   y += 22;
   let lx = 10;
-  for (const [sys, c] of Object.entries(COLORS).filter(([s]) => s !== 'upstream')) {
+  const v = out.versions ?? {};
+  const major = (s, name) => { const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?)`).exec(s ?? ''); return m ? `${name} ${m[1]}` : name; };
+  const LABELS = {
+    portcullis: 'Portcullis',
+    nginx: v.nginx ? `nginx ${v.nginx.replace(/^(\d+\.\d+).*/, '$1')}` : 'nginx',
+    haproxy: v.haproxy ? v.haproxy.replace(/^HAProxy (\d+\.\d+).*/, 'HAProxy $1') : 'HAProxy',
+    fastify: major(v.fastify, 'fastify'),
+    'fast-gateway': major(v.fastGateway, 'fast-gateway'),
+  };
+  const present = new Set(out.results.filter((r) => r.status === 'ok').map((r) => r.system));
+  for (const [sys, c] of Object.entries(COLORS).filter(([s]) => s !== 'upstream' && (present.has(s) || ['portcullis', 'nginx', 'haproxy'].includes(s)))) {
     parts.push(`<rect x="${lx}" y="${y - 10}" width="12" height="12" fill="${c}"/>`);
-    text(lx + 16, y, sys === 'portcullis' ? 'Portcullis' : sys === 'nginx' ? 'nginx 1.22' : 'HAProxy 2.6');
-    lx += 120;
+    text(lx + 16, y, LABELS[sys]);
+    lx += 130;
   }
 
   // Panel 1: CPU µs/req (large-body rows get their own panel and scale: a
@@ -37,7 +47,7 @@ export function renderChart(out) {
     if (!g) groups.push((g = { name: r.scenario, rows: [] }));
     g.rows.push(r);
   }
-  const order = { portcullis: 0, nginx: 1, haproxy: 2 };
+  const order = { portcullis: 0, nginx: 1, haproxy: 2, fastify: 3, 'fast-gateway': 4 };
   const BAR = 13;
   const cpuPanel = (title, gs) => {
     if (!gs.length) return;

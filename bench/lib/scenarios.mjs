@@ -9,6 +9,9 @@ import { CPUS } from './system.mjs';
 const gw = (p) => `http://127.0.0.1:${PORTS.gateway}${p}`;
 const ng = (p) => `http://127.0.0.1:${PORTS.nginx}${p}`;
 const hp = (fe, p = '/api/orders') => `http://127.0.0.1:${haproxyPort(fe)}${p}`;
+// The Node peers (bench/peers/): `/…` passes through, `/jwt/…` verifies RS256 first.
+const fy = (p) => `http://127.0.0.1:${PORTS.fastify}${p}`;
+const fg = (p) => `http://127.0.0.1:${PORTS.fastgw}${p}`;
 const PATH = '/api/orders';
 
 /** The gateway config every Portcullis row starts from. */
@@ -79,12 +82,18 @@ export function scenarios(t) {
     baseline: { id: 'direct', metric: 'rps' } });
   add({ id: 'nginx-pass', scenario: 'pass-through', system: 'nginx', needs: ['nginx-peer'], url: ng(PATH), baseline: { id: 'direct', metric: 'rps' } });
   add({ id: 'haproxy-pass', scenario: 'pass-through', system: 'haproxy', needs: ['haproxy'], url: hp('pass'), baseline: { id: 'direct', metric: 'rps' } });
+  add({ id: 'fastify-pass', scenario: 'pass-through', system: 'fastify', needs: ['fastify'], url: fy(PATH), baseline: { id: 'direct', metric: 'rps' },
+    note: 'fastify 5 + @fastify/reply-from (undici); bench/peers/fastify-gateway.mjs' });
+  add({ id: 'fastgw-pass', scenario: 'pass-through', system: 'fast-gateway', needs: ['fast-gateway'], url: fg(PATH), baseline: { id: 'direct', metric: 'rps' },
+    note: 'fast-gateway (restana + fast-proxy-lite on node:http); bench/peers/fast-gateway.mjs' });
   add({ id: 'pass', scenario: 'pass-through', system: 'portcullis', url: gw(PATH),
     gateway: base({ routes: [{ name: 'pass', match: { path_prefix: '/' }, anonymous: true, upstream: 'up' }] }),
     baseline: { id: 'direct', metric: 'rps' },
     targets: [
       { label: 'CPU ≤ 1.5× nginx (stretch 1.25×)', vs: 'nginx-pass', metric: 'cpu', max: 1.5 },
       { label: 'CPU ≤ 2× nginx (issue 2)', vs: 'nginx-pass', metric: 'cpu', max: 2 },
+      { label: 'CPU ≤ 1/3 of fastify', vs: 'fastify-pass', metric: 'cpu', max: 0.333 },
+      { label: 'CPU ≤ 1/3 of fast-gateway', vs: 'fastgw-pass', metric: 'cpu', max: 0.333 },
     ] });
 
   // --- JWT ------------------------------------------------------------------
@@ -92,12 +101,20 @@ export function scenarios(t) {
   add({ id: 'haproxy-jwt-rs256', scenario: 'JWT RS256 hit (same token)', system: 'haproxy', needs: ['haproxy'], url: hp('jwt-rs256'),
     load: { headers: bearer(T.rs256) }, checks: jwtChecks(t, T.rs256), baseline: { id: 'haproxy-pass', metric: 'rps' },
     note: 'HAProxy verifies every request (no token cache)' });
+  add({ id: 'fastify-jwt-hit', scenario: 'JWT RS256 hit (same token)', system: 'fastify', needs: ['fastify'], url: fy(`/jwt${PATH}`),
+    load: { headers: bearer(T.rs256) }, checks: jwtChecks(t, T.rs256), baseline: { id: 'fastify-pass', metric: 'rps' },
+    note: '@fastify/jwt (fast-jwt) in an onRequest hook; verifies every request (no token cache by default)' });
+  add({ id: 'fastgw-jwt-hit', scenario: 'JWT RS256 hit (same token)', system: 'fast-gateway', needs: ['fast-gateway'], url: fg(`/jwt${PATH}`),
+    load: { headers: bearer(T.rs256) }, checks: jwtChecks(t, T.rs256), baseline: { id: 'fastgw-pass', metric: 'rps' },
+    note: 'fast-jwt verifier in a route middleware; verifies every request (no token cache by default)' });
   add({ id: 'jwt-hit', scenario: 'JWT RS256 hit (same token)', system: 'portcullis', url: gw(PATH),
     gateway: base({ top: { authenticators: { rs: jwtAuth(t, 'RS256') } }, routes: [jwtRoute('rs')] }),
     load: { headers: bearer(T.rs256) }, checks: jwtChecks(t, T.rs256),
     baseline: { id: 'pass', metric: 'rps' },
     targets: [
       { label: 'CPU ≤ 0.6× HAProxy jwt_verify', vs: 'haproxy-jwt-rs256', metric: 'cpu', max: 0.6 },
+      { label: 'CPU ≤ 1/5 of fastify + @fastify/jwt', vs: 'fastify-jwt-hit', metric: 'cpu', max: 0.2 },
+      { label: 'CPU ≤ 1/5 of fast-gateway + fast-jwt', vs: 'fastgw-jwt-hit', metric: 'cpu', max: 0.2 },
       { label: 'req/s ≥ 0.9× pass-through', vs: 'pass', metric: 'rps', min: 0.9 },
     ] });
   add({ id: 'haproxy-jwt-rs256-miss', scenario: 'JWT RS256 miss (distinct tokens)', system: 'haproxy', needs: ['haproxy'], url: hp('jwt-rs256'),

@@ -1,6 +1,7 @@
 // The processes a bench run starts: the nginx upstream (CPU 0), and on CPU 1
 // (the sets are CPUS in system.mjs; options move them on a bigger machine)
-// the system under test — Portcullis, or a peer (nginx proxy, HAProxy). Each
+// the system under test — Portcullis, or a peer (nginx proxy, HAProxy, the
+// Node gateways fastify and fast-gateway from bench/peers/). Each
 // is started as the current user with its own config and prefix in a temp
 // dir, on fixed ports on 127.0.0.1, and stopped at the end.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,8 @@ export const PORTS = {
   upstream: 18181,
   gateway: 18180,
   nginx: 18182,
+  fastify: 18183,
+  fastgw: 18184,
   haproxy: 18190, // + offset per frontend
   authz: 18185,
   admin: 18186,
@@ -202,6 +205,27 @@ ${fe('limited', `  http-request track-sc0 src table st_ip
   const child = spawnPinned(CPUS.sut, haproxy, ['-db', '-f', conf]);
   await startAndWait(child, haproxyPort('pass'), 'haproxy');
   return { child, pids: () => processTree(child.pid), stop: () => stopChild(child) };
+}
+
+/**
+ * The Node gateways people use today as peers on CPU 1, one process each (a
+ * single JS thread, no cluster): bench/peers/fastify-gateway.mjs (fastify 5 +
+ * @fastify/reply-from + @fastify/jwt) and bench/peers/fast-gateway.mjs
+ * (fast-gateway + fast-jwt). `/…` passes through, `/jwt/…` verifies RS256
+ * (issuer, audience, exp) before proxying. `which` is 'fastify' or 'fast-gateway'.
+ */
+export const NODE_PEERS = {
+  fastify: { file: 'fastify-gateway.mjs', port: PORTS.fastify },
+  'fast-gateway': { file: 'fast-gateway.mjs', port: PORTS.fastgw },
+};
+export async function startNodePeer(which, t) {
+  const peer = NODE_PEERS[which];
+  if (!peer) throw new Error(`unknown Node peer ${which}`);
+  const child = spawnPinned(CPUS.sut, process.execPath, [path.join(ROOT, 'bench', 'peers', peer.file),
+    '--port', String(peer.port), '--upstream', `http://127.0.0.1:${PORTS.upstream}`,
+    '--public-key', t.rsPub, '--issuer', t.issuer, '--audience', t.audience], { env: { ...process.env, NODE_ENV: 'production' } });
+  await startAndWait(child, peer.port, which);
+  return { child, pids: () => [child.pid], stop: () => stopChild(child) };
 }
 
 /**

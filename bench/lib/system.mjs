@@ -54,14 +54,21 @@ function firstLine(cmd, args) {
   } catch { return ''; }
 }
 
-export function versions(tools) {
-  let uws = '';
+/** Version of an installed npm package ('' when it is not installed). */
+function pkgVersion(name) {
   try {
-    uws = JSON.parse(readFileSync(new URL('../../node_modules/@btc-vision/uwebsockets.js/package.json', import.meta.url), 'utf8')).version;
-  } catch { /* not installed */ }
+    return JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
+  } catch { return ''; }
+}
+const withVersion = (name) => { const v = pkgVersion(name); return v ? `${name} ${v}` : ''; };
+
+export function versions(tools) {
+  const uws = pkgVersion('@btc-vision/uwebsockets.js');
   return {
     node: process.version,
     uWebSockets: uws ? `@btc-vision/uwebsockets.js ${uws}` : '',
+    fastify: ['fastify', '@fastify/reply-from', '@fastify/jwt'].map(withVersion).filter(Boolean).join(' + '),
+    fastGateway: ['fast-gateway', 'fast-jwt'].map(withVersion).filter(Boolean).join(' + '),
     nginx: tools.nginx ? firstLine(tools.nginx, ['-v']).replace(/^nginx version: nginx\//, '') : '',
     haproxy: tools.haproxy ? firstLine(tools.haproxy, ['-v']).replace(/ - https.*$/, '').replace(/^HAProxy version (\S+).*/, 'HAProxy $1') : '',
     wrk: tools.wrk ? firstLine(tools.wrk, ['--version']).replace(/ Copyright.*$/, '') : '',

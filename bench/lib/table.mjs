@@ -50,7 +50,7 @@ export function markdownTable(out) {
   const busy = out.results.filter((r) => r.busy || r.unstable).length;
   const lines = [
     `**Machine:** ${m.nproc} cores, ${m.cpu}, ${m.memory_gib} GiB RAM, open files limit ${m.nofile_hard}, Linux ${v.kernel}. `
-      + `**Versions:** Node ${v.node}, ${v.uWebSockets}, nginx ${v.nginx}, ${v.haproxy}, ${v.wrk}. `
+      + `**Versions:** Node ${v.node}, ${v.uWebSockets}, nginx ${v.nginx}, ${v.haproxy}${v.fastify ? `, ${v.fastify}` : ''}${v.fastGateway ? `, ${v.fastGateway}` : ''}, ${v.wrk}. `
       + `**Layout:** ${out.layout}${out.options.nice ? `, nice ${out.options.nice}` : ''}.`,
     '',
     busy ? `> ⚠ ${busy} of ${out.results.length} rows were measured while other processes used ≥5% of the machine, or their timed runs differ by more than 15% (flagged in the last column): those figures are noisier.\n` : '',
