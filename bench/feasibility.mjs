@@ -44,6 +44,8 @@ const systems = [
   { id: 'nginx', port: PORTS.nginx, start: () => startNginxPeer(tools.nginx, prefix) },
   { id: 'portcullis', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'pass') },
   { id: 'portcullis-nobatch', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nobatch', { env: { PORTCULLIS_H1_BATCH: '0' } }) },
+  // The two batching steps of the h1 client turned off (each on its own): what they give.
+  { id: 'portcullis-nodefer', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nodefer', { env: { PORTCULLIS_H1_DEFER_READS: '0' } }) },
   { id: 'portcullis-undici', port: PORT, start: () => startPortcullis(passCfg('undici'), prefix, 'undici') },
   { id: 'uws+undici', port: PORT, start: () => minimal('uws-undici.mjs') },
   { id: 'uws+net', port: PORT, start: () => minimal('uws-net.mjs') },

@@ -74,6 +74,20 @@ function declaredLength(h: readonly string[]): number {
   return 0;
 }
 
+/**
+ * Upstream responses are handled after the poll phase too (setImmediate),
+ * each read copied out of the shared buffer: the client sends of one loop
+ * turn go out back to back. Measured in one run (bench/feasibility.mjs):
+ * 55.8 vs 83.6 µs/req on a busy machine; PORTCULLIS_H1_DEFER_READS=0 turns it off.
+ */
+const DEFER_READS = process.env.PORTCULLIS_H1_DEFER_READS !== '0';
+const DEFER_MAX = 16 * 1024;
+const toDeliver: H1Connection[] = [];
+function deliverReads(): void {
+  for (let i = 0; i < toDeliver.length; i++) toDeliver[i]!.deliverDeferred();
+  toDeliver.length = 0;
+}
+
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export class H1Connection implements ResponseSink {
@@ -226,9 +240,52 @@ export class H1Connection implements ResponseSink {
 
   /** net's onread callback: bytes are in the shared read buffer until this returns. */
   readonly onRead = (nread: number, buf: Buffer): boolean => {
+    if (DEFER_READS && nread <= DEFER_MAX) {
+      // Copied out of the shared buffer, handled after the poll phase with
+      // the other responses of this loop turn: the client sends go out
+      // together, waking the client side once per batch.
+      const copy = Buffer.from(buf.subarray(0, nread));
+      if (this.deferred === null) {
+        this.deferred = [copy];
+        toDeliver.push(this);
+        if (toDeliver.length === 1) setImmediate(deliverReads);
+      } else {
+        this.deferred.push(copy);
+      }
+      return true;
+    }
+    if (this.deferred !== null) this.deliverDeferred();
     this.onSocketData(buf.subarray(0, nread));
     return true;
   };
+
+  deferred: Buffer[] | null = null;
+  /** Feeds reads held back by onRead, in order (they are copies: no head copy needed). */
+  deliverDeferred(): void {
+    const list = this.deferred;
+    if (list === null) return;
+    this.deferred = null;
+    for (let i = 0; i < list.length; i++) {
+      if (!this.alive && this.call === null) return;
+      if (this.paused) {
+        // Paused by the handler mid-way: the rest waits with the pending bytes.
+        const rest = list.slice(i);
+        this.pending = Buffer.concat(this.pending === null ? rest : [this.pending.subarray(this.pendingAt), ...rest]);
+        this.pendingAt = 0;
+        return;
+      }
+      this.feedOwned(list[i]!);
+    }
+  }
+
+  private feedOwned(chunk: Buffer): void {
+    if (this.call === null) {
+      this.destroy();
+      return;
+    }
+    this.lastActive = Date.now();
+    this.afterFeed(chunk, this.parser.feed(chunk, 0));
+  }
 
   private readonly onSocketData = (chunk: Buffer): void => {
     if (this.call === null) {
@@ -376,6 +433,7 @@ export class H1Connection implements ResponseSink {
   };
 
   private readonly onSocketClose = (): void => {
+    if (this.deferred !== null) this.deliverDeferred();
     this.alive = false;
     this.detachBody();
     const call = this.call;
