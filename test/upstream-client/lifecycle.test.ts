@@ -3,6 +3,7 @@
 // retry, aborts from every callback, backpressure (pause/resume), request
 // bodies, the connection limit, and closing the pool.
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,32 @@ describe('connecting and timeouts', () => {
     expect(out.completed).toBe(false);
     expect(out.error?.code).toBe('ECONNREFUSED');
     expect(out.violations).toEqual([]);
+  });
+
+  it('times out with UND_ERR_CONNECT_TIMEOUT when the upstream never completes the handshake', async () => {
+    // A listener whose accept queue (backlog 1) is full and whose event loop
+    // is blocked: the kernel drops further SYNs, so connecting hangs.
+    const child = spawn(process.execPath, ['-e', `
+      const s = require('node:net').createServer();
+      s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+        process.stdout.write(s.address().port + '\\n');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15000);
+        process.exit(0);
+      });`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const fillers: net.Socket[] = [];
+    try {
+      const port = await new Promise<number>((r) => child.stdout!.once('data', (d) => r(Number(String(d).trim()))));
+      for (let i = 0; i < 8; i++) fillers.push(net.connect(port, '127.0.0.1').on('error', () => {}));
+      await sleep(100);
+      const pool = makePool(`http://127.0.0.1:${port}`, { connectTimeout: 200 });
+      const out = await run(pool);
+      expect(out.completed).toBe(false);
+      expect(out.error?.code).toBe('UND_ERR_CONNECT_TIMEOUT');
+      expect(out.violations).toEqual([]);
+    } finally {
+      for (const f of fillers) f.destroy();
+      child.kill();
+    }
   });
 
   it('times out with UND_ERR_HEADERS_TIMEOUT when the upstream never answers', async () => {
@@ -291,7 +318,7 @@ describe('backpressure', () => {
 
   it('pausing on the final chunk and resuming after completion leaves the connection usable', async () => {
     srv.handler = (req) => { req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); };
-    const pool = makePool(srv, { headersTimeout: 1000 });
+    const pool = makePool(srv);
     let resumeLater: () => void = () => {};
     const out = await run(pool, { onData: (_c, resume) => { resumeLater = resume; return false; } });
     expect(out.completed).toBe(true);
@@ -319,7 +346,7 @@ describe('backpressure', () => {
 
   it('onHeaders returning false on a bodiless response leaves the connection usable', async () => {
     srv.handler = (req) => { req.socket.write('HTTP/1.1 204 No Content\r\n\r\n'); };
-    const pool = makePool(srv, { headersTimeout: 1000 });
+    const pool = makePool(srv);
     const out = await run(pool, { onHeaders: () => false });
     expect(out.completed).toBe(true);
     expect(await followUpConn(pool)).toBe(srv.requests.at(-2)!.connId);
