@@ -44,7 +44,7 @@ const upstream = await startUpstream(tools.nginx, prefix);
 const cfgFile = path.join(prefix, 'gateway.yaml');
 writeFileSync(cfgFile, stringify(row.gateway));
 async function startGw(nodeArgs) {
-  const child = spawnPinned(CPUS.sut, process.execPath, [...nodeArgs, CLI, 'start', '--config', cfgFile], {
+  const child = spawnPinned(CPUS.sut, process.execPath, ['--no-allocation-site-pretenuring', ...nodeArgs, CLI, 'start', '--config', cfgFile], {
     cwd: prefix, env: { ...process.env, PORTCULLIS_LOG_FORMAT: 'json' },
   });
   let text = '';

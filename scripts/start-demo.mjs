@@ -45,7 +45,7 @@ const noScope = await sign({ sub: 'mallory', scope: 'profile', region: 'eu' });
 const children = [];
 const upstream = spawn(process.execPath, [path.join(ROOT, 'scripts', 'demo-upstream.mjs')], { stdio: ['ignore', 'inherit', 'inherit'] });
 children.push(upstream);
-const gateway = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'start', '--config', CONFIG], { stdio: ['ignore', 'inherit', 'pipe'] });
+const gateway = spawn(process.execPath, ['--no-allocation-site-pretenuring', path.join(ROOT, 'dist', 'cli.js'), 'start', '--config', CONFIG], { stdio: ['ignore', 'inherit', 'pipe'] });
 children.push(gateway);
 
 let printed = false;

@@ -235,7 +235,7 @@ export async function startNodePeer(which, t) {
 export async function startPortcullis(config, prefix, name, { cpus = 'sut', env = {} } = {}) {
   const file = path.join(prefix, `portcullis-${name}.yaml`);
   writeFileSync(file, stringify(config));
-  const child = spawnPinned(cpuSet(cpus), process.execPath, [CLI, 'start', '--config', file], {
+  const child = spawnPinned(cpuSet(cpus), process.execPath, ['--no-allocation-site-pretenuring', CLI, 'start', '--config', file], {
     cwd: prefix,
     env: { ...process.env, PORTCULLIS_LOG_FORMAT: 'json', ...env },
   });

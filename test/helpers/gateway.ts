@@ -41,7 +41,7 @@ export async function startGateway(
   const configFile = path.join(dir, 'portcullis.yaml');
   const write = (c: object | string) => writeFileSync(configFile, typeof c === 'string' ? c : stringify(c));
   write(config);
-  const proc = spawn(process.execPath, [CLI, 'start', '--config', configFile], {
+  const proc = spawn(process.execPath, ['--no-allocation-site-pretenuring', CLI, 'start', '--config', configFile], {
     cwd: dir,
     env: { ...process.env, PORTCULLIS_LOG_FORMAT: 'json', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
