@@ -55,7 +55,7 @@ describe('systemd unit', () => {
     expect(one('Type')).toBe('notify');
     expect(one('NotifyAccess')).toBe('all');
     expect(one('User')).toBe('portcullis');
-    expect(one('ExecStart')).toBe('/usr/bin/node /opt/portcullis/dist/cli.js start --config /etc/portcullis/portcullis.yaml');
+    expect(one('ExecStart')).toBe('/usr/bin/node --no-allocation-site-pretenuring /opt/portcullis/dist/cli.js start --config /etc/portcullis/portcullis.yaml');
     expect(directives.get('ExecReload')).toEqual([
       '/usr/bin/node /opt/portcullis/dist/cli.js check --config /etc/portcullis/portcullis.yaml',
       '/bin/kill -HUP $MAINPID',
