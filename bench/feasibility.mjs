@@ -46,12 +46,14 @@ const systems = [
   { id: 'portcullis-nobatch', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nobatch', { env: { PORTCULLIS_H1_BATCH: '0' } }) },
   // The two batching steps of the h1 client turned off (each on its own): what they give.
   { id: 'portcullis-nodefer', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nodefer', { env: { PORTCULLIS_H1_DEFER_READS: '0' } }) },
+  // V8 flags (FEAS_FLAGS="--single-threaded-gc;--max-semi-space-size=64"): one system per set.
+  ...(process.env.FEAS_FLAGS ?? '').split(';').filter(Boolean).map((f) => ({ id: `portcullis ${f}`, port: PORT, start: () => startPortcullis(passCfg(), prefix, 'flags', { nodeArgs: f.split(' ') }) })),
   { id: 'portcullis-undici', port: PORT, start: () => startPortcullis(passCfg('undici'), prefix, 'undici') },
   { id: 'uws+undici', port: PORT, start: () => minimal('uws-undici.mjs') },
   { id: 'uws+net', port: PORT, start: () => minimal('uws-net.mjs') },
   // The same with ~20 µs of busy work per request: does the kernel share grow with user time (wakeups)?
   { id: 'uws+net+busy20', port: PORT, start: () => minimal('uws-net.mjs', { FEAS_BUSY_US: '20' }) },
-].filter((s) => only.length === 0 || only.includes(s.id));
+].filter((s) => only.length === 0 || only.includes(s.id) || s.id.startsWith('portcullis --'));
 
 const results = new Map(systems.map((s) => [s.id, []]));
 try {
@@ -73,9 +75,11 @@ try {
   await stopChild(upstream);
 }
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+// The machine's drift moves whole rounds: the ratio to nginx within a round is the steadier figure.
+const ratioMed = (id) => { const ng = results.get('nginx'); return ng ? med(results.get(id).map((x, i) => x.us / ng[i].us)) : NaN; };
 const ng = results.get('nginx') ? med(results.get('nginx').map((x) => x.us)) : NaN;
-console.log('\nsystem              median µs/req   vs nginx   (user / sys)');
+console.log('\nsystem              median µs/req   vs nginx   median of per-round ratios   (user / sys)');
 for (const [id, xs] of results) {
   const m = med(xs.map((x) => x.us));
-  console.log(`${id.padEnd(20)}${m.toFixed(1).padStart(10)}   ${(m / ng).toFixed(2).padStart(7)}×   (${med(xs.map((x) => x.user)).toFixed(1)} / ${med(xs.map((x) => x.sys)).toFixed(1)})`);
+  console.log(`${id.padEnd(20)}${m.toFixed(1).padStart(10)}   ${(m / ng).toFixed(2).padStart(7)}×   ${ratioMed(id).toFixed(2).padStart(10)}×   (${med(xs.map((x) => x.user)).toFixed(1)} / ${med(xs.map((x) => x.sys)).toFixed(1)})`);
 }
