@@ -27,6 +27,16 @@ export function statusLine(status: number): string {
 /** Per reason id: its status line. */
 export const REASON_STATUS_LINE: readonly string[] = REASONS.map((r) => statusLine(r.status));
 
+// Rejections are written from bytes encoded once: uWS copies a Buffer as it
+// is, while every JS string argument is converted to UTF-8 on each call.
+const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
+const REASON_STATUS_BYTES: readonly Buffer[] = REASON_STATUS_LINE.map(latin1);
+const REASON_BODY_BYTES: readonly Buffer[] = REASON_BODY.map((b) => Buffer.from(b, 'utf8'));
+const H_CONTENT_TYPE = latin1('content-type');
+const V_JSON = latin1('application/json');
+const H_CACHE_CONTROL = latin1('cache-control');
+const V_NO_STORE = latin1('no-store');
+
 export const CT_JSON = 'application/json';
 
 /**
@@ -43,12 +53,12 @@ CLOSE_AFTER[R.bad_request] = 1;
 const NO_HEADERS: readonly string[] = [];
 
 /** 429 bodies naming the limit, by limit name: built when a plan is compiled, never per request. */
-const LIMIT_BODY = new Map<string, string>();
+const LIMIT_BODY = new Map<string, Buffer>();
 
 /** Precomputes `{"error":"rate_limited","reason":"rate_limited","limit":NAME}` for each limit (runtime build). */
 export function defineLimitBodies(names: readonly string[]): void {
   for (const n of names) {
-    if (!LIMIT_BODY.has(n)) LIMIT_BODY.set(n, JSON.stringify({ error: 'rate_limited', reason: 'rate_limited', limit: n }));
+    if (!LIMIT_BODY.has(n)) LIMIT_BODY.set(n, Buffer.from(JSON.stringify({ error: 'rate_limited', reason: 'rate_limited', limit: n }), 'utf8'));
   }
 }
 
@@ -62,12 +72,12 @@ export function writeRejection(
   res: HttpResponse, reasonId: number, extra: readonly string[] = NO_HEADERS, requestId = '', limitName = '',
   close = CLOSE_AFTER[reasonId] === 1,
 ): void {
-  res.writeStatus(REASON_STATUS_LINE[reasonId]!);
-  res.writeHeader('content-type', CT_JSON);
-  res.writeHeader('cache-control', 'no-store');
+  res.writeStatus(REASON_STATUS_BYTES[reasonId]!);
+  res.writeHeader(H_CONTENT_TYPE, V_JSON);
+  res.writeHeader(H_CACHE_CONTROL, V_NO_STORE);
   if (requestId) res.writeHeader('x-request-id', requestId);
   for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
-  const body = reasonId === R.rate_limited && limitName !== '' ? LIMIT_BODY.get(limitName) ?? REASON_BODY[reasonId]! : REASON_BODY[reasonId]!;
+  const body = reasonId === R.rate_limited && limitName !== '' ? LIMIT_BODY.get(limitName) ?? REASON_BODY_BYTES[reasonId]! : REASON_BODY_BYTES[reasonId]!;
   res.end(body, close);
 }
 
