@@ -1,11 +1,11 @@
 // A TLS listener (uWS SSLApp) next to a plain HTTP listener in one gateway:
 // both answer, proxied and respond routes alike, and X-Forwarded-Proto tells
 // the upstream which one the client used.
-import { execFileSync } from 'node:child_process';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, tempDir, type RunningGateway } from '../helpers/gateway.js';
+import { selfSignedCert } from '../helpers/tls-cert.js';
 import { request, startLabUpstream, type LabUpstream } from './util.js';
 
 let gw: RunningGateway;
@@ -28,11 +28,7 @@ function httpsGet(url: string, opts: https.RequestOptions = {}): Promise<{ statu
 beforeAll(async () => {
   lab = await startLabUpstream();
   const dir = tempDir('portcullis-tls-');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', path.join(dir, 'server.key'), '-out', path.join(dir, 'server.crt'),
-  ], { stdio: 'ignore' });
+  selfSignedCert(dir, 'server');
   const { readFileSync } = await import('node:fs');
   cert = readFileSync(path.join(dir, 'server.crt'), 'utf8');
   gw = await startGateway({

@@ -2,13 +2,12 @@
 // checked against the process's trust store (NODE_EXTRA_CA_CERTS adds a
 // private CA, as a user would for an internal service); an untrusted
 // certificate is a 502, never a silent plain-text fallback or a hang.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, tempDir } from '../helpers/gateway.js';
+import { selfSignedCert } from '../helpers/tls-cert.js';
 import { LISTEN, request } from './util.js';
 
 let server: https.Server;
@@ -18,13 +17,9 @@ const seen: { method: string; url: string; body: string; host: string }[] = [];
 
 beforeAll(async () => {
   const dir = tempDir('portcullis-upstream-tls-');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', path.join(dir, 'up.key'), '-out', path.join(dir, 'up.crt'),
-  ], { stdio: 'ignore' });
-  certFile = path.join(dir, 'up.crt');
-  server = https.createServer({ key: readFileSync(path.join(dir, 'up.key')), cert: readFileSync(certFile) }, (req, res) => {
+  const files = selfSignedCert(dir, 'up');
+  certFile = files.cert;
+  server = https.createServer({ key: readFileSync(files.key), cert: readFileSync(certFile) }, (req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => { body += c; });
