@@ -111,7 +111,9 @@ export class Pipeline implements ExchangeHost {
     // so a front proxy that reads them otherwise would disagree with us about
     // where this request ends. Only requests that declare a body pay for the scan.
     const cl = req.getHeader('content-length');
-    if ((cl !== '' || req.getHeader('transfer-encoding') !== '') && !this.framingOk(req)) {
+    const te = req.getHeader('transfer-encoding');
+    this.bodyDeclared = (cl !== '' && cl !== '0') || te !== '';
+    if ((cl !== '' || te !== '') && !this.framingOk(req)) {
       v.path = req.getUrl();
       return this.rejectFraming(res, req, v, t0);
     }
@@ -230,6 +232,8 @@ export class Pipeline implements ExchangeHost {
     if (px.byteLength > 0) ip16FromBytes(new Uint8Array(px), p16);
   }
 
+  /** The request in the handler declared a body (Content-Length > 0 or Transfer-Encoding), read once by handle(). */
+  private bodyDeclared = false;
   private pendingAuthz: Promise<AuthzDecision> | null = null;
   private pendingResponse: DirectResponse | null = null;
 
@@ -336,8 +340,7 @@ export class Pipeline implements ExchangeHost {
     const headers = v.collectHeaders();
     const d = v.detach(headers);
     d.startedAt = t0;
-    const cl = req.getHeader('content-length');
-    const expectBody = (cl !== '' && cl !== '0') || req.getHeader('transfer-encoding') !== '';
+    const expectBody = this.bodyDeclared;
     const timeout = route !== null ? route.timeout : this.rt.plan.config.server.limits.request_timeout;
     const ex = new Exchange(res, d, this, v.method === 'HEAD', expectBody, timeout, Date.now());
     this.inflight.add(ex);

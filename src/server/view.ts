@@ -26,6 +26,9 @@ export function findCookie(header: string, name: string): string | undefined {
   return undefined;
 }
 
+/** Shared empty header list: a view allocates none until a stage sets one. */
+const NO_HEADERS: readonly string[] = Object.freeze([]);
+
 abstract class BaseView implements RequestView {
   method = '';
   path = '';
@@ -44,7 +47,7 @@ abstract class BaseView implements RequestView {
   /** Upstream index chosen by stage 6/7 (-1 = none). */
   upstream = -1;
   /** Headers an external authorizer asked to add upstream, flat. */
-  authzHeaders: readonly string[] = [];
+  authzHeaders: readonly string[] = NO_HEADERS;
   /** Scheme of the listener the request came in on. */
   proto: 'http' | 'https' = 'http';
   /** The socket peer (or PROXY v2 source) is in trusted_proxies. */
@@ -52,7 +55,7 @@ abstract class BaseView implements RequestView {
   /** The socket peer's address as text. */
   peerIp = '';
   /** RateLimit headers computed right after this request's take(), flat. */
-  rateHeaders: readonly string[] = [];
+  rateHeaders: readonly string[] = NO_HEADERS;
   /** Index (in the route's list) of the rate limit that rejected. */
   limitIndex = -1;
   /** performance.now() when the request arrived. */
@@ -102,7 +105,7 @@ export class LiveView extends BaseView {
     d.query = this.query;
     d.host = this.host;
     d.clientIp = this.clientIp;
-    d.clientIp16 = this.clientIp16.slice();
+    d.clientIp16.set(this.clientIp16); // its own array (the base class made one): the live one is reused
     d.clientIsV4 = this.clientIsV4;
     d.routeIndex = this.routeIndex;
     d.identity = this.identity;
