@@ -40,6 +40,8 @@ class RequestBody extends Readable {
 }
 
 export class Exchange implements UpstreamHandler {
+  /** Index in the pipeline's in-flight list (src/server/inflight.ts). */
+  slot = -1;
   /** Response finished, failed or client gone: never touch res again. */
   done = false;
   aborted = false;

@@ -18,6 +18,7 @@ import { writeDirect, writeRejection } from './respond.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
 import { DetachedView, LiveView } from './view.js';
+import { Inflight } from './inflight.js';
 import { formatIp16, ip16FromBytes } from '../policy/ip.js';
 import { log } from '../observe/log.js';
 
@@ -47,7 +48,7 @@ export class Pipeline implements ExchangeHost {
   private readonly peer16 = new Uint8Array(16);
   private readonly framing: Framing = { contentLength: -1, chunked: false, connectionDrop: null, xff: '', xfp: '', requestId: '' };
   private readonly headerFn = (n: string): string => this.view.header(n);
-  readonly inflight = new Set<Exchange>();
+  readonly inflight = new Inflight<Exchange>();
   draining = false;
   private sweepTimer: NodeJS.Timeout | null = null;
 
@@ -434,10 +435,10 @@ export class Pipeline implements ExchangeHost {
     if (this.inflight.size === 0) return;
     const now = Date.now();
     const idle = this.rt.idleTimeout;
-    for (const ex of this.inflight) {
+    this.inflight.forEach((ex) => {
       if (now > ex.deadline) ex.fail(R.gateway_timeout);
       else if (ex.expectBody && !ex.bodyComplete && now - ex.lastClientData > idle) ex.fail(R.request_timeout, true);
-    }
+    });
   };
 
   stop(): void {
