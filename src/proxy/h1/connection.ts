@@ -238,9 +238,25 @@ export class H1Connection implements ResponseSink {
 
   // --- response ------------------------------------------------------------------------
 
+  /**
+   * Bytes that came when no request of ours was on the wire — the connection
+   * idle, or a request started whose head is not written yet — are not a
+   * response to anything: the connection is closed, never read on. Decided
+   * when the bytes are read, not when deferred reads are handled: by then a
+   * new request may have been started on this connection, and would take
+   * them for its answer.
+   */
+  private unsolicited(): boolean {
+    if (this.call !== null && this.outHead === '') return false;
+    this.destroy();
+    return true;
+  }
+
   /** net's onread callback: bytes are in the shared read buffer until this returns. */
   readonly onRead = (nread: number, buf: Buffer): boolean => {
-    if (DEFER_READS && nread <= DEFER_MAX) {
+    if (this.unsolicited()) return false;
+    // Large reads are handled at once, unless smaller ones wait before them (order, and a pause they may cause).
+    if (DEFER_READS && (nread <= DEFER_MAX || this.deferred !== null)) {
       // Copied out of the shared buffer, handled after the poll phase with
       // the other responses of this loop turn: the client sends go out
       // together, waking the client side once per batch.
@@ -254,7 +270,6 @@ export class H1Connection implements ResponseSink {
       }
       return true;
     }
-    if (this.deferred !== null) this.deliverDeferred();
     this.onSocketData(buf.subarray(0, nread));
     return true;
   };
@@ -266,7 +281,11 @@ export class H1Connection implements ResponseSink {
     if (list === null) return;
     this.deferred = null;
     for (let i = 0; i < list.length; i++) {
-      if (!this.alive && this.call === null) return;
+      if (this.call === null) {
+        // The response ended (or was abandoned) before these bytes: nothing asked for them.
+        this.destroy();
+        return;
+      }
       if (this.paused) {
         // Paused by the handler mid-way: the rest waits with the pending bytes.
         const rest = list.slice(i);
@@ -274,28 +293,21 @@ export class H1Connection implements ResponseSink {
         this.pendingAt = 0;
         return;
       }
-      this.feedOwned(list[i]!);
+      this.feedOwned(list[i]!, i + 1 < list.length);
     }
   }
 
-  private feedOwned(chunk: Buffer): void {
-    if (this.call === null) {
-      this.destroy();
-      return;
-    }
+  /** `more`: further reads follow this one (bytes past the message's end there make the connection unusable). */
+  private feedOwned(chunk: Buffer, more: boolean): void {
     this.lastActive = Date.now();
-    this.afterFeed(chunk, this.parser.feed(chunk, 0));
+    this.afterFeed(chunk, this.parser.feed(chunk, 0), more);
   }
 
   private readonly onSocketData = (chunk: Buffer): void => {
-    if (this.call === null) {
-      // Bytes nobody asked for (an idle connection): never reuse it.
-      this.destroy();
-      return;
-    }
+    if (this.unsolicited()) return;
     this.lastActive = Date.now();
     this.headThisRead = false;
-    this.afterFeed(chunk, this.parser.feed(chunk, 0));
+    this.afterFeed(chunk, this.parser.feed(chunk, 0), false);
     // The handler keeps the head until its first body bytes or the end; in a
     // shared read buffer those views would be overwritten by the next read.
     if (this.headThisRead && this.reusedBuffer && this.call !== null) this.copyHead();
@@ -320,7 +332,7 @@ export class H1Connection implements ResponseSink {
     }
   }
 
-  private afterFeed(chunk: Buffer, at: number): void {
+  private afterFeed(chunk: Buffer, at: number, more: boolean): void {
     if (at < 0) {
       this.fail(this.parser.error!);
       return;
@@ -329,7 +341,7 @@ export class H1Connection implements ResponseSink {
       this.ended = false;
       // Reusable only if the message ended exactly at the end of what came,
       // the upstream did not ask to close, and our request went out whole.
-      if (at === chunk.length && this.parser.keepAlive && this.bodyDone && this.alive) {
+      if (at === chunk.length && !more && this.parser.keepAlive && this.bodyDone && this.alive) {
         this.served++;
         this.owner.release(this);
       } else {
@@ -394,9 +406,11 @@ export class H1Connection implements ResponseSink {
     const p = this.pending;
     if (p !== null) {
       this.pending = null;
-      this.afterFeed(p, this.parser.feed(p, this.pendingAt));
+      this.afterFeed(p, this.parser.feed(p, this.pendingAt), false);
     }
-    if (!this.paused && this.alive) this.socket.resume();
+    if (this.paused) return;
+    if (this.closeWaits) this.concludeClose();
+    else if (this.alive) this.socket.resume();
   }
 
   // --- the end of a connection ------------------------------------------------------------
@@ -407,6 +421,7 @@ export class H1Connection implements ResponseSink {
     this.call = null;
     call.conn = null;
     this.destroy();
+    if (this.closeWaits) this.concludeClose();
   }
 
   /** A protocol error or timeout on the current request: report it, close the connection. */
@@ -419,6 +434,7 @@ export class H1Connection implements ResponseSink {
       call.conn = null;
       call.handler.onError(err);
     }
+    if (this.closeWaits) this.concludeClose();
   }
 
   destroy(): void {
@@ -432,10 +448,27 @@ export class H1Connection implements ResponseSink {
     this.socketError = err;
   };
 
+  /** The socket closed while the handler was paused with bytes still to parse: the close is concluded once they are. */
+  private closeWaits = false;
+
   private readonly onSocketClose = (): void => {
-    if (this.deferred !== null) this.deliverDeferred();
+    // Dead first: a response that the held-back reads complete must not hand this connection to another request.
     this.alive = false;
     this.detachBody();
+    if (this.deferred !== null) this.deliverDeferred();
+    if (this.call !== null && this.pending !== null) {
+      // Those bytes may hold the rest of the message (a TLS socket reads on,
+      // up to the close, while paused): judging the close now would cut a
+      // whole response, or end a read-until-close body short as complete.
+      this.closeWaits = true;
+      return;
+    }
+    this.concludeClose();
+  };
+
+  /** After the close and every byte before it: the end of a read-until-close body, the keep-alive race (retry), or an error. */
+  private concludeClose(): void {
+    this.closeWaits = false;
     const call = this.call;
     // A reset is not the end of a read-until-close body: bytes in flight may be lost.
     if (call !== null && this.connected && this.socketError === null && this.parser.eof()) {
@@ -450,7 +483,7 @@ export class H1Connection implements ResponseSink {
     const err = this.socketError ??
       (this.connected ? new UpstreamError('UND_ERR_SOCKET', 'upstream closed the connection before the response ended') : null);
     this.owner.closed(this, call, err, retryable);
-  };
+  }
 
   /** The pool's sweep: headers/body timeouts (the body clock stops while the client is slow). */
   checkTimeouts(now: number, headersTimeout: number, bodyTimeout: number): void {

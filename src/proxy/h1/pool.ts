@@ -68,10 +68,12 @@ export class H1Pool implements ConnectionOwner {
 
   private assign(call: Call, fresh: boolean): void {
     if (!fresh) {
-      const c = this.idle.pop();
-      if (c !== undefined) {
-        c.start(call, Date.now());
-        return;
+      // A connection destroyed while idle (stray bytes) stays listed until its close event: skip it.
+      for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
+        if (c.alive) {
+          c.start(call, Date.now());
+          return;
+        }
       }
     }
     if (this.conns.size < this.o.connections) {
