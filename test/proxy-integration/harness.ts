@@ -288,12 +288,12 @@ export interface RawResult {
 }
 
 /**
- * A raw client: writes `head`, then `body` in `piece`-byte writes (stopping
- * when the gateway closes or answers), and collects what comes back until
+ * A raw client: writes `head`, then `body` in `piece`-byte writes, `gapMs`
+ * apart (stopping when the gateway closes or answers), and collects what comes back until
  * the connection closes, `doneWhen(raw)` says so, or `timeoutMs`.
  */
 export function rawExchange(port: number, head: string, o: {
-  body?: Buffer; piece?: number; timeoutMs?: number; doneWhen?: (raw: string) => boolean;
+  body?: Buffer; piece?: number; gapMs?: number; timeoutMs?: number; doneWhen?: (raw: string) => boolean;
 } = {}): Promise<RawResult> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
@@ -325,6 +325,7 @@ export function rawExchange(port: number, head: string, o: {
           const part = body.subarray(at, at + piece);
           at += part.length;
           if (!s.write(part)) { s.once('drain', more); return; }
+          if (o.gapMs) { setTimeout(more, o.gapMs); return; }
         }
       };
       more();
