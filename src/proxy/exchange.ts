@@ -25,6 +25,8 @@ export interface ExchangeHost {
 }
 
 const EMPTY: readonly string[] = [];
+/** Methods whose repetition is harmless (RFC 9110 §9.2.2): retried on another target after a reset. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const OP_CHUNK = 2;
 const OP_END = 3;
 /** Bytes queued from the client before the upstream request exists; above it the socket is paused. */
@@ -406,14 +408,20 @@ export class Exchange implements UpstreamHandler {
   onError(err: Error): void {
     if (this.done) return;
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    const connectFailed = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNRESET' && !this.started || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
+    // A reset with no response head yet counts against the target's health like a refused connection.
+    const reset = code === 'ECONNRESET' && this.status === 0;
+    const neverSent = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
+    const connectFailed = neverSent || reset;
     const group = this.group;
     if (group && this.target) {
       if (connectFailed) group.markFailed(this.target, Date.now());
       this.host.upstreamResult(this.upstreamIndex, (performance.now() - this.upstreamStart) * 1000, true);
     }
-    // A bodiless request that never reached a target may try another one, once.
-    if (connectFailed && !this.started && !this.expectBody && !this.retried && group && group.targets.length > 1) {
+    // A bodiless request may try another target, once, if it never reached
+    // this one — or if it did but is idempotent and got no answer: a reset
+    // after the target received a POST may come after the POST took effect.
+    if ((neverSent || reset && IDEMPOTENT.has(this.request!.method)) &&
+      !this.started && !this.expectBody && !this.retried && group && group.targets.length > 1) {
       this.retried = true;
       this.upstreamAbort = null;
       this.dispatch(group.pick(Date.now(), this.target));
