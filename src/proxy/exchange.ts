@@ -57,7 +57,8 @@ export class Exchange implements UpstreamHandler {
   readonly startedAt: number;
   /** Epoch ms after which the whole request is cut (request_timeout). */
   deadline: number;
-  lastClientData: number;
+  /** When the client last sent body bytes, or was last let send again (see lastClientData). */
+  private lastData: number;
   /** Extra headers for the client's answer (rate-limit headers…). */
   responseHeaders: readonly string[] = EMPTY;
 
@@ -98,7 +99,7 @@ export class Exchange implements UpstreamHandler {
   ) {
     this.startedAt = now;
     this.deadline = now + requestTimeout;
-    this.lastClientData = now;
+    this.lastData = now;
     this.expectBody = expectBody;
     res.onAborted(this.onClientAborted);
     if (expectBody) {
@@ -134,7 +135,7 @@ export class Exchange implements UpstreamHandler {
     if (this.done) return;
     const n = ab.byteLength;
     this.bytesIn += n;
-    this.lastClientData = Date.now();
+    this.lastData = Date.now();
     if (this.bytesIn > this.host.maxBody) {
       this.fail(R.body_too_large, true);
       return;
@@ -155,6 +156,15 @@ export class Exchange implements UpstreamHandler {
     }
   };
 
+  /**
+   * For idle_timeout: the client's clock runs only while the gateway is
+   * waiting for it. While its body is held back (queued for a busy upstream
+   * connection, or an upstream that reads slowly) the client is not idle.
+   */
+  get lastClientData(): number {
+    return this.clientPaused ? Date.now() : this.lastData;
+  }
+
   private pauseClient(): void {
     if (!this.clientPaused && !this.done) {
       this.clientPaused = true;
@@ -170,6 +180,7 @@ export class Exchange implements UpstreamHandler {
   private unpause(): void {
     if (this.clientPaused) {
       this.clientPaused = false;
+      this.lastData = Date.now();
       this.res.resume();
     }
   }
@@ -177,6 +188,7 @@ export class Exchange implements UpstreamHandler {
   resumeClient(): void {
     if (this.clientPaused && !this.done) {
       this.clientPaused = false;
+      this.lastData = Date.now();
       this.res.resume();
     }
   }
