@@ -3,6 +3,7 @@
 // it can answer early, stall, or cut), and HTTP clients that read slowly, leave
 // mid-download or keep connections alive. Everything on 127.0.0.1.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 
@@ -16,6 +17,23 @@ export async function until(cond: () => boolean, ms: number): Promise<boolean> {
     await sleep(20);
   }
   return cond();
+}
+
+/**
+ * Stops a process (SIGSTOP) and waits until the kernel reports it stopped:
+ * the signal is asynchronous, and whatever the test sends next must find the
+ * process not running. Linux /proc; throws if it does not stop within 2 s.
+ */
+export async function stopProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  const end = Date.now() + 2000;
+  for (;;) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'T' || state === 't') return;
+    if (Date.now() > end) throw new Error(`process ${pid} did not stop (state ${state})`);
+    await sleep(2);
+  }
 }
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

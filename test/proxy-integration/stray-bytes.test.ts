@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { gatewayConfig } from '../core/util.js';
-import { CLIENTS, download, echo, sleep, startRawUpstream, type RawUpstream } from './harness.js';
+import { CLIENTS, download, echo, sleep, startRawUpstream, stopProcess, type RawUpstream } from './harness.js';
 
 const STRAY = 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nEVIL';
 
@@ -63,8 +63,8 @@ describe.each(CLIENTS)('stray upstream bytes with client: %s', (client) => {
 
   /** Stops the gateway, lets `during` put bytes on the wire, resumes it. */
   async function whileStopped(during: () => Promise<void>): Promise<void> {
-    process.kill(gw.proc.pid!, 'SIGSTOP');
     try {
+      await stopProcess(gw.proc.pid!);
       await during();
     } finally {
       process.kill(gw.proc.pid!, 'SIGCONT');
