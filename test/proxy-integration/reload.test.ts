@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { gatewayConfig } from '../core/util.js';
-import { CLIENTS, download, echo, startRawUpstream, until, type RawUpstream } from './harness.js';
+import { CLIENTS, download, echo, sleep, startRawUpstream, until, type RawUpstream, type UpReq } from './harness.js';
 
 describe.each(CLIENTS)('reload with client: %s', (client) => {
   let up: RawUpstream;
@@ -59,5 +59,58 @@ describe.each(CLIENTS)('reload with client: %s', (client) => {
     // The old pools close their connections (after the reload's grace period).
     expect(await until(() => [...oldConns].every((c) => up.isClosed(c)), 12_000)).toBe(true);
     expect(gw.proc.exitCode).toBeNull();
+  });
+});
+
+describe.each(CLIENTS)('reload while requests wait for a connection, client: %s', (client) => {
+  let up: RawUpstream; // the old config's upstream
+  let next: RawUpstream; // the new config's
+  let gw: RunningGateway;
+  const held: UpReq[] = [];
+  // request_timeout 1s: the old runtime is closed 2s after the reload; the route allows 15s.
+  const config = (target: RawUpstream): Record<string, unknown> => gatewayConfig(
+    { up: { targets: [target.url], client, connections: 1, timeout: '10s' } },
+    [{ name: 'all', match: { path_prefix: '/' }, upstream: 'up', timeout: '15s' }],
+    { limits: { request_timeout: '1s' } },
+  );
+
+  beforeAll(async () => {
+    up = await startRawUpstream((req) => {
+      if (req.path.startsWith('/hold')) held.push(req);
+      else echo(req);
+    });
+    next = await startRawUpstream(echo);
+    gw = await startGateway(config(up));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+    await next?.close();
+  });
+
+  it('requests queued in an old pool when it is closed are still sent and answered (200), not failed', async () => {
+    const first = download(`${gw.url}/hold/first`, { guardMs: 20_000 });
+    expect(await until(() => held.length === 1, 5000)).toBe(true);
+    const queued = Array.from({ length: 3 }, (_, i) => download(`${gw.url}/queued/${i}`, { guardMs: 20_000 }));
+    await sleep(300); // in the gateway, queued for the one connection (checked below: they reach the old upstream)
+    gw.writeConfig(config(next));
+    const reloaded = gw.waitForLog(/config reloaded/, 10_000);
+    gw.proc.kill('SIGHUP');
+    await reloaded;
+    await sleep(3000); // past the old runtime's close (request_timeout + 1s after the reload)
+    const h = held.pop()!;
+    h.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst');
+    expect((await first).status).toBe(200);
+    const rs = await Promise.all(queued);
+    rs.forEach((r, i) => {
+      expect(r.status, r.text).toBe(200);
+      expect(r.text).toContain(`GET /queued/${i} `);
+    });
+    expect(up.requests.filter((q) => q.path.startsWith('/queued/')).length, 'served by the old pool').toBe(3);
+    expect(next.requests.filter((q) => q.path.startsWith('/queued/')).length).toBe(0);
+    // Then the old pool's connection is closed, and new requests go to the new upstream.
+    expect(await up.waitClosed(h.connId, 5000)).toBe(true);
+    expect((await download(`${gw.url}/later`, { guardMs: 5000 })).status).toBe(200);
+    expect(next.requests.at(-1)!.path).toBe('/later');
   });
 });

@@ -35,6 +35,7 @@ export class H1Pool implements ConnectionOwner {
   private queueHead = 0;
   private readonly sweepTimer: NodeJS.Timeout;
   private closing: (() => void) | null = null;
+  private closePromise: Promise<void> | null = null;
   private isClosed = false;
 
   constructor(origin: string, private readonly o: H1PoolOptions) {
@@ -133,13 +134,13 @@ export class H1Pool implements ConnectionOwner {
   // --- ConnectionOwner ------------------------------------------------------------------------
 
   release(conn: H1Connection): void {
-    if (this.isClosed) {
-      conn.destroy();
-      return;
-    }
     const next = this.nextQueued();
     if (next !== null) {
       conn.start(next, Date.now());
+      return;
+    }
+    if (this.isClosed) {
+      conn.destroy();
       return;
     }
     conn.since = Date.now();
@@ -159,12 +160,20 @@ export class H1Pool implements ConnectionOwner {
         this.finishWithError(call, err ?? new UpstreamError('UND_ERR_SOCKET', 'upstream connection closed'));
       }
     }
-    // A slot is free: a waiting request gets a new connection.
-    if (!this.isClosed && this.conns.size < this.o.connections) {
+    // A slot is free: a waiting request gets a new connection (a closing pool still serves its queue).
+    if (this.conns.size < this.o.connections) {
       const next = this.nextQueued();
       if (next !== null) this.connect(next);
     }
-    if (this.closing !== null && this.conns.size === 0) this.closing();
+    if (this.closing !== null && this.conns.size === 0) this.finishClose();
+  }
+
+  /** Every connection is gone and nothing waits: the close is complete. */
+  private finishClose(): void {
+    clearInterval(this.sweepTimer);
+    const done = this.closing;
+    this.closing = null;
+    done?.();
   }
 
   private finishWithError(call: Call, err: Error): void {
@@ -194,14 +203,24 @@ export class H1Pool implements ConnectionOwner {
     while (this.idle.length > 0 && now - this.idle[0]!.since > keepAliveTimeout) this.idle.shift()!.destroy();
   };
 
-  /** Stops taking requests; resolves when every connection has closed (in-flight ones finish first). */
+  /**
+   * Stops taking requests; resolves when every connection has closed. The
+   * requests already taken finish first — in flight or still queued (as
+   * undici's Pool does): a reload closes the old pools while requests on
+   * routes with a longer timeout may still wait for a connection. The sweep
+   * (their timeouts) runs until then.
+   */
   close(): Promise<void> {
+    if (this.closePromise !== null) return this.closePromise;
     this.isClosed = true;
-    clearInterval(this.sweepTimer);
     for (const c of this.idle.splice(0)) c.destroy();
-    for (let c = this.nextQueued(); c !== null; c = this.nextQueued()) this.finishWithError(c, new UpstreamError('UND_ERR_CLOSED', 'upstream pool closed'));
-    if (this.conns.size === 0) return Promise.resolve();
-    return new Promise((resolve) => { this.closing = resolve; });
+    if (this.conns.size === 0) {
+      clearInterval(this.sweepTimer);
+      this.closePromise = Promise.resolve();
+    } else {
+      this.closePromise = new Promise((resolve) => { this.closing = resolve; });
+    }
+    return this.closePromise;
   }
 
   /** Closes every connection now; in-flight requests fail. */
