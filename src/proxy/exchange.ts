@@ -364,13 +364,15 @@ export class Exchange implements UpstreamHandler {
       const offset = res.getWriteOffset();
       const [ok, done] = res.tryEnd(chunk, this.totalSize);
       if (done) { this.finishResponse(); return; }
+      // A write can find the client gone (onAborted ran inside it): the response is not ours to touch.
+      if (this.done) return;
       if (!ok) {
         // uWS took part of it; keep the rest (copied: undici reuses its buffer) until writable.
         this.held = Buffer.from(chunk);
         this.heldOffset = offset;
         this.hookWritable();
       }
-    } else if (!res.write(chunk)) {
+    } else if (!res.write(chunk) && !this.done) {
       this.waitingWritable = true;
       this.hookWritable();
     }
