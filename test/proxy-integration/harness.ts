@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { connTracker } from '../helpers/conn-tracker.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -121,36 +122,24 @@ export function pump(socket: net.Socket, total: number, framing: 'raw' | 'chunke
 }
 
 export async function startRawUpstream(handler: (req: UpReq) => void = echo): Promise<RawUpstream> {
-  let accepted = 0;
-  const sockets = new Map<number, net.Socket>();
-  const closedIds = new Set<number>();
-  const waiters = new Map<number, Array<() => void>>();
+  const conns = connTracker();
   const requests: UpReq[] = [];
   const srv: RawUpstream = {
     port: 0,
     url: '',
     requests,
-    accepted: () => accepted,
-    open: () => sockets.size,
+    accepted: conns.accepted,
+    open: conns.open,
     handler,
-    waitClosed(connId, ms = 5000) {
-      if (closedIds.has(connId)) return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const t = setTimeout(() => resolve(false), ms);
-        const list = waiters.get(connId) ?? [];
-        list.push(() => { clearTimeout(t); resolve(true); });
-        waiters.set(connId, list);
-      });
-    },
-    isClosed: (connId) => closedIds.has(connId),
+    waitClosed: (connId, ms = 5000) => conns.waitClosed(connId, ms),
+    isClosed: conns.isClosed,
     close: () => new Promise<void>((resolve) => {
-      for (const s of sockets.values()) s.destroy();
+      conns.destroyAll();
       server.close(() => resolve());
     }),
   };
   const server = net.createServer((socket) => {
-    const connId = ++accepted;
-    sockets.set(connId, socket);
+    const connId = conns.track(socket);
     socket.setNoDelay(true);
     socket.on('error', () => {});
     let onConn = 0;
@@ -160,13 +149,7 @@ export async function startRawUpstream(handler: (req: UpReq) => void = echo): Pr
     let finish: ((whole: boolean) => void) | null = null;
     let left = 0;
     let chunked = false;
-    socket.on('close', () => {
-      sockets.delete(connId);
-      closedIds.add(connId);
-      finish?.(false);
-      for (const w of waiters.get(connId) ?? []) w();
-      waiters.delete(connId);
-    });
+    socket.on('close', () => finish?.(false));
     const bodyEnd = (): void => {
       cur!.bodyDone = true;
       const f = finish!;

@@ -4,6 +4,7 @@
 // its absence), and `run`, which drives one request through an H1Pool and
 // records everything the handler heard.
 import net from 'node:net';
+import { connTracker } from '../helpers/conn-tracker.js';
 import { Readable } from 'node:stream';
 import { H1Pool, type H1PoolOptions } from '../../src/proxy/h1/pool.js';
 import type { UpstreamHandler, UpstreamRequest } from '../../src/proxy/h1/connection.js';
@@ -49,45 +50,27 @@ export function followUp(req: ServerRequest): void {
 }
 
 export async function startRawServer(handler?: RequestHandler): Promise<RawServer> {
-  let accepted = 0;
-  const sockets = new Map<number, net.Socket>();
-  const closedWaiters = new Map<number, Array<() => void>>();
-  const closedIds = new Set<number>();
+  const conns = connTracker();
   const requests: ServerRequest[] = [];
   const srv: RawServer = {
     port: 0,
     url: '',
-    accepted: () => accepted,
-    open: () => sockets.size,
+    accepted: conns.accepted,
+    open: conns.open,
     requests,
     handler: handler ?? followUp,
     onAccept: null,
-    waitClosed(connId, ms = 3000) {
-      if (closedIds.has(connId)) return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const t = setTimeout(() => resolve(false), ms);
-        const list = closedWaiters.get(connId) ?? [];
-        list.push(() => { clearTimeout(t); resolve(true); });
-        closedWaiters.set(connId, list);
-      });
-    },
-    isClosed: (connId) => closedIds.has(connId),
+    waitClosed: (connId, ms = 3000) => conns.waitClosed(connId, ms),
+    isClosed: conns.isClosed,
     close: () => new Promise<void>((resolve) => {
-      for (const s of sockets.values()) s.destroy();
+      conns.destroyAll();
       server.close(() => resolve());
     }),
   };
   const server = net.createServer((socket) => {
-    const connId = ++accepted;
-    sockets.set(connId, socket);
+    const connId = conns.track(socket);
     socket.setNoDelay(true);
     socket.on('error', () => {});
-    socket.on('close', () => {
-      sockets.delete(connId);
-      closedIds.add(connId);
-      for (const w of closedWaiters.get(connId) ?? []) w();
-      closedWaiters.delete(connId);
-    });
     if (srv.onAccept) srv.onAccept(socket, connId);
     let buf = Buffer.alloc(0);
     let onConn = 0;
