@@ -128,6 +128,14 @@ const accessLogSchema = obj({
   enabled: z.boolean().default(true),
 });
 
+/** An HTTP header name (RFC 9110 token): what the gateway writes upstream as it is. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_NAME_MSG = "not a valid header name: use letters, digits and !#$%&'*+-.^_`|~ (no spaces or colons)";
+const headerName = z.string().regex(HEADER_NAME, HEADER_NAME_MSG);
+/** A header value the gateway writes as bytes: no CR, LF, NUL or other controls, nothing above U+00FF. */
+const headerValue = z.string().refine((v) => !/[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/.test(v),
+  'a header value cannot contain CR, LF, NUL or other control characters, or characters above U+00FF');
+
 const upstreamSchema = obj({
   targets: z.array(httpUrl).min(1, 'at least one target URL is needed'),
   connect_timeout: duration().prefault('2s'),
@@ -177,7 +185,7 @@ const jwtSchema = obj({
   jwks_timeout: duration().prefault('5s'),
   leeway: duration().prefault('30s'),
   required_claims: z.array(z.string()).default([]),
-  forward_claims: z.record(z.string(), z.string()).default({}),
+  forward_claims: z.record(z.string(), headerName).default({}),
   consumer_claim: z.string().default('sub'),
   max_token_bytes: size().optional(),
   cache: obj({ max_entries: z.number().int().min(0).default(100_000) }).prefault({}),
@@ -212,7 +220,7 @@ const oidcSchema = obj({
     ...secret('secret'),
     ttl: duration().prefault('8h'),
   }).prefault({}),
-  forward_claims: z.record(z.string(), z.string()).default({}),
+  forward_claims: z.record(z.string(), headerName).default({}),
   consumer_claim: z.string().default('sub'),
   timeout: duration().prefault('5s'),
   failure_mode: z.enum(['deny', 'allow']).default('deny'),
@@ -228,7 +236,7 @@ const introspectionSchema = obj({
   negative_cache_ttl: duration().prefault('5s'),
   timeout: duration().prefault('2s'),
   failure_mode: z.enum(['deny', 'allow']).default('deny'),
-  forward_claims: z.record(z.string(), z.string()).default({}),
+  forward_claims: z.record(z.string(), headerName).default({}),
 });
 
 const externalAuthnSchema = obj({
@@ -238,7 +246,7 @@ const externalAuthnSchema = obj({
   failure_mode: z.enum(['deny', 'allow']).default('deny'),
   send: obj({ headers: z.array(z.string()).default(['authorization']) }).prefault({}),
   cache: obj({ ttl: duration().prefault('0ms') }).prefault({}),
-  forward_claims: z.record(z.string(), z.string()).default({}),
+  forward_claims: z.record(z.string(), headerName).default({}),
 });
 
 const authenticatorSchema = z.discriminatedUnion('type', [
@@ -317,8 +325,11 @@ const routeSchema = obj({
   upstream: z.string().optional(),
   strip_prefix: z.boolean().default(false),
   request_headers: obj({
-    add: z.record(z.string(), z.string()).optional(),
-    remove: z.array(z.string()).optional(),
+    // Keys checked here rather than by the record's key schema, whose error names no field.
+    add: z.record(z.string(), headerValue).superRefine((o, ctx) => {
+      for (const k of Object.keys(o)) if (!HEADER_NAME.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: HEADER_NAME_MSG });
+    }).optional(),
+    remove: z.array(headerName).optional(),
   }).optional(),
   respond: respondSchema.optional(),
   timeout: duration().optional(),

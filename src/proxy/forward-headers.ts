@@ -29,8 +29,10 @@ export function compileForwardHeaders(v: DetachedView, f: Framing, route: Compil
   const id = v.identity;
   if (id !== null) {
     out.push('x-portcullis-consumer', id.consumer, 'x-portcullis-authenticator', id.authenticator);
+    // Values are checked where they are made (claims, service answers); checked
+    // again here because the upstream client writes them as latin1 bytes.
     const fh = id.forwardHeaders;
-    for (let i = 0; i < fh.length; i++) out.push(fh[i]!);
+    for (let i = 0; i + 1 < fh.length; i += 2) if (validValue(fh[i + 1]!)) out.push(fh[i]!, fh[i + 1]!);
   }
   const add = route.headers.add;
   for (let i = 0; i < add.length; i++) out.push(add[i]!);

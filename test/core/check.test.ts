@@ -56,6 +56,24 @@ describe('portcullis check', () => {
     expect(r.out).toMatch(/did you mean "orders"/);
   });
 
+  it('refuses header names and values the gateway would write upstream as broken header lines', async () => {
+    const r = await check('bad-headers.yaml', {
+      ...GOOD,
+      authenticators: { j: { type: 'jwt', algorithms: ['HS256'], secret: 'x'.repeat(32), forward_claims: { sub: 'x user' } } },
+      routes: [{
+        name: 'orders', match: { path_prefix: '/orders' }, authenticate: ['j'], upstream: 'orders',
+        request_headers: { add: { 'x-ok': 'fine', 'bad name': 'v', 'x-b': 'line1\nX-Injected: yes', 'x-c': 'caf\u0119' }, remove: ['x:y'] },
+      }],
+    });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/authenticators\.j\.forward_claims\.sub: not a valid header name/);
+    expect(r.out).toMatch(/routes\[0\]\.request_headers\.add\.bad name: not a valid header name/);
+    expect(r.out).toMatch(/routes\[0\]\.request_headers\.add\.x-b: a header value cannot contain CR, LF/);
+    expect(r.out).toMatch(/routes\[0\]\.request_headers\.add\.x-c: a header value cannot contain/);
+    expect(r.out).toMatch(/routes\[0\]\.request_headers\.remove\[0\]: not a valid header name/);
+    expect(r.out).not.toContain('x-ok');
+  });
+
   it('refuses a route with neither authenticate nor anonymous', async () => {
     const r = await check('no-auth.yaml', withRoutes([
       { name: 'open-by-accident', match: { path_prefix: '/x' }, upstream: 'orders' },

@@ -23,7 +23,7 @@ let key: SigningKey;
 beforeAll(async () => {
   key = await rsaKey('k1');
   svc = await startAuthzService((r) => (r.url.endsWith('/authn')
-    ? { status: 200, body: { consumer: 'bob', headers: { 'x-tenant': 'bobs-tenant' } } }
+    ? { status: 200, body: { consumer: 'bob', headers: { 'x-tenant': r.body.includes('s-evil') ? 'bob\u010aX-Injected: yes' : r.body.includes('s-utf8') ? 'Zoë' : 'bobs-tenant' } } }
     : { status: 200, body: { headers: { 'x-user-role': 'viewer' } } }));
   up = await startUpstream();
   gw = await startGateway({
@@ -68,6 +68,27 @@ describe('headers the gateway sets cannot be pre-empted by the client', () => {
     expect(up.requests.length).toBe(n);
     // One Authorization header still goes through.
     expect((await request(gw.url, '/jwt/2', { headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
+  });
+});
+
+describe('header values from a called service travel as bytes, never as new header lines', () => {
+  // U+010A is "Ċ": written as latin1 its low byte would be LF, a header
+  // injection into the upstream request. Non-ASCII text goes as its UTF-8 bytes.
+  it('an external authenticator\'s value with characters above U+00FF cannot inject a header line', async () => {
+    const r = await request(gw.url, '/ext/evil', { headers: { 'x-session': 's-evil' } });
+    expect(r.status).toBe(200);
+    const seen = up.requests.at(-1)!;
+    expect(seen.url).toBe('/ext/evil');
+    expect(values(seen.rawHeaders, 'x-injected')).toEqual([]);
+    expect(values(seen.rawHeaders, 'x-tenant').length).toBe(1);
+  });
+
+  it('non-ASCII text from a called service reaches the upstream as its UTF-8 bytes', async () => {
+    const r = await request(gw.url, '/ext/utf8', { headers: { 'x-session': 's-utf8' } });
+    expect(r.status).toBe(200);
+    const v = values(up.requests.at(-1)!.rawHeaders, 'x-tenant');
+    expect(v.length).toBe(1);
+    expect(Buffer.from(v[0]!, 'latin1').toString('utf8')).toBe('Zoë');
   });
 });
 
