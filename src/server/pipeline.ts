@@ -14,6 +14,7 @@ import { R, REASON_STATUS } from '../reasons.js';
 import { Exchange, type ExchangeHost } from '../proxy/exchange.js';
 import { compileForwardHeaders, withoutQueryParam } from '../proxy/forward-headers.js';
 import { inspectRequestHeaders, type Framing } from '../proxy/headers.js';
+import { upstreamTarget } from '../proxy/request-target.js';
 import { writeDirect, writeRejection } from './respond.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
@@ -410,7 +411,7 @@ export class Pipeline implements ExchangeHost {
     const target0 = group.targets[0]!;
     if (target0.basePath !== '') path = target0.basePath + path;
     if (v.query !== '') path = `${path}?${v.query}`;
-    ex.forward(group, path, v.method, headers, f.chunked ? -1 : f.contentLength);
+    ex.forward(group, upstreamTarget(path), v.method, headers, f.chunked ? -1 : f.contentLength);
   }
 
   private internalError(ex: Exchange, e: unknown): void {
