@@ -37,7 +37,6 @@ const V_JSON = latin1('application/json');
 const H_CACHE_CONTROL = latin1('cache-control');
 const V_NO_STORE = latin1('no-store');
 
-export const CT_JSON = 'application/json';
 
 /**
  * Rejections after which the connection is closed: the request's framing is not

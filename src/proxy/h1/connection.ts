@@ -6,6 +6,7 @@
 // body was fully sent; anything else closes it.
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { log } from '../../observe/log.js';
 import { UpstreamError } from './errors.js';
 import { ResponseParser, type ResponseSink } from './response-parser.js';
 
@@ -62,7 +63,12 @@ const PHASE_BODY = 2;
 const BATCH = process.env.PORTCULLIS_H1_BATCH !== '0';
 const toFlush: H1Connection[] = [];
 function flushWrites(): void {
-  for (let i = 0; i < toFlush.length; i++) toFlush[i]!.flushHead();
+  // One failing item must not stop the batch: the list would stay non-empty
+  // and no later turn would be scheduled (every upstream request would hang).
+  for (let i = 0; i < toFlush.length; i++) {
+    const c = toFlush[i]!;
+    try { c.flushHead(); } catch (e) { c.crashed(e); }
+  }
   toFlush.length = 0;
 }
 
@@ -84,7 +90,10 @@ const DEFER_READS = process.env.PORTCULLIS_H1_DEFER_READS !== '0';
 const DEFER_MAX = 16 * 1024;
 const toDeliver: H1Connection[] = [];
 function deliverReads(): void {
-  for (let i = 0; i < toDeliver.length; i++) toDeliver[i]!.deliverDeferred();
+  for (let i = 0; i < toDeliver.length; i++) {
+    const c = toDeliver[i]!;
+    try { c.deliverDeferred(); } catch (e) { c.crashed(e); }
+  }
   toDeliver.length = 0;
 }
 
@@ -119,7 +128,7 @@ export class H1Connection implements ResponseSink {
   /** `reusedBuffer`: the socket reads into one shared buffer (onread), so whatever outlives a read is copied. */
   constructor(private readonly owner: ConnectionOwner, readonly socket: Socket, private readonly reusedBuffer: boolean) {
     this.parser = new ResponseParser(this, owner.maxHeaderSize);
-    if (!reusedBuffer) socket.on('data', this.onSocketData);
+    if (!reusedBuffer) socket.on('data', this.onData);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
     socket.on('drain', this.onDrain);
@@ -270,7 +279,7 @@ export class H1Connection implements ResponseSink {
       }
       return true;
     }
-    this.onSocketData(buf.subarray(0, nread));
+    try { this.onSocketData(buf.subarray(0, nread)); } catch (e) { this.crashed(e); }
     return true;
   };
 
@@ -302,6 +311,11 @@ export class H1Connection implements ResponseSink {
     this.lastActive = Date.now();
     this.afterFeed(chunk, this.parser.feed(chunk, 0), more);
   }
+
+  /** 'data' events (TLS sockets): a throw must not escape into the emitter (an uncaught exception). */
+  private readonly onData = (chunk: Buffer): void => {
+    try { this.onSocketData(chunk); } catch (e) { this.crashed(e); }
+  };
 
   private readonly onSocketData = (chunk: Buffer): void => {
     if (this.unsolicited()) return;
@@ -435,6 +449,24 @@ export class H1Connection implements ResponseSink {
       call.handler.onError(err);
     }
     if (this.closeWaits) this.concludeClose();
+  }
+
+  /**
+   * A handler (or this code) threw while handling this connection's bytes:
+   * a bug. It costs this request and this connection, never the process or
+   * the other requests of the batch.
+   */
+  crashed(e: unknown): void {
+    log.error('upstream response handling failed; connection closed', { error: (e as Error)?.stack ?? String(e) });
+    const call = this.call;
+    this.call = null;
+    this.deferred = null;
+    this.destroy();
+    if (call !== null && !call.finished) {
+      call.finished = true;
+      call.conn = null;
+      try { call.handler.onError(new UpstreamError('UND_ERR_SOCKET', 'upstream response handling failed')); } catch { /* already reported */ }
+    }
   }
 
   destroy(): void {
