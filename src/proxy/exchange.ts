@@ -7,7 +7,7 @@
 // doing so throws, and inside an undici callback that error would be swallowed
 // and undici would silently drop the keep-alive connection.
 import { Readable } from 'node:stream';
-import type { UpstreamHandler } from './h1/connection.js';
+import { IDEMPOTENT_METHODS, type UpstreamHandler } from './h1/connection.js';
 import { R, REASON_STATUS } from '../reasons.js';
 import type { DirectResponse } from '../contracts.js';
 import type { HttpResponse } from '../server/uws.js';
@@ -25,8 +25,6 @@ export interface ExchangeHost {
 }
 
 const EMPTY: readonly string[] = [];
-/** Methods whose repetition is harmless (RFC 9110 §9.2.2): retried on another target after a reset. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const OP_CHUNK = 2;
 const OP_END = 3;
 /** Bytes queued from the client before the upstream request exists; above it the socket is paused. */
@@ -434,7 +432,7 @@ export class Exchange implements UpstreamHandler {
     // A bodiless request may try another target, once, if it never reached
     // this one — or if it did but is idempotent and got no answer: a reset
     // after the target received a POST may come after the POST took effect.
-    if ((neverSent || reset && IDEMPOTENT.has(this.request!.method)) &&
+    if ((neverSent || reset && IDEMPOTENT_METHODS.has(this.request!.method)) &&
       !this.started && !this.expectBody && !this.retried && group && group.targets.length > 1) {
       this.retried = true;
       this.upstreamAbort = null;

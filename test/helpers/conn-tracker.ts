@@ -8,13 +8,13 @@ export interface ConnTracker {
   accepted(): number;
   /** Connections currently open. */
   open(): number;
-  /** Registers an accepted socket; returns its 1-based id. */
+  /** Registers an accepted socket (no Nagle, errors ignored); returns its 1-based id. */
   track(socket: net.Socket): number;
   /** Resolves true when the connection has closed, false after `ms`. */
   waitClosed(connId: number, ms: number): Promise<boolean>;
   isClosed(connId: number): boolean;
-  /** Destroys every open connection. */
-  destroyAll(): void;
+  /** Destroys every open connection, then closes the server. */
+  closeServer(server: net.Server): Promise<void>;
 }
 
 export function connTracker(): ConnTracker {
@@ -28,6 +28,8 @@ export function connTracker(): ConnTracker {
     track(socket) {
       const connId = ++accepted;
       sockets.set(connId, socket);
+      socket.setNoDelay(true);
+      socket.on('error', () => {}); // tests reset connections on purpose
       socket.on('close', () => {
         sockets.delete(connId);
         closedIds.add(connId);
@@ -46,8 +48,9 @@ export function connTracker(): ConnTracker {
       });
     },
     isClosed: (connId) => closedIds.has(connId),
-    destroyAll() {
+    closeServer(server) {
       for (const s of sockets.values()) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

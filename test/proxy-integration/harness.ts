@@ -133,15 +133,10 @@ export async function startRawUpstream(handler: (req: UpReq) => void = echo): Pr
     handler,
     waitClosed: (connId, ms = 5000) => conns.waitClosed(connId, ms),
     isClosed: conns.isClosed,
-    close: () => new Promise<void>((resolve) => {
-      conns.destroyAll();
-      server.close(() => resolve());
-    }),
+    close: () => conns.closeServer(server),
   };
   const server = net.createServer((socket) => {
     const connId = conns.track(socket);
-    socket.setNoDelay(true);
-    socket.on('error', () => {});
     let onConn = 0;
     let buf = Buffer.alloc(0);
     // The request whose body is being read, and how it is framed.

@@ -62,15 +62,10 @@ export async function startRawServer(handler?: RequestHandler): Promise<RawServe
     onAccept: null,
     waitClosed: (connId, ms = 3000) => conns.waitClosed(connId, ms),
     isClosed: conns.isClosed,
-    close: () => new Promise<void>((resolve) => {
-      conns.destroyAll();
-      server.close(() => resolve());
-    }),
+    close: () => conns.closeServer(server),
   };
   const server = net.createServer((socket) => {
     const connId = conns.track(socket);
-    socket.setNoDelay(true);
-    socket.on('error', () => {});
     if (srv.onAccept) srv.onAccept(socket, connId);
     let buf = Buffer.alloc(0);
     let onConn = 0;

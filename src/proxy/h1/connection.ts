@@ -46,6 +46,13 @@ export class Call {
     private readonly onAbort: (call: Call, err: Error | undefined) => void,
   ) {}
   readonly abort = (err?: Error): void => this.onAbort(this, err);
+  /** Reports `err` to the handler, once: the call is over. */
+  fail(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.conn = null;
+    this.handler.onError(err);
+  }
   readonly resume = (): void => {
     if (!this.finished && this.conn !== null) this.conn.resume(this);
   };
@@ -97,7 +104,8 @@ function deliverReads(): void {
   toDeliver.length = 0;
 }
 
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Methods whose repetition is harmless (RFC 9110 §9.2.2): the only ones ever sent twice. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export class H1Connection implements ResponseSink {
   call: Call | null = null;
@@ -443,11 +451,7 @@ export class H1Connection implements ResponseSink {
     const call = this.call;
     this.call = null;
     this.destroy();
-    if (call !== null && !call.finished) {
-      call.finished = true;
-      call.conn = null;
-      call.handler.onError(err);
-    }
+    call?.fail(err);
     if (this.closeWaits) this.concludeClose();
   }
 
@@ -458,15 +462,8 @@ export class H1Connection implements ResponseSink {
    */
   crashed(e: unknown): void {
     log.error('upstream response handling failed; connection closed', { error: (e as Error)?.stack ?? String(e) });
-    const call = this.call;
-    this.call = null;
     this.deferred = null;
-    this.destroy();
-    if (call !== null && !call.finished) {
-      call.finished = true;
-      call.conn = null;
-      try { call.handler.onError(new UpstreamError('UND_ERR_SOCKET', 'upstream response handling failed')); } catch { /* already reported */ }
-    }
+    try { this.fail(new UpstreamError('UND_ERR_SOCKET', 'upstream response handling failed')); } catch { /* already reported */ }
   }
 
   destroy(): void {
@@ -511,7 +508,7 @@ export class H1Connection implements ResponseSink {
     }
     this.call = null;
     const retryable = call !== null && this.connected && this.served > 0 && this.parser.received === 0 &&
-      call.req.body === null && !call.retried && RETRYABLE_METHODS.has(call.req.method);
+      call.req.body === null && !call.retried && IDEMPOTENT_METHODS.has(call.req.method);
     const err = this.socketError ??
       (this.connected ? new UpstreamError('UND_ERR_SOCKET', 'upstream closed the connection before the response ended') : null);
     this.owner.closed(this, call, err, retryable);

@@ -56,7 +56,7 @@ export class H1Pool implements ConnectionOwner {
     handler.onConnect(call.abort);
     if (call.finished) return true;
     if (this.isClosed) {
-      this.finishWithError(call, new UpstreamError('UND_ERR_CLOSED', 'upstream pool is closed'));
+      call.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool is closed'));
       return false;
     }
     this.assign(call, false);
@@ -157,7 +157,7 @@ export class H1Pool implements ConnectionOwner {
         call.retried = true;
         this.assign(call, true);
       } else {
-        this.finishWithError(call, err ?? new UpstreamError('UND_ERR_SOCKET', 'upstream connection closed'));
+        call.fail(err ?? new UpstreamError('UND_ERR_SOCKET', 'upstream connection closed'));
       }
     }
     // A slot is free: a waiting request gets a new connection (a closing pool still serves its queue).
@@ -176,12 +176,6 @@ export class H1Pool implements ConnectionOwner {
     done?.();
   }
 
-  private finishWithError(call: Call, err: Error): void {
-    if (call.finished) return;
-    call.finished = true;
-    call.handler.onError(err);
-  }
-
   private readonly abortCall = (call: Call, err: Error | undefined): void => {
     if (call.finished) return;
     const conn = call.conn;
@@ -192,7 +186,7 @@ export class H1Pool implements ConnectionOwner {
     } else if (conn !== null) {
       conn.abortCall(call);
     }
-    this.finishWithError(call, err ?? new UpstreamError('UND_ERR_ABORTED', 'request aborted'));
+    call.fail(err ?? new UpstreamError('UND_ERR_ABORTED', 'request aborted'));
   };
 
   private readonly sweep = (): void => {
@@ -228,7 +222,7 @@ export class H1Pool implements ConnectionOwner {
     this.isClosed = true;
     clearInterval(this.sweepTimer);
     for (const c of this.conns) c.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool destroyed'));
-    for (let c = this.nextQueued(); c !== null; c = this.nextQueued()) this.finishWithError(c, new UpstreamError('UND_ERR_CLOSED', 'upstream pool destroyed'));
+    for (let c = this.nextQueued(); c !== null; c = this.nextQueued()) c.fail(new UpstreamError('UND_ERR_CLOSED', 'upstream pool destroyed'));
     return this.close();
   }
 }
