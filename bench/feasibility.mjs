@@ -4,6 +4,11 @@
 // over net), measured in one run with the bench's layout (wrk + nginx upstream
 // on CPU 0, the system under test on CPU 1). Rounds are interleaved so drift
 // hits every system alike. Usage: node bench/feasibility.mjs [--rounds N] [--duration S] [--only a,b]
+// --deny: the floor of a rejection instead — HAProxy's and Portcullis' 403 for a
+// denied network beside uWS answering 403 itself, with and without reading the
+// peer address (ratios to HAProxy).
+// FEAS_BASE=DIR adds "portcullis-base": the same config on another build's
+// dist/ (e.g. a worktree of the previous commit), for before/after in one run.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,9 +25,10 @@ const opt = (n, d) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] :
 const rounds = Number(opt('--rounds', 3));
 const seconds = Number(opt('--duration', 5));
 const only = opt('--only', '')?.split(',').filter(Boolean) ?? [];
+const deny = args.includes('--deny');
 const log = (s) => process.stderr.write(`${s}\n`);
 
-const tools = ensureTools(['taskset', 'wrk', 'nginx'], log);
+const tools = ensureTools(['taskset', 'wrk', 'nginx', ...(deny ? ['haproxy'] : [])], log);
 const prefix = mkdtempSync(path.join(os.tmpdir(), 'portcullis-feas-'));
 const upstream = await startUpstream(tools.nginx, prefix);
 const lua = writeLua(prefix, 'plain', {});
@@ -32,6 +38,7 @@ const passCfg = (client) => ({
   server: { listen: [{ host: '127.0.0.1', port: PORT }], threads: 1 },
   upstreams: { up: { targets: [`http://127.0.0.1:${PORTS.upstream}`], ...(client ? { client } : {}) } },
   routes: [{ name: 'pass', match: { path_prefix: '/' }, anonymous: true, upstream: 'up' }],
+  access_log: { enabled: false }, // as in the bench's rows (the access log has its own row there)
 });
 async function minimal(file, env = {}) {
   const child = spawnPinned(CPUS.sut, process.execPath, [path.join(HERE, 'feasibility', file), String(PORT), String(PORTS.upstream)], { cwd: path.join(HERE, '..'), env: { ...process.env, ...env } });
@@ -40,9 +47,38 @@ async function minimal(file, env = {}) {
   await waitPort(PORT);
   return { pids: () => [child.pid], stop: () => stopChild(child) };
 }
-const systems = [
+function baseSystem(cfg) {
+  const dir = process.env.FEAS_BASE;
+  if (!dir) return [];
+  return [{ id: 'portcullis-base', port: PORT, start: () => startPortcullis(cfg(), prefix, 'base', { cli: path.resolve(dir, 'cli.js') }) }];
+}
+const denyCfg = () => ({
+  server: { listen: [{ host: '127.0.0.1', port: PORT }], threads: 1 },
+  upstreams: { up: { targets: [`http://127.0.0.1:${PORTS.upstream}`] } },
+  routes: [{ name: 'deny', match: { path_prefix: '/' }, anonymous: true, authorize: { ip_deny: ['127.0.0.0/8'] }, upstream: 'up' }],
+  access_log: { enabled: false },
+});
+async function haproxyDeny() {
+  const conf = path.join(prefix, 'haproxy-deny.cfg');
+  writeFileSync(conf, `global\n  nbthread 1\n  maxconn 9000\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 300s\n  timeout server 30s\n  timeout http-keep-alive 300s\n  option http-keep-alive\nfrontend deny\n  bind 127.0.0.1:${PORT}\n  http-request deny deny_status 403 if { src 127.0.0.0/8 }\n  default_backend up\nbackend up\n  server up1 127.0.0.1:${PORTS.upstream}\n`);
+  const child = spawnPinned(CPUS.sut, tools.haproxy, ['-db', '-f', conf]);
+  child.stdout.on('data', () => {}); child.stderr.on('data', () => {});
+  await waitPort(PORT);
+  return { pids: () => [child.pid], stop: () => stopChild(child) };
+}
+const denySystems = [
+  { id: 'haproxy', port: PORT, start: haproxyDeny },
+  { id: 'portcullis', port: PORT, start: () => startPortcullis(denyCfg(), prefix, 'deny') },
+  ...baseSystem(denyCfg),
+  { id: 'uws-403', port: PORT, start: () => minimal('uws-respond.mjs') },
+  { id: 'uws-403+ip', port: PORT, start: () => minimal('uws-respond.mjs', { FEAS_IP: '1' }) },
+  { id: 'uws-403+ip+reads', port: PORT, start: () => minimal('uws-respond.mjs', { FEAS_IP: '1', FEAS_READS: '1' }) },
+  { id: 'uws-403+ip+bufreads', port: PORT, start: () => minimal('uws-respond.mjs', { FEAS_IP: '1', FEAS_READS: 'buf' }) },
+];
+const systems = deny ? denySystems.filter((s) => only.length === 0 || only.includes(s.id)) : [
   { id: 'nginx', port: PORTS.nginx, start: () => startNginxPeer(tools.nginx, prefix) },
   { id: 'portcullis', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'pass') },
+  ...baseSystem(passCfg),
   { id: 'portcullis-nobatch', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nobatch', { env: { PORTCULLIS_H1_BATCH: '0' } }) },
   // The two batching steps of the h1 client turned off (each on its own): what they give.
   { id: 'portcullis-nodefer', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nodefer', { env: { PORTCULLIS_H1_DEFER_READS: '0' } }) },
@@ -76,9 +112,10 @@ try {
 }
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 // The machine's drift moves whole rounds: the ratio to nginx within a round is the steadier figure.
-const ratioMed = (id) => { const ng = results.get('nginx'); return ng ? med(results.get(id).map((x, i) => x.us / ng[i].us)) : NaN; };
-const ng = results.get('nginx') ? med(results.get('nginx').map((x) => x.us)) : NaN;
-console.log('\nsystem              median µs/req   vs nginx   median of per-round ratios   (user / sys)');
+const BASE = deny ? 'haproxy' : 'nginx';
+const ratioMed = (id) => { const ng = results.get(BASE); return ng ? med(results.get(id).map((x, i) => x.us / ng[i].us)) : NaN; };
+const ng = results.get(BASE) ? med(results.get(BASE).map((x) => x.us)) : NaN;
+console.log(`\nsystem              median µs/req   vs ${BASE}   median of per-round ratios   (user / sys)`);
 for (const [id, xs] of results) {
   const m = med(xs.map((x) => x.us));
   console.log(`${id.padEnd(20)}${m.toFixed(1).padStart(10)}   ${(m / ng).toFixed(2).padStart(7)}×   ${ratioMed(id).toFixed(2).padStart(10)}×   (${med(xs.map((x) => x.user)).toFixed(1)} / ${med(xs.map((x) => x.sys)).toFixed(1)})`);

@@ -232,10 +232,10 @@ export async function startNodePeer(which, t) {
  * Portcullis with `config` (an object written as YAML) on CPU `cpus`.
  * Resolves when it logs "portcullis listening"; rejects with its problems otherwise.
  */
-export async function startPortcullis(config, prefix, name, { cpus = 'sut', env = {}, nodeArgs = [] } = {}) {
+export async function startPortcullis(config, prefix, name, { cpus = 'sut', env = {}, nodeArgs = [], cli = CLI } = {}) {
   const file = path.join(prefix, `portcullis-${name}.yaml`);
   writeFileSync(file, stringify(config));
-  const child = spawnPinned(cpuSet(cpus), process.execPath, ['--no-allocation-site-pretenuring', ...nodeArgs, CLI, 'start', '--config', file], {
+  const child = spawnPinned(cpuSet(cpus), process.execPath, ['--no-allocation-site-pretenuring', ...nodeArgs, cli, 'start', '--config', file], {
     cwd: prefix,
     env: { ...process.env, PORTCULLIS_LOG_FORMAT: 'json', ...env },
   });
