@@ -12,12 +12,21 @@ export interface TokenExtractor {
    * invalid, never "absent".
    */
   extract(view: RequestView): string | undefined;
+  /**
+   * Where the credential starts in `src` (it runs to the end of `src`), or -1
+   * when this source holds none: the same answer as extract() without making
+   * the substring, for lookups that only compare (a verified-token cache hit).
+   * `src` is valid until the next call.
+   */
+  locate(view: RequestView): number;
+  src: string;
   /** Human description for logs and errors: `header authorization (Bearer)`. */
   readonly where: string;
 }
 
 class SchemeHeader implements TokenExtractor {
   readonly where: string;
+  src = '';
   private readonly lower: Uint16Array;
   constructor(private readonly name: string, readonly scheme: string) {
     this.where = `header ${name} (${scheme})`;
@@ -25,21 +34,27 @@ class SchemeHeader implements TokenExtractor {
     for (let i = 0; i < scheme.length; i++) this.lower[i] = lowerCode(scheme.charCodeAt(i));
   }
   extract(view: RequestView): string | undefined {
+    const at = this.locate(view);
+    return at < 0 ? undefined : this.src.slice(at);
+  }
+  locate(view: RequestView): number {
     const v = view.header(this.name);
+    this.src = v;
     const n = this.lower.length;
-    if (v.length < n) return undefined;
-    for (let i = 0; i < n; i++) if (lowerCode(v.charCodeAt(i)) !== this.lower[i]) return undefined;
-    if (v.length === n) return '';
+    if (v.length < n) return -1;
+    for (let i = 0; i < n; i++) if (lowerCode(v.charCodeAt(i)) !== this.lower[i]) return -1;
+    if (v.length === n) return n; // the scheme alone: an empty (invalid) token
     let j = n;
     const sep = v.charCodeAt(j);
-    if (sep !== 0x20 && sep !== 0x09) return undefined; // "BearerX…" is another scheme
+    if (sep !== 0x20 && sep !== 0x09) return -1; // "BearerX…" is another scheme
     while (j < v.length && (v.charCodeAt(j) === 0x20 || v.charCodeAt(j) === 0x09)) j++;
-    return v.slice(j);
+    return j;
   }
 }
 
 class RawHeader implements TokenExtractor {
   readonly where: string;
+  src = '';
   constructor(private readonly name: string) {
     this.where = `header ${name}`;
   }
@@ -47,10 +62,14 @@ class RawHeader implements TokenExtractor {
     const v = view.header(this.name);
     return v === '' ? undefined : v;
   }
+  locate(view: RequestView): number {
+    return locateBy(this, view);
+  }
 }
 
 class Cookie implements TokenExtractor {
   readonly where: string;
+  src = '';
   constructor(private readonly name: string) {
     this.where = `cookie ${name}`;
   }
@@ -58,10 +77,14 @@ class Cookie implements TokenExtractor {
     const v = view.cookie(this.name);
     return v === '' ? undefined : v;
   }
+  locate(view: RequestView): number {
+    return locateBy(this, view);
+  }
 }
 
 class Query implements TokenExtractor {
   readonly where: string;
+  src = '';
   constructor(private readonly name: string) {
     this.where = `query parameter ${name}`;
   }
@@ -69,6 +92,16 @@ class Query implements TokenExtractor {
     const v = view.queryParam(this.name);
     return v === '' ? undefined : v;
   }
+  locate(view: RequestView): number {
+    return locateBy(this, view);
+  }
+}
+
+/** locate() for sources whose extraction makes the string anyway. */
+function locateBy(x: TokenExtractor, view: RequestView): number {
+  const v = x.extract(view);
+  x.src = v ?? '';
+  return v === undefined ? -1 : 0;
 }
 
 function lowerCode(c: number): number {

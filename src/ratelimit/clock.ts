@@ -1,4 +1,5 @@
-// The rate limiter's default clock: epoch milliseconds in a Float64Array,
+// The hot path's clock (rate limits, verified-token and session cache expiry):
+// epoch milliseconds in a Float64Array,
 // refreshed every millisecond by a timer while requests use it. Reading it
 // costs a typed-array load; Date.now() and performance.now() allocate a
 // HeapNumber on every call (16 bytes a request on the hot path).
@@ -38,6 +39,16 @@ export function wakeClock(): void {
   } else {
     timer.refresh();
   }
+}
+
+/**
+ * Marks the clock read (starting it after idle); the caller then reads
+ * clockTime[0]. For hot paths: a function that returns a double may box it
+ * (a heap number per call) when V8 does not inline it; this one returns nothing.
+ */
+export function touchClock(): void {
+  if (clockState[0] === 0) wakeClock();
+  clockState[1] = 1;
 }
 
 /** The current time as the hot path reads it (cold-path callers). */

@@ -5,26 +5,9 @@
 // async code may keep: uWS's HttpRequest is invalid after the handler returns.
 import type { Identity, RequestView } from '../contracts.js';
 import type { HttpRequest } from './uws.js';
+import { findCookie } from '../auth/cookie-header.js';
 
-/** Finds a cookie's value in a Cookie header without splitting it into an array. */
-export function findCookie(header: string, name: string): string | undefined {
-  let i = 0;
-  const n = header.length;
-  while (i < n) {
-    while (i < n && (header.charCodeAt(i) === 32 || header.charCodeAt(i) === 59)) i++; // ' ' ';'
-    const eq = header.indexOf('=', i);
-    if (eq < 0) return undefined;
-    let end = header.indexOf(';', eq + 1);
-    if (end < 0) end = n;
-    if (eq - i === name.length && header.startsWith(name, i)) {
-      let v = header.slice(eq + 1, end).trim();
-      if (v.length >= 2 && v.charCodeAt(0) === 34 && v.charCodeAt(v.length - 1) === 34) v = v.slice(1, -1);
-      return v;
-    }
-    i = end + 1;
-  }
-  return undefined;
-}
+export { findCookie };
 
 /** Shared empty header list: a view allocates none until a stage sets one. */
 const NO_HEADERS: readonly string[] = Object.freeze([]);

@@ -2,6 +2,7 @@
 // is a synchronous Map lookup plus one clock compare, so the request that
 // follows a slow one is a hot-path request again.
 import { LRUCache } from 'lru-cache';
+import { clockTime, touchClock } from '../ratelimit/clock.js';
 
 interface Entry<V> {
   readonly value: V;
@@ -11,6 +12,9 @@ interface Entry<V> {
 
 interface KeyedEntry<V> extends Entry<V> {
   readonly key: string;
+  /** A text the key was last seen in (e.g. a whole Cookie header) and where: a probe by range compares that first. */
+  src: string;
+  at: number;
 }
 
 // lru-cache's get() defaults its options to a fresh `{}` per call; one shared
@@ -57,11 +61,13 @@ export class ExpiringCache<V extends object> {
   }
 }
 
-/** FNV-1a over the length and the last 32 characters (for a JWE: its GCM tag, unique per value). */
-export function tailHash(s: string): number {
-  const n = s.length;
-  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
-  for (let i = n > 32 ? n - 32 : 0; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+/**
+ * FNV-1a over the length and the last 32 characters of `s` from `start` to
+ * `n` (for a JWE: its GCM tag; for a JWS: its signature — unique per value).
+ */
+export function tailHash(s: string, start = 0, n = s.length): number {
+  let h = Math.imul(0x811c9dc5 ^ (n - start), 0x01000193);
+  for (let i = n - start > 32 ? n - 32 : start; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   // 30 bits: a small integer V8 keeps unboxed (no heap number per lookup).
   return h & 0x3fffffff;
 }
@@ -91,9 +97,29 @@ export class TailKeyedCache<V extends object> {
     return undefined;
   }
 
+  /**
+   * get() for the key `src.slice(start, end)` without making it: a request
+   * that sends the same header text as the last hit costs one string
+   * comparison and no allocation.
+   */
+  getIn(src: string, start: number, end: number): V | undefined {
+    const h = tailHash(src, start, end);
+    const e = this.lru.get(h, GET_OPTS as LRUCache.GetOptions<number, KeyedEntry<V>, unknown>);
+    if (e === undefined || e.key.length !== end - start) return undefined;
+    if (e.at !== start || e.src !== src) {
+      if (src.slice(start, end) !== e.key) return undefined;
+      e.src = src;
+      e.at = start;
+    }
+    touchClock();
+    if (clockTime[0]! < e.until) return e.value;
+    this.lru.delete(h);
+    return undefined;
+  }
+
   set(key: string, value: V, until: number): void {
     if (!(until > Date.now())) return;
-    this.lru.set(tailHash(key), { key, value, until });
+    this.lru.set(tailHash(key), { key, value, until, src: key, at: 0 });
   }
 
   delete(key: string): void {

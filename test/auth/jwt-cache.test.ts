@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AUTH_OK, AUTH_REJECT } from '../../src/contracts.js';
 import { R } from '../../src/reasons.js';
 import { compileJwt, type JwtRuntimeOptions } from '../../src/auth/jwt/index.js';
-import { bearer, Clock, contextFor, signJws } from './helpers.js';
+import { bearer, Clock, contextFor, signJws, TestView } from './helpers.js';
 
 const k = generateKeyPairSync('ed25519');
 const key = { ...k.publicKey.export({ format: 'jwk' }), kid: 'k' };
@@ -126,5 +126,73 @@ describe('verified-token cache', () => {
     expect(a.authenticate(bearer(t))).toBe(AUTH_REJECT);
     clock.advance(5_000);
     expect(a.authenticate(bearer(t))).toBe(AUTH_OK);
+  });
+});
+
+// The hit path reads the token in place (no substring) and by the hot path's
+// clock; these pin what that must not change.
+describe('verified-token cache: lookups in place', () => {
+  const header = (v: string) => new TestView({ headers: { authorization: v } });
+
+  it('hits whatever whitespace follows the scheme, and whatever the scheme’s case', () => {
+    const clock = new Clock();
+    const a = compile({}, { now: clock.now });
+    const t = tok(clock);
+    expect(a.authenticate(header(`Bearer  ${t}`))).toBe(AUTH_OK);
+    for (const v of [`Bearer ${t}`, `bearer\t${t}`, `BEARER ${t}`, `Bearer  ${t}`]) expect(a.authenticate(header(v))).toBe(AUTH_OK);
+    expect(a.stats.verifications).toBe(1);
+    expect(a.stats.cache.hits).toBe(4);
+  });
+
+  it('never serves a cached identity for a token that shares its length and signature but not its payload', () => {
+    const clock = new Clock();
+    const a = compile({}, { now: clock.now });
+    const t = tok(clock, { sub: 'alice' });
+    expect(a.authenticate(bearer(t))).toBe(AUTH_OK);
+    // Same length, same last 32 characters (the lookup hash), one payload character changed.
+    const d1 = t.indexOf('.');
+    const i = d1 + 5;
+    const forged = t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
+    expect(forged.length).toBe(t.length);
+    const v = bearer(forged);
+    expect(a.authenticate(v)).toBe(AUTH_REJECT);
+    expect(v.identity).toBeNull();
+    expect(a.stats.verifications).toBe(2);
+  });
+
+  it('remembers a refused token however the header spells it', () => {
+    const clock = new Clock();
+    const a = compile({}, { now: clock.now });
+    const t = tok(clock);
+    const bad = t.slice(0, -4) + (t.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    expect(a.authenticate(header(`Bearer ${bad}`))).toBe(AUTH_REJECT);
+    const v = header(`Bearer   ${bad}`);
+    expect(a.authenticate(v)).toBe(AUTH_REJECT);
+    expect(v.reason).toBe(R.bad_signature);
+    expect(a.stats.verifications).toBe(1);
+    expect(a.stats.cache.negativeHits).toBe(1);
+  });
+
+  it('refuses garbage after the scheme without verifying, and an empty token as malformed', () => {
+    const a = compile();
+    for (const v of ['Bearer abc.def', 'Bearer a.b.c.d', 'Bearer ..', 'Bearer', 'Bearer    ']) {
+      const view = header(v);
+      expect(a.authenticate(view), v).toBe(AUTH_REJECT);
+      expect(view.reason, v).toBe(R.token_malformed);
+    }
+    expect(a.stats.verifications).toBe(0);
+  });
+
+  it('with the real clock (the default), an entry stops being served at exp', async () => {
+    const a = compile({ leeway: '0s' });
+    const exp = Math.floor(Date.now() / 1000) + 1;
+    const t = signJws({ alg: 'EdDSA', kid: 'k' }, { sub: 'u', exp, jti: randomUUID() }, k.privateKey);
+    expect(a.authenticate(bearer(t))).toBe(AUTH_OK);
+    expect(a.authenticate(bearer(t))).toBe(AUTH_OK);
+    expect(a.stats.cache.hits).toBe(1);
+    await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 50));
+    const v = bearer(t);
+    expect(a.authenticate(v)).toBe(AUTH_REJECT);
+    expect(v.reason).toBe(R.token_expired);
   });
 });

@@ -21,6 +21,7 @@ import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { ServiceCall, serviceRequestHeaders } from '../../workers/service-call.js';
 import { NOT_SENT, serviceHeaders } from '../../workers/service-headers.js';
+import { clockNow } from '../../ratelimit/clock.js';
 
 const CACHE_ENTRIES = 100_000;
 const MAX_NEGATIVE_MS = 5_000;
@@ -107,7 +108,7 @@ export function compileExternalAuthn(
       }
       if (!any) return AUTH_ABSENT;
       const key = sha256url(JSON.stringify(values));
-      const hit = cache.get(key, Date.now());
+      const hit = cache.get(key, clockNow());
       if (hit !== undefined) {
         stats.hits++;
         if (hit instanceof Refused) {

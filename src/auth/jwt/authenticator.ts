@@ -1,5 +1,5 @@
-// The per-request face of a JWT authenticator. Hit path: extract → length →
-// verified-token cache → negative cache. Miss path: shape → header → key by
+// The per-request face of a JWT authenticator. Hit path: locate → length →
+// verified-token cache → negative cache → shape. Miss path: header → key by
 // kid and alg → signature (node:crypto) → payload → claims → cache. Only an
 // unknown kid with a refetch allowed returns a Promise.
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
@@ -53,23 +53,27 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   authenticate(view: RequestView): number | Promise<AuthResult> {
-    const token = this.extractor.extract(view);
-    if (token === undefined) return AUTH_ABSENT;
-    if (token.length > this.maxTokenBytes) {
+    // The token is src[at…]: looked up, and garbage refused, without a substring.
+    const ex = this.extractor;
+    const at = ex.locate(view);
+    if (at < 0) return AUTH_ABSENT;
+    const src = ex.src;
+    if (src.length - at > this.maxTokenBytes) {
       view.reason = R.token_too_large;
       return AUTH_REJECT;
     }
-    const id = this.cache.hit(token);
+    const id = this.cache.hit(src, at);
     if (id !== undefined) {
       view.identity = id;
       return AUTH_OK;
     }
-    const refused = this.cache.rejected(token);
+    const refused = this.cache.rejected(src, at);
     if (refused !== 0) {
       view.reason = refused;
       return AUTH_REJECT;
     }
-    return this.miss(token, view);
+    if (!this.shape.scan(src, at)) return reject(view, R.token_malformed);
+    return this.miss(at === 0 ? src : src.slice(at), view, src, at);
   }
 
   /** True when the request carries a token where this authenticator looks (for the chain). */
@@ -94,8 +98,8 @@ export class JwtAuthenticator implements Authenticator {
     return { cache: this.cache.stats, keys: this.p.store.stats, verifications: this.verifications, cached: this.cache.size, keyCount: this.p.store.size };
   }
 
-  private miss(token: string, view: RequestView): number | Promise<AuthResult> {
-    if (!this.shape.scan(token)) return reject(view, R.token_malformed);
+  /** `token` passed the shape scan (this.shape holds its dots). */
+  private miss(token: string, view: RequestView, src: string, at: number): number | Promise<AuthResult> {
     const d1 = this.shape.d1;
     const d2 = this.shape.d2;
     const header = decodeJsonObject(token, 0, d1);
@@ -111,9 +115,9 @@ export class JwtAuthenticator implements Authenticator {
     const store = this.p.store;
     if (kid !== undefined && store.remote && !store.known(kid)) {
       const wait = store.refetch();
-      if (wait !== null) return wait.then(() => this.settle(this.verify(token, alg, kid, d1, d2)));
+      if (wait !== null) return wait.then(() => this.settle(this.verify(token, alg, kid, d1, d2, src, at)));
     }
-    const r = this.verify(token, alg, kid, d1, d2);
+    const r = this.verify(token, alg, kid, d1, d2, src, at);
     if (typeof r === 'number') return reject(view, r);
     view.identity = r;
     return AUTH_OK;
@@ -124,10 +128,10 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   /** The identity, or the reason (remembered in the negative cache when it cost a key lookup or crypto). */
-  private verify(token: string, alg: string, kid: string | undefined, d1: number, d2: number): Identity | number {
+  private verify(token: string, alg: string, kid: string | undefined, d1: number, d2: number, src: string, at: number): Identity | number {
     const store = this.p.store;
     const keys = store.candidates(kid);
-    if (keys.length === 0) return this.fail(token, R.unknown_kid, this.p.minRefetchMs);
+    if (keys.length === 0) return this.fail(token, R.unknown_kid, this.p.minRefetchMs, src, at);
     const data = Buffer.from(token, 'latin1').subarray(0, d2);
     const sig = Buffer.from(token.slice(d2 + 1), 'base64url');
     let usable = false;
@@ -143,27 +147,27 @@ export class JwtAuthenticator implements Authenticator {
       // A known kid whose key is of another family (RS key, ES256 token): the
       // key/algorithm binding refuses it. An unknown kid: no key at all.
       const known = kid !== undefined && store.known(kid);
-      return this.fail(token, known ? R.alg_not_allowed : R.unknown_kid, known ? NEGATIVE_TTL_MS : this.p.minRefetchMs);
+      return this.fail(token, known ? R.alg_not_allowed : R.unknown_kid, known ? NEGATIVE_TTL_MS : this.p.minRefetchMs, src, at);
     }
-    if (!ok) return this.fail(token, R.bad_signature, NEGATIVE_TTL_MS);
+    if (!ok) return this.fail(token, R.bad_signature, NEGATIVE_TTL_MS, src, at);
     const payload = decodeJsonObject(token, d1 + 1, d2);
-    if (payload === null) return this.fail(token, R.token_malformed, NEGATIVE_TTL_MS);
+    if (payload === null) return this.fail(token, R.token_malformed, NEGATIVE_TTL_MS, src, at);
     const nowMs = this.now();
     const rules = this.p.rules;
     const bad = checkClaims(payload, rules, nowMs / 1000);
     // not-yet-valid tokens become valid: never remembered as refused.
-    if (bad !== 0) return this.fail(token, bad, bad === R.token_not_yet_valid ? 0 : NEGATIVE_TTL_MS);
+    if (bad !== 0) return this.fail(token, bad, bad === R.token_not_yet_valid ? 0 : NEGATIVE_TTL_MS, src, at);
     const consumer = consumerOf(payload, rules);
-    if (consumer === undefined) return this.fail(token, R.missing_claim, NEGATIVE_TTL_MS);
+    if (consumer === undefined) return this.fail(token, R.missing_claim, NEGATIVE_TTL_MS, src, at);
     const exp = payload['exp'];
     const expiresAt = typeof exp === 'number' ? (exp + rules.leewaySec) * 1000 : Infinity;
     const id = makeIdentity(this.name, consumer, payload, this.p.forwardClaims, expiresAt);
-    this.cache.remember(token, id);
+    this.cache.remember(token, id, src, at);
     return id;
   }
 
-  private fail(token: string, reason: number, ttlMs: number): number {
-    this.cache.rememberFailure(token, reason, ttlMs);
+  private fail(token: string, reason: number, ttlMs: number, src: string, at: number): number {
+    this.cache.rememberFailure(token, reason, ttlMs, src, at);
     return reason;
   }
 }

@@ -17,15 +17,15 @@ export class JwsShape {
   d2 = -1;
 
   /**
-   * True when `t` is `header.payload.signature` in base64url, header and
+   * True when `t` (from `start` to its end) is `header.payload.signature` in base64url, header and
    * payload non-empty. The signature may be empty (an `alg: none` token is
    * then refused for its algorithm, which is the more useful reason).
    */
-  scan(t: string): boolean {
+  scan(t: string, start = 0): boolean {
     let d1 = -1;
     let d2 = -1;
     const n = t.length;
-    for (let i = 0; i < n; i++) {
+    for (let i = start; i < n; i++) {
       const c = t.charCodeAt(i);
       if (c === 0x2e) {
         if (d1 < 0) d1 = i;
@@ -35,11 +35,12 @@ export class JwsShape {
         return false;
       }
     }
-    if (d2 < 0 || d1 === 0 || d2 === d1 + 1) return false;
+    if (d2 < 0 || d1 === start || d2 === d1 + 1) return false;
     // A base64url text of length 4k+1 decodes to nothing valid.
-    if ((d1 & 3) === 1 || ((d2 - d1 - 1) & 3) === 1 || ((n - d2 - 1) & 3) === 1) return false;
-    this.d1 = d1;
-    this.d2 = d2;
+    if (((d1 - start) & 3) === 1 || ((d2 - d1 - 1) & 3) === 1 || ((n - d2 - 1) & 3) === 1) return false;
+    // Positions relative to the token's start.
+    this.d1 = d1 - start;
+    this.d2 = d2 - start;
     return true;
   }
 }

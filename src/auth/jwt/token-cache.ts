@@ -14,6 +14,8 @@
 // compares its deadline with the clock (exact, one comparison); the LRU TTL,
 // which lru-cache checks with a 1 ms-debounced clock, frees the memory.
 import { LRUCache } from 'lru-cache';
+import { clockTime, touchClock } from '../../ratelimit/clock.js';
+import { tailHash } from '../../workers/expiring-cache.js';
 import type { Identity } from '../../contracts.js';
 
 /** Tokens without `exp` (and long-lived ones) are re-verified at least this often. */
@@ -22,12 +24,17 @@ const NEGATIVE_MAX = 10_000;
 
 interface Verified {
   readonly token: string;
+  /** The text the token was read from (e.g. the whole Authorization header) and where in it the token starts. */
+  readonly src: string;
+  readonly at: number;
   readonly identity: Identity;
   /** Served until (epoch ms): exp(+leeway), or at most MAX_TTL_MS after verification. */
   readonly until: number;
 }
 interface Refused {
   readonly token: string;
+  readonly src: string;
+  readonly at: number;
   readonly reason: number;
   readonly until: number;
 }
@@ -38,12 +45,18 @@ const GET_OPTS = {};
 const GET_VERIFIED = GET_OPTS as LRUCache.GetOptions<number, Verified, unknown>;
 const GET_REFUSED = GET_OPTS as LRUCache.GetOptions<number, Refused, unknown>;
 
-/** FNV-1a over the length and the last 32 characters (the signature: unique per token). */
-export function tokenHash(t: string): number {
-  const n = t.length;
-  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
-  for (let i = n > 32 ? n - 32 : 0; i < n; i++) h = Math.imul(h ^ t.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+/** The hash of the token that starts at `start` in `src` and runs to its end (its signature: unique per token). */
+export const tokenHash = tailHash;
+
+/**
+ * `src` from `start` to its end is exactly the entry's token. The common case
+ * (the same header text as when the token was verified) is one string
+ * comparison; another spelling of the same token (other whitespace after the
+ * scheme, another source) compares a substring.
+ */
+function sameToken(src: string, start: number, e: Verified | Refused): boolean {
+  if (start === e.at && src === e.src) return true;
+  return src.length - start === e.token.length && (start === 0 ? src : src.slice(start)) === e.token;
 }
 
 export class TokenCacheStats {
@@ -57,21 +70,30 @@ export class TokenCache {
   private readonly pos: LRUCache<number, Verified> | null;
   private readonly neg: LRUCache<number, Refused> | null;
 
+  /** The clock is the real one: read as clockTime[0] (src/ratelimit/clock.ts: a typed-array load; Date.now() allocates a heap number per call). */
+  private readonly realClock: boolean;
+
   constructor(maxEntries: number, private readonly now: () => number) {
+    this.realClock = now === Date.now;
     // lru-cache measures TTLs with our clock, so tests can move time.
     const perf = { now };
     this.pos = maxEntries > 0 ? new LRUCache<number, Verified>({ max: maxEntries, ttl: MAX_TTL_MS, perf }) : null;
     this.neg = maxEntries > 0 ? new LRUCache<number, Refused>({ max: Math.min(maxEntries, NEGATIVE_MAX), ttl: 30_000, perf }) : null;
   }
 
-  /** The cached identity, or undefined (miss or expired). */
-  hit(token: string): Identity | undefined {
+  /**
+   * The cached identity, or undefined (miss or expired). The token is `src`
+   * from `start` to its end (e.g. an Authorization header after "Bearer "), so
+   * a hit needs no substring.
+   */
+  hit(src: string, start = 0): Identity | undefined {
     const pos = this.pos;
     if (pos === null) return undefined;
-    const h = tokenHash(token);
+    const h = tokenHash(src, start);
     const e = pos.get(h, GET_VERIFIED);
-    if (e === undefined || e.token !== token) return undefined;
-    if (this.now() < e.until) {
+    if (e === undefined || !sameToken(src, start, e)) return undefined;
+    if (this.realClock) touchClock();
+    if ((this.realClock ? clockTime[0]! : this.now()) < e.until) {
       this.stats.hits++;
       return e.identity;
     }
@@ -79,12 +101,17 @@ export class TokenCache {
     return undefined;
   }
 
-  /** The reason a recent identical token was refused, or 0. */
-  rejected(token: string): number {
+  /** The reason a recent identical token was refused, or 0 (token as in hit()). */
+  rejected(src: string, start = 0): number {
     const neg = this.neg;
     if (neg === null) return 0;
-    const e = neg.get(tokenHash(token), GET_REFUSED);
-    if (e === undefined || e.token !== token || this.now() >= e.until) {
+    const e = neg.get(tokenHash(src, start), GET_REFUSED);
+    if (e === undefined || !sameToken(src, start, e)) {
+      this.stats.misses++;
+      return 0;
+    }
+    if (this.realClock) touchClock();
+    if ((this.realClock ? clockTime[0]! : this.now()) >= e.until) {
       this.stats.misses++;
       return 0;
     }
@@ -92,17 +119,18 @@ export class TokenCache {
     return e.reason;
   }
 
-  remember(token: string, identity: Identity): void {
+  /** `token` is `src` from `at` to its end (src = token, at = 0 when it was read on its own). */
+  remember(token: string, identity: Identity, src = token, at = 0): void {
     if (this.pos === null) return;
     const now = this.now();
     const until = Math.min(identity.expiresAt, now + MAX_TTL_MS);
     if (until <= now) return;
-    this.pos.set(tokenHash(token), { token, identity, until }, { ttl: Math.max(1, Math.ceil(until - now)) });
+    this.pos.set(tokenHash(token), { token, src, at, identity, until }, { ttl: Math.max(1, Math.ceil(until - now)) });
   }
 
-  rememberFailure(token: string, reason: number, ttlMs: number): void {
+  rememberFailure(token: string, reason: number, ttlMs: number, src = token, at = 0): void {
     if (this.neg === null || ttlMs <= 0) return;
-    this.neg.set(tokenHash(token), { token, reason, until: this.now() + ttlMs }, { ttl: ttlMs });
+    this.neg.set(tokenHash(token), { token, src, at, reason, until: this.now() + ttlMs }, { ttl: ttlMs });
   }
 
   /** Keys changed: verdicts made with the old set may be wrong now. */

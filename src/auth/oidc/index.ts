@@ -18,6 +18,7 @@ import { log } from '../../observe/log.js';
 import { makeIdentity, claimValue } from '../identity.js';
 import { challenges, REJECTED } from '../slow-results.js';
 import { ExpiringCache, TailKeyedCache } from '../../workers/expiring-cache.js';
+import { cookieEnd, cookieRange } from '../cookie-header.js';
 import { PoolOverloadedError, type WorkerPool } from '../../workers/pool.js';
 import type { ExchangeInput, RefreshInput, TokenResult } from '../../workers/tasks/oidc.js';
 import { deriveKey, open, seal } from './jwe.js';
@@ -412,6 +413,17 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       const path = view.path;
       if (path === callbackPath) return callback(view);
       if (path === logoutPath) return logout(view);
+      // Hot path: an unchunked session cookie seen before, probed in place (no substring).
+      const ch = view.header('cookie');
+      const at = ch === '' ? -1 : cookieRange(ch, cookieName);
+      if (at >= 0 && cookieEnd[0]! - at < CHUNK && cookieEnd[0]! > at) {
+        const hit = cache.getIn(ch, at, cookieEnd[0]!);
+        if (hit !== undefined) {
+          stats.hits++;
+          view.identity = hit;
+          return AUTH_OK;
+        }
+      }
       const first = view.cookie(cookieName);
       let invalid = false;
       if (first !== undefined && first !== '') {

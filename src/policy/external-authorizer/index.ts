@@ -115,7 +115,7 @@ export function compileAuthorizer(
       let flightKey = '';
       if (cache !== null) {
         const hash = key!.fill(view, parts);
-        const hit = cache.get(hash, view.routeIndex, parts, Date.now());
+        const hit = cache.get(hash, view.routeIndex, parts);
         if (hit !== undefined) {
           stats.hits++;
           return hit;
