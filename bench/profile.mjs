@@ -63,6 +63,7 @@ async function startGw(nodeArgs) {
 }
 const gw = await startGw(['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=100']);
 
+if (row.prepare) await row.prepare(row);
 const lua = writeLua(prefix, row.id, row.load ?? {});
 log(`profiling ${row.id}: ${seconds} s of wrk -t1 -c64 against the gateway under --cpu-prof …`);
 await runWrk({ wrk: tools.wrk, url: row.url, lua, seconds: 2, connections: 64 });

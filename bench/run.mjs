@@ -342,6 +342,7 @@ async function measureRow(row, ctx) {
   else if (row.system === 'haproxy') sut = await ctx.need('haproxy');
   else if (NODE_PEERS[row.system]) sut = await ctx.need(row.system);
   try {
+    if (row.prepare) await row.prepare(row);
     const fail = await runChecks(row.url, row.checks, row.expect);
     if (fail) return { status: 'failed', message: `functional check failed, not timed: ${fail}` };
     const pids = () => [...(sut ? sut.pids() : []), ...extraPids];
