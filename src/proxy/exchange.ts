@@ -15,6 +15,7 @@ import { statusLine, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
 import { classifyResponseHeader, parseLength, RESP_CONTENT_LENGTH, RESP_PASS } from './headers.js';
 import type { Target, UpstreamGroup } from './upstreams.js';
+import { clockNow } from '../ratelimit/clock.js';
 
 export interface ExchangeHost {
   readonly maxBody: number;
@@ -133,7 +134,7 @@ export class Exchange implements UpstreamHandler {
     if (this.done) return;
     const n = ab.byteLength;
     this.bytesIn += n;
-    this.lastData = Date.now();
+    this.lastData = clockNow();
     if (this.bytesIn > this.host.maxBody) {
       this.fail(R.body_too_large, true);
       return;
@@ -178,7 +179,7 @@ export class Exchange implements UpstreamHandler {
   private unpause(): void {
     if (this.clientPaused) {
       this.clientPaused = false;
-      this.lastData = Date.now();
+      this.lastData = clockNow();
       this.res.resume();
     }
   }
@@ -186,7 +187,7 @@ export class Exchange implements UpstreamHandler {
   resumeClient(): void {
     if (this.clientPaused && !this.done) {
       this.clientPaused = false;
-      this.lastData = Date.now();
+      this.lastData = clockNow();
       this.res.resume();
     }
   }
@@ -279,7 +280,7 @@ export class Exchange implements UpstreamHandler {
       this.body = body;
     }
     this.request = { path, method, headers, body };
-    this.dispatch(group.pick(Date.now()));
+    this.dispatch(group.pick(clockNow()));
   }
 
   private dispatch(target: Target): void {

@@ -22,6 +22,7 @@ import { DetachedView, LiveView } from './view.js';
 import { Inflight } from './inflight.js';
 import { formatIp16, ip16FromBytes } from '../policy/ip.js';
 import { log } from '../observe/log.js';
+import { clockNow } from '../ratelimit/clock.js';
 
 /** What the pipeline reports when a request ends (metrics + access log). */
 export interface ObserveSink {
@@ -344,7 +345,7 @@ export class Pipeline implements ExchangeHost {
     d.startedAt = t0;
     const expectBody = this.bodyDeclared;
     const timeout = route !== null ? route.timeout : this.rt.plan.config.server.limits.request_timeout;
-    const ex = new Exchange(res, d, this, v.method === 'HEAD', expectBody, timeout, Date.now());
+    const ex = new Exchange(res, d, this, v.method === 'HEAD', expectBody, timeout, clockNow());
     this.inflight.add(ex);
     return ex;
   }

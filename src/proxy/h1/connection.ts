@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { log } from '../../observe/log.js';
 import { UpstreamError } from './errors.js';
 import { ResponseParser, type ResponseSink } from './response-parser.js';
+import { clockNow } from '../../ratelimit/clock.js';
 
 /** The handler interface of undici's Dispatcher (the Exchange implements it for both clients). */
 export interface UpstreamHandler {
@@ -201,7 +202,7 @@ export class H1Connection implements ResponseSink {
   private readonly onBodyData = (chunk: Buffer): void => {
     if (this.body === null || chunk.length === 0) return; // chunked: an empty chunk would be the last-chunk marker
     const s = this.socket;
-    this.since = Date.now(); // the upstream's clock starts when it has the whole request
+    this.since = clockNow(); // the upstream's clock starts when it has the whole request
     let ok: boolean;
     if (this.bodyChunked) {
       s.cork();
@@ -228,7 +229,7 @@ export class H1Connection implements ResponseSink {
     if (this.bodyLeft !== 0) { this.bodyMismatch('shorter'); return; }
     if (this.bodyChunked) this.socket.write('0\r\n\r\n', 'latin1');
     this.bodyDone = true;
-    this.since = Date.now();
+    this.since = clockNow();
     this.detachBody();
   };
 
@@ -316,7 +317,7 @@ export class H1Connection implements ResponseSink {
 
   /** `more`: further reads follow this one (bytes past the message's end there make the connection unusable). */
   private feedOwned(chunk: Buffer, more: boolean): void {
-    this.lastActive = Date.now();
+    this.lastActive = clockNow();
     this.afterFeed(chunk, this.parser.feed(chunk, 0), more);
   }
 
@@ -327,7 +328,7 @@ export class H1Connection implements ResponseSink {
 
   private readonly onSocketData = (chunk: Buffer): void => {
     if (this.unsolicited()) return;
-    this.lastActive = Date.now();
+    this.lastActive = clockNow();
     this.headThisRead = false;
     this.afterFeed(chunk, this.parser.feed(chunk, 0), false);
     // The handler keeps the head until its first body bytes or the end; in a
@@ -424,7 +425,7 @@ export class H1Connection implements ResponseSink {
   resume(call: Call): void {
     if (call !== this.call || !this.paused) return;
     this.paused = false;
-    this.lastActive = Date.now();
+    this.lastActive = clockNow();
     const p = this.pending;
     if (p !== null) {
       this.pending = null;

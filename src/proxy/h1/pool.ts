@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Call, H1Connection, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './connection.js';
 import { UpstreamError } from './errors.js';
+import { clockNow } from '../../ratelimit/clock.js';
 
 /** Every plain upstream socket of this thread reads into this buffer (reads are handled one at a time). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -72,7 +73,7 @@ export class H1Pool implements ConnectionOwner {
       // A connection destroyed while idle (stray bytes) stays listed until its close event: skip it.
       for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
         if (c.alive) {
-          c.start(call, Date.now());
+          c.start(call, clockNow());
           return;
         }
       }
@@ -110,7 +111,7 @@ export class H1Pool implements ConnectionOwner {
       const c = conn.call;
       conn.call = null;
       if (c === null) this.release(conn); // its request was aborted while connecting
-      else c.conn = null, conn.start(c, Date.now());
+      else c.conn = null, conn.start(c, clockNow());
     });
     socket.once('close', () => clearTimeout(timer));
   }
@@ -136,14 +137,14 @@ export class H1Pool implements ConnectionOwner {
   release(conn: H1Connection): void {
     const next = this.nextQueued();
     if (next !== null) {
-      conn.start(next, Date.now());
+      conn.start(next, clockNow());
       return;
     }
     if (this.isClosed) {
       conn.destroy();
       return;
     }
-    conn.since = Date.now();
+    conn.since = clockNow();
     this.idle.push(conn);
   }
 
