@@ -8,7 +8,9 @@
 // denied network beside uWS answering 403 itself, with and without reading the
 // peer address (ratios to HAProxy).
 // FEAS_BASE=DIR adds "portcullis-base": the same config on another build's
-// dist/ (e.g. a worktree of the previous commit), for before/after in one run.
+// dist/ (e.g. a copy of dist/ before a change), for before/after in one run.
+// --row ID: a bench row's Portcullis config and load (bench/lib/scenarios.mjs),
+// this build against FEAS_BASE's (ratios to portcullis-base).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +20,8 @@ import { cpuSplitOf } from './lib/proc.mjs';
 import { PORTS, startNginxPeer, startPortcullis, startUpstream } from './lib/servers.mjs';
 import { CPUS, ensureTools, spawnPinned, stopChild, waitPort } from './lib/system.mjs';
 import { runWrk, writeLua } from './lib/wrk.mjs';
+import { scenarios } from './lib/scenarios.mjs';
+import { prepareTokens } from './lib/tokens.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -26,12 +30,19 @@ const rounds = Number(opt('--rounds', 3));
 const seconds = Number(opt('--duration', 5));
 const only = opt('--only', '')?.split(',').filter(Boolean) ?? [];
 const deny = args.includes('--deny');
+const rowId = opt('--row', '');
 const log = (s) => process.stderr.write(`${s}\n`);
 
 const tools = ensureTools(['taskset', 'wrk', 'nginx', ...(deny ? ['haproxy'] : [])], log);
 const prefix = mkdtempSync(path.join(os.tmpdir(), 'portcullis-feas-'));
 const upstream = await startUpstream(tools.nginx, prefix);
-const lua = writeLua(prefix, 'plain', {});
+let row = null;
+if (rowId !== '') {
+  row = scenarios(prepareTokens(path.join(HERE, 'results', 'cache'), log)).find((r) => r.id === rowId && r.system === 'portcullis' && r.gateway);
+  if (!row) { log(`feasibility: no Portcullis row "${rowId}" (node bench/run.mjs --list)`); process.exit(2); }
+  if (row.prepare) await row.prepare(row);
+}
+const lua = row ? writeLua(prefix, row.id, row.load ?? {}) : writeLua(prefix, 'plain', {});
 const PORT = PORTS.gateway;
 
 const passCfg = (client) => ({
@@ -75,7 +86,11 @@ const denySystems = [
   { id: 'uws-403+ip+reads', port: PORT, start: () => minimal('uws-respond.mjs', { FEAS_IP: '1', FEAS_READS: '1' }) },
   { id: 'uws-403+ip+bufreads', port: PORT, start: () => minimal('uws-respond.mjs', { FEAS_IP: '1', FEAS_READS: 'buf' }) },
 ];
-const systems = deny ? denySystems.filter((s) => only.length === 0 || only.includes(s.id)) : [
+const rowSystems = () => [
+  { id: 'portcullis', port: PORT, url: row.url, start: () => startPortcullis(row.gateway, prefix, 'row') },
+  ...baseSystem(() => row.gateway).map((s) => ({ ...s, url: row.url })),
+];
+const systems = row ? rowSystems() : deny ? denySystems.filter((s) => only.length === 0 || only.includes(s.id)) : [
   { id: 'nginx', port: PORTS.nginx, start: () => startNginxPeer(tools.nginx, prefix) },
   { id: 'portcullis', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'pass') },
   ...baseSystem(passCfg),
@@ -96,7 +111,7 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const s of systems) {
       const sys = await s.start();
-      const url = `http://127.0.0.1:${s.port}/`;
+      const url = s.url ?? `http://127.0.0.1:${s.port}/`;
       await runWrk({ wrk: tools.wrk, url, lua, seconds: 1, connections: 64, pin: CPUS.load });
       const before = cpuSplitOf(sys.pids());
       const w = await runWrk({ wrk: tools.wrk, url, lua, seconds, connections: 64, pin: CPUS.load });
@@ -112,7 +127,7 @@ try {
 }
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 // The machine's drift moves whole rounds: the ratio to nginx within a round is the steadier figure.
-const BASE = deny ? 'haproxy' : 'nginx';
+const BASE = row ? (results.has('portcullis-base') ? 'portcullis-base' : 'portcullis') : deny ? 'haproxy' : 'nginx';
 const ratioMed = (id) => { const ng = results.get(BASE); return ng ? med(results.get(id).map((x, i) => x.us / ng[i].us)) : NaN; };
 const ng = results.get(BASE) ? med(results.get(BASE).map((x) => x.us)) : NaN;
 console.log(`\nsystem              median µs/req   vs ${BASE}   median of per-round ratios   (user / sys)`);
