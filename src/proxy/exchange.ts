@@ -11,7 +11,7 @@ import { IDEMPOTENT_METHODS, type UpstreamHandler } from './h1/connection.js';
 import { R, REASON_STATUS } from '../reasons.js';
 import type { DirectResponse } from '../contracts.js';
 import type { HttpResponse } from '../server/uws.js';
-import { statusLine, writeDirect, writeRejection } from '../server/respond.js';
+import { statusLineBuffer, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
 import { classifyResponseHeader, parseLength, RESP_CONTENT_LENGTH, RESP_PASS } from './headers.js';
 import type { Target, UpstreamGroup } from './upstreams.js';
@@ -318,7 +318,7 @@ export class Exchange implements UpstreamHandler {
     this.unpause();
     const raw = this.corkHeaders!;
     this.corkHeaders = null;
-    res.writeStatus(statusLine(this.corkStatus));
+    res.writeStatus(statusLineBuffer(this.corkStatus));
     let total = -1;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const kind = classifyResponseHeader(raw[i]!);

@@ -24,6 +24,17 @@ export function statusLine(status: number): string {
   return s;
 }
 
+const statusLineBytes: Buffer[] = [];
+/** statusLine() as bytes, cached per status code: uWS copies a Buffer as is, a string is converted on every call. */
+export function statusLineBuffer(status: number): Buffer {
+  let b = statusLineBytes[status];
+  if (b === undefined) {
+    b = Buffer.from(statusLine(status), 'latin1');
+    if (status >= 100 && status < 1000) statusLineBytes[status] = b;
+  }
+  return b;
+}
+
 /** Per reason id: its status line. */
 export const REASON_STATUS_LINE: readonly string[] = REASONS.map((r) => statusLine(r.status));
 
