@@ -14,10 +14,15 @@ export function cookieRange(header: string, name: string): number {
   const n = header.length;
   while (i < n) {
     while (i < n && (header.charCodeAt(i) === 32 || header.charCodeAt(i) === 59)) i++; // ' ' ';'
-    const eq = header.indexOf('=', i);
-    if (eq < 0) return -1;
-    let end = header.indexOf(';', eq + 1);
+    let end = header.indexOf(';', i);
     if (end < 0) end = n;
+    const eq = header.indexOf('=', i);
+    // A pair without '=' (`document.cookie = "foo"` sends one) is skipped: it
+    // must not swallow the next cookie's name (a script could hide the session).
+    if (eq < 0 || eq > end) {
+      i = end + 1;
+      continue;
+    }
     if (eq - i === name.length && header.startsWith(name, i)) {
       let a = eq + 1;
       let b = end;

@@ -51,6 +51,23 @@ export function touchClock(): void {
   clockState[1] = 1;
 }
 
+/**
+ * How hot-path caches check a deadline `until` without allocating:
+ *
+ *   touchClock();
+ *   if (clockTime[0]! + EXACT_WITHIN_MS < until || Date.now() < until) { live }
+ *
+ * The ticking clock decides while the deadline is far; Date.now() (a fresh
+ * heap number) is asked only in the deadline's last second. The clock is at
+ * least one loop turn old, more after a stall (a long synchronous job, a GC
+ * pause, a stopped process: I/O ready on resume is handled before timers), so
+ * this is exact unless the loop stalled for over a second, and then late by at
+ * most the stall; it never ends anything early (the clock is never ahead).
+ * Written out at each site rather than as a function: a double passed to a
+ * call V8 does not inline is boxed — the allocation this avoids.
+ */
+export const EXACT_WITHIN_MS = 1000;
+
 /** The current time as the hot path reads it (cold-path callers). */
 export function clockNow(): number {
   if (clockState[0] === 0) wakeClock();

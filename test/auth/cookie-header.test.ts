@@ -6,22 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { cookieEnd, cookieRange, findCookie } from '../../src/auth/cookie-header.js';
 import { TailKeyedCache } from '../../src/workers/expiring-cache.js';
 
-/** The reading cookieRange replaced: slice, String.prototype.trim, one pair of quotes. */
+/**
+ * The reference reading: pairs split at ';', a pair without '=' skipped, the
+ * value trimmed like String.prototype.trim and unquoted once.
+ */
 function reference(header: string, name: string): string | undefined {
-  let i = 0;
-  const n = header.length;
-  while (i < n) {
-    while (i < n && (header.charCodeAt(i) === 32 || header.charCodeAt(i) === 59)) i++;
-    const eq = header.indexOf('=', i);
-    if (eq < 0) return undefined;
-    let end = header.indexOf(';', eq + 1);
-    if (end < 0) end = n;
-    if (eq - i === name.length && header.startsWith(name, i)) {
-      let v = header.slice(eq + 1, end).trim();
-      if (v.length >= 2 && v.charCodeAt(0) === 34 && v.charCodeAt(v.length - 1) === 34) v = v.slice(1, -1);
-      return v;
-    }
-    i = end + 1;
+  for (const pair of header.split(';')) {
+    const p = pair.replace(/^ +/, '');
+    const eq = p.indexOf('=');
+    if (eq < 0 || p.slice(0, eq) !== name) continue;
+    let v = p.slice(eq + 1).trim();
+    if (v.length >= 2 && v.charCodeAt(0) === 34 && v.charCodeAt(v.length - 1) === 34) v = v.slice(1, -1);
+    return v;
   }
   return undefined;
 }
@@ -31,6 +27,9 @@ const CASES: Array<[string, string]> = [
   ['xsid=1; sid=2', 'sid'], ['sidx=1; sid=2', 'sid'], ['sid="quoted"', 'sid'], ['sid=""', 'sid'], ['sid="', 'sid'],
   ['sid= spaced \t', 'sid'], ['sid=\u00a0nbsp\u00a0', 'sid'], ['sid=" q " ', 'sid'], ['a=1; b=2', 'sid'], ['', 'sid'],
   ['sid=a=b=c', 'sid'], ['sid=1; sid=2', 'sid'], [';;; sid=x;;', 'sid'], ['a="x;y"; sid=z', 'sid'], ['__Host-s=v', '__Host-s'],
+  // a cookie without '=' (document.cookie = "foo") must not hide the next one
+  ['foo; sid=abc', 'sid'], ['a=1; foo; sid=abc', 'sid'], ['foo;sid=abc', 'sid'], ['=x; sid=y', 'sid'],
+  ['sid="a"b"', 'sid'], ['sid=\r\n x \r\n', 'sid'], ['sid=\ufeffx', 'sid'], ['sid=x\u180e', 'sid'],
 ];
 
 describe('cookieRange', () => {
@@ -40,10 +39,16 @@ describe('cookieRange', () => {
     expect(a < 0 ? undefined : header.slice(a, cookieEnd[0])).toBe(reference(header, name));
   });
 
+  it('finds the session cookie behind a nameless cookie', () => {
+    expect(findCookie('foo; sid=abc', 'sid')).toBe('abc');
+    expect(findCookie('a=1; foo; bar; sid=abc; z=2', 'sid')).toBe('abc');
+    expect(findCookie('sid', 'sid')).toBeUndefined();
+  });
+
   it('agrees with the reference on 20,000 random headers', () => {
     let seed = 12345;
     const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
-    const alphabet = ['s', 'i', 'd', '=', ';', ' ', '\t', '"', 'a', '\u00a0', 'x', '\u2028'];
+    const alphabet = ['s', 'i', 'd', '=', ';', ' ', '\t', '"', 'a', '\u00a0', 'x', '\u2028', '\ufeff', '\u3000', '\r', '\n'];
     for (let k = 0; k < 20_000; k++) {
       let h = '';
       const len = rnd(24);

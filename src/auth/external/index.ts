@@ -21,7 +21,6 @@ import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { ServiceCall, serviceRequestHeaders } from '../../workers/service-call.js';
 import { NOT_SENT, serviceHeaders } from '../../workers/service-headers.js';
-import { clockNow } from '../../ratelimit/clock.js';
 
 const CACHE_ENTRIES = 100_000;
 const MAX_NEGATIVE_MS = 5_000;
@@ -108,7 +107,7 @@ export function compileExternalAuthn(
       }
       if (!any) return AUTH_ABSENT;
       const key = sha256url(JSON.stringify(values));
-      const hit = cache.get(key, clockNow());
+      const hit = cache.get(key, Date.now());
       if (hit !== undefined) {
         stats.hits++;
         if (hit instanceof Refused) {

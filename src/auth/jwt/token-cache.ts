@@ -11,10 +11,11 @@
 // (the stored token must be identical), never a wrong identity.
 //
 // An entry is never served past the token's exp(+leeway): the hit path
-// compares its deadline with the clock (exact, one comparison); the LRU TTL,
-// which lru-cache checks with a 1 ms-debounced clock, frees the memory.
+// compares its deadline with the clock (the EXACT_WITHIN_MS check: exact unless the event loop
+// stalled for over a second); the LRU TTL, which lru-cache checks with a
+// 1 ms-debounced clock, frees the memory.
 import { LRUCache } from 'lru-cache';
-import { clockTime, touchClock } from '../../ratelimit/clock.js';
+import { clockTime, EXACT_WITHIN_MS, touchClock } from '../../ratelimit/clock.js';
 import { tailHash } from '../../workers/expiring-cache.js';
 import type { Identity } from '../../contracts.js';
 
@@ -70,7 +71,12 @@ export class TokenCache {
   private readonly pos: LRUCache<number, Verified> | null;
   private readonly neg: LRUCache<number, Refused> | null;
 
-  /** The clock is the real one: read as clockTime[0] (src/ratelimit/clock.ts: a typed-array load; Date.now() allocates a heap number per call). */
+  /**
+   * The clock is the real one (not a test's): deadlines are checked with
+   * the EXACT_WITHIN_MS check (src/ratelimit/clock.ts: the ticking clock far from the
+   * deadline, Date.now() in its last second; Date.now() allocates a heap
+   * number per call). Any other function, even a wrapper of Date.now, is called as is.
+   */
   private readonly realClock: boolean;
 
   constructor(maxEntries: number, private readonly now: () => number) {
@@ -93,7 +99,7 @@ export class TokenCache {
     const e = pos.get(h, GET_VERIFIED);
     if (e === undefined || !sameToken(src, start, e)) return undefined;
     if (this.realClock) touchClock();
-    if ((this.realClock ? clockTime[0]! : this.now()) < e.until) {
+    if (this.realClock ? clockTime[0]! + EXACT_WITHIN_MS < e.until || Date.now() < e.until : this.now() < e.until) {
       this.stats.hits++;
       return e.identity;
     }
@@ -110,6 +116,7 @@ export class TokenCache {
       this.stats.misses++;
       return 0;
     }
+    // The ticking clock is never ahead: staleness only keeps a refusal a little longer.
     if (this.realClock) touchClock();
     if ((this.realClock ? clockTime[0]! : this.now()) >= e.until) {
       this.stats.misses++;

@@ -416,8 +416,9 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       // Hot path: an unchunked session cookie seen before, probed in place (no substring).
       const ch = view.header('cookie');
       const at = ch === '' ? -1 : cookieRange(ch, cookieName);
-      if (at >= 0 && cookieEnd[0]! - at < CHUNK && cookieEnd[0]! > at) {
-        const hit = cache.getIn(ch, at, cookieEnd[0]!);
+      const end = cookieEnd[0]!; // read at once: every cookie lookup rewrites it
+      if (at >= 0 && end > at && end - at < CHUNK) {
+        const hit = cache.getIn(ch, at, end);
         if (hit !== undefined) {
           stats.hits++;
           view.identity = hit;

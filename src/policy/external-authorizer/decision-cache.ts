@@ -3,7 +3,7 @@
 // built or hashed by V8 per request, and a collision only costs a miss.
 import { LRUCache } from 'lru-cache';
 import type { AuthzDecision } from '../../contracts.js';
-import { clockTime, touchClock } from '../../ratelimit/clock.js';
+import { clockTime, EXACT_WITHIN_MS, touchClock } from '../../ratelimit/clock.js';
 
 interface Entry {
   readonly route: number;
@@ -26,14 +26,14 @@ export class DecisionCache {
     return this.lru.size;
   }
 
-  /** The live decision, by the hot path's clock (src/ratelimit/clock.ts: no heap number per call, unlike Date.now()). */
+  /** The live decision (expiry by the EXACT_WITHIN_MS check, src/ratelimit/clock.ts: no heap number per call, unlike Date.now(), except in an entry's last second). */
   get(hash: number, route: number, parts: readonly string[]): AuthzDecision | undefined {
     const e = this.lru.get(hash, GET_OPTS);
     if (e === undefined || e.route !== route) return undefined;
     const p = e.parts;
     for (let i = 0; i < p.length; i++) if (p[i] !== parts[i]) return undefined;
-    touchClock();
-    if (clockTime[0]! < e.until) return e.decision;
+    touchClock(); // deadline check: see EXACT_WITHIN_MS (src/ratelimit/clock.ts)
+    if (clockTime[0]! + EXACT_WITHIN_MS < e.until || Date.now() < e.until) return e.decision;
     this.lru.delete(hash);
     return undefined;
   }
