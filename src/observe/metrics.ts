@@ -17,6 +17,7 @@ import { REASONS } from '../reasons.js';
 import { CountsHistogram, HDR_HIGHEST, HDR_SLOTS, latencyIndex } from './shared-histogram.js';
 import { family, formatValue, histogramSamples, labelText, type Collector, type Sample } from './prom.js';
 import { ip16ToText } from './ip-text.js';
+import { clockTime, touchClock } from '../ratelimit/clock.js';
 
 export type { Collector } from './prom.js';
 
@@ -310,7 +311,9 @@ class SharedMetrics implements Metrics {
 
   recordRejection(routeIndex: number, status: number, reasonId: number, clientIp16: Uint8Array): void {
     const l = this.l, f = this.f, bytes = this.ipBytes, i32 = this.i32;
-    const now = Date.now();
+    // The ticking clock (a typed-array load; Date.now() is a heap number per call under a flood).
+    touchClock();
+    const now = clockTime[0]!;
     // Ring: fill the entry, then publish it by bumping the sequence (Atomics
     // orders the plain writes before it for a reader on another thread).
     const seq = i32[I32_SEQ]!;
