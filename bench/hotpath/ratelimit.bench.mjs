@@ -99,7 +99,7 @@ let gcs = 0;
 const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
 obs.observe({ entryTypes: ['gc'] });
 function allocation(fn) {
-  for (let i = 0; i < 10_000; i++) fn(); // warm
+  for (let i = 0; i < 200_000; i++) fn(); // warm: long enough for V8 to settle (a shorter warm-up left re-optimisation, i.e. code allocation, inside the counted loop)
   globalThis.gc();
   gcs = 0;
   const before = process.memoryUsage().heapUsed;
