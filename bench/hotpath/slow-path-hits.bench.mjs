@@ -10,7 +10,7 @@ import { compileOidc } from '../../dist/auth/oidc/index.js';
 import { deriveKey, seal } from '../../dist/auth/oidc/jwe.js';
 import { compileIntrospection } from '../../dist/auth/introspection/index.js';
 import { compileAuthorizer } from '../../dist/policy/external-authorizer/index.js';
-import { findCookie } from '../../dist/server/view.js';
+import { findCookie } from '../../dist/auth/cookie-header.js';
 import { createWorkerPool } from '../../dist/workers/pool.js';
 import { suite } from './lib.mjs';
 

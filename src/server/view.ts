@@ -7,8 +7,6 @@ import type { Identity, RequestView } from '../contracts.js';
 import type { HttpRequest } from './uws.js';
 import { findCookie } from '../auth/cookie-header.js';
 
-export { findCookie };
-
 /** Shared empty header list: a view allocates none until a stage sets one. */
 const NO_HEADERS: readonly string[] = Object.freeze([]);
 

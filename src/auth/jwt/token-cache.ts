@@ -16,7 +16,7 @@
 // 1 ms-debounced clock, frees the memory.
 import { LRUCache } from 'lru-cache';
 import { clockTime, EXACT_WITHIN_MS, touchClock } from '../../ratelimit/clock.js';
-import { tailHash } from '../../workers/expiring-cache.js';
+import { tailHash } from '../../workers/expiring-cache.js'; // over the token's tail: its signature, unique per token
 import type { Identity } from '../../contracts.js';
 
 /** Tokens without `exp` (and long-lived ones) are re-verified at least this often. */
@@ -45,9 +45,6 @@ interface Refused {
 const GET_OPTS = {};
 const GET_VERIFIED = GET_OPTS as LRUCache.GetOptions<number, Verified, unknown>;
 const GET_REFUSED = GET_OPTS as LRUCache.GetOptions<number, Refused, unknown>;
-
-/** The hash of the token that starts at `start` in `src` and runs to its end (its signature: unique per token). */
-export const tokenHash = tailHash;
 
 /**
  * `src` from `start` to its end is exactly the entry's token. The common case
@@ -95,7 +92,7 @@ export class TokenCache {
   hit(src: string, start = 0): Identity | undefined {
     const pos = this.pos;
     if (pos === null) return undefined;
-    const h = tokenHash(src, start);
+    const h = tailHash(src, start);
     const e = pos.get(h, GET_VERIFIED);
     if (e === undefined || !sameToken(src, start, e)) return undefined;
     if (this.realClock) touchClock();
@@ -111,19 +108,17 @@ export class TokenCache {
   rejected(src: string, start = 0): number {
     const neg = this.neg;
     if (neg === null) return 0;
-    const e = neg.get(tokenHash(src, start), GET_REFUSED);
-    if (e === undefined || !sameToken(src, start, e)) {
-      this.stats.misses++;
-      return 0;
+    const e = neg.get(tailHash(src, start), GET_REFUSED);
+    if (e !== undefined && sameToken(src, start, e)) {
+      // The ticking clock is never ahead: staleness only keeps a refusal a little longer.
+      if (this.realClock) touchClock();
+      if ((this.realClock ? clockTime[0]! : this.now()) < e.until) {
+        this.stats.negativeHits++;
+        return e.reason;
+      }
     }
-    // The ticking clock is never ahead: staleness only keeps a refusal a little longer.
-    if (this.realClock) touchClock();
-    if ((this.realClock ? clockTime[0]! : this.now()) >= e.until) {
-      this.stats.misses++;
-      return 0;
-    }
-    this.stats.negativeHits++;
-    return e.reason;
+    this.stats.misses++;
+    return 0;
   }
 
   /** `token` is `src` from `at` to its end (src = token, at = 0 when it was read on its own). */
@@ -132,12 +127,12 @@ export class TokenCache {
     const now = this.now();
     const until = Math.min(identity.expiresAt, now + MAX_TTL_MS);
     if (until <= now) return;
-    this.pos.set(tokenHash(token), { token, src, at, identity, until }, { ttl: Math.max(1, Math.ceil(until - now)) });
+    this.pos.set(tailHash(token), { token, src, at, identity, until }, { ttl: Math.max(1, Math.ceil(until - now)) });
   }
 
   rememberFailure(token: string, reason: number, ttlMs: number, src = token, at = 0): void {
     if (this.neg === null || ttlMs <= 0) return;
-    this.neg.set(tokenHash(token), { token, src, at, reason, until: this.now() + ttlMs }, { ttl: ttlMs });
+    this.neg.set(tailHash(token), { token, src, at, reason, until: this.now() + ttlMs }, { ttl: ttlMs });
   }
 
   /** Keys changed: verdicts made with the old set may be wrong now. */
