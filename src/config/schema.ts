@@ -324,6 +324,9 @@ const routeSchema = obj({
   route_by: routeBySchema.optional(),
   upstream: z.string().optional(),
   strip_prefix: z.boolean().default(false),
+  // Request bodies with Transfer-Encoding: chunked are refused (411) unless a
+  // route opts in: uWS's chunk decoder reads some framings unlike RFC 9112.
+  chunked_uploads: z.boolean().default(false),
   request_headers: obj({
     // Keys checked here rather than by the record's key schema, whose error names no field.
     add: z.record(z.string(), headerValue).superRefine((o, ctx) => {

@@ -5,6 +5,7 @@
 // Traefik CVE-2024-45410), identity headers a client sent are removed before
 // the gateway sets its own, so they cannot be forged.
 import { R } from '../reasons.js';
+import { isToken } from '../lib/http-syntax.js';
 
 /** Removed always: hop-by-hop (RFC 9110 §7.6.1) and what the gateway re-derives. */
 const ALWAYS_DROP = new Set([
@@ -19,31 +20,17 @@ const PROTECTED = new Set([
   'x-portcullis-consumer', 'x-portcullis-authenticator', 'content-type', 'authorization',
 ]);
 
-// RFC 9110 tchar, as a lookup table.
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
-for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
-for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
-
-function validName(n: string): boolean {
-  if (n.length === 0) return false;
-  for (let i = 0; i < n.length; i++) {
-    const c = n.charCodeAt(i);
-    if (c > 127 || TCHAR[c] === 0) return false;
-  }
-  return true;
-}
+const validName = isToken;
 
 /**
- * No CR, LF, NUL or other controls except HTAB in a value (RFC 9110 §5.5), and
- * nothing above U+00FF: a value is bytes, and undici refuses such a header at
- * dispatch, which the client would see as a 502 "upstream_error" for its own bad request.
+ * No CR, LF, NUL or other controls except HTAB in a value (RFC 9110 §5.5).
+ * Values are text (uWS decodes them from UTF-8); characters above U+007F are
+ * written upstream as their UTF-8 bytes by prepareUpstreamHead.
  */
 export function validValue(v: string): boolean {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
+    if ((c < 32 && c !== 9) || c === 127) return false;
   }
   return true;
 }

@@ -54,6 +54,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       external: a?.external ? stages.authorizer(a.external, `${at}.authorize.external`) : null,
       upstream: r.upstream !== undefined ? upstreamIndex.get(r.upstream) ?? -1 : -1,
       stripPrefix: r.strip_prefix && r.match.path_prefix && r.match.path_prefix !== '/' ? r.match.path_prefix.replace(/\/$/, '') : '',
+      chunkedUploads: r.chunked_uploads,
       headers: compileHeaderPolicy(claimHeaders, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}),
       timeout: r.timeout ?? c.server.limits.request_timeout,
     } satisfies CompiledRoute;

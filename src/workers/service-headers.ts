@@ -19,9 +19,8 @@ export function serviceHeaders(v: unknown): string[] | null {
     const name = k.toLowerCase();
     if (typeof val !== 'string' || !TOKEN_RE.test(name) || !safeHeaderValue(val)) return null;
     if (FORBIDDEN.test(name)) continue;
-    // A value travels as bytes: non-ASCII text as its UTF-8 bytes (as forward_claims
-    // values do). Written as latin1, U+010A would otherwise become a bare LF.
-    out.push(name, /[^\x00-\x7f]/.test(val) ? Buffer.from(val, 'utf8').toString('latin1') : val);
+    // Text as it is: the upstream head writer sends it as UTF-8 bytes.
+    out.push(name, val);
   }
   return out;
 }
