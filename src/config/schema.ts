@@ -333,6 +333,9 @@ const routeSchema = obj({
       for (const k of Object.keys(o)) if (!HEADER_NAME.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: HEADER_NAME_MSG });
     }).optional(),
     remove: z.array(headerName).optional(),
+    // Forward the client's method/URL/client-address override headers
+    // (X-HTTP-Method-Override, X-Original-URL, True-Client-IP…), dropped by default.
+    pass_overrides: z.boolean().optional(),
   }).optional(),
   respond: respondSchema.optional(),
   timeout: duration().optional(),

@@ -55,7 +55,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       upstream: r.upstream !== undefined ? upstreamIndex.get(r.upstream) ?? -1 : -1,
       stripPrefix: r.strip_prefix && r.match.path_prefix && r.match.path_prefix !== '/' ? r.match.path_prefix.replace(/\/$/, '') : '',
       chunkedUploads: r.chunked_uploads,
-      headers: compileHeaderPolicy(claimHeaders, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}),
+      headers: compileHeaderPolicy(claimHeaders, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}, r.request_headers?.pass_overrides ?? false),
       timeout: r.timeout ?? c.server.limits.request_timeout,
     } satisfies CompiledRoute;
   });

@@ -83,6 +83,7 @@ function config(client?: 'undici') {
       { name: 'items-read', match: { path_prefix: '/api/items' }, anonymous: true, upstream: 'app' },
       { name: 'uploads', match: { path_prefix: '/uploads' }, anonymous: true, upstream: 'app', chunked_uploads: true },
       { name: 'static', match: { path_prefix: '/static' }, anonymous: true, respond: { status: 200, body: 'static' } },
+      { name: 'overrides', match: { path_prefix: '/overrides' }, anonymous: true, upstream: 'app', request_headers: { pass_overrides: true } },
       { name: 'open', match: { path_prefix: '/' }, anonymous: true, upstream: 'app' },
     ],
   };
@@ -300,5 +301,42 @@ describe('chunked request bodies', () => {
     expect(r.closed).toBe(true);
     await sleep(50);
     expect(up.bytes().subarray(before).toString('latin1')).not.toContain('/smuggled/');
+  });
+});
+
+const OVERRIDES = [
+  'X-HTTP-Method-Override: DELETE', 'X-HTTP-Method: DELETE', 'X-Method-Override: DELETE', 'X-Original-Method: DELETE',
+  'X-Original-URL: /admin', 'X-Rewrite-URL: /admin', 'X-Original-URI: /admin', 'True-Client-IP: 10.0.0.1',
+  'X-Client-IP: 10.0.0.1', 'X-Cluster-Client-IP: 10.0.0.1', 'X-Forwarded-Prefix: /evil', 'X-Forwarded-Server: evil',
+  'X-Forwarded-Uri: /admin',
+];
+const UNDERSCORED = ['x_portcullis_consumer: admin', 'X_Portcullis_Authenticator: jwt', 'x_forwarded_for: 10.0.0.1', 'x_request_id: forged', 'x_user_name: Admin'];
+
+/** The header lines of the last request head the upstream got after `before` bytes. */
+function headLines(before: number): string[] {
+  return up.bytes().subarray(before).toString('latin1').split('\r\n\r\n')[0]!.split('\r\n').slice(1);
+}
+
+describe('headers upstream frameworks trust, from a client', () => {
+  it('override headers and underscore spellings of the gateway\'s headers never reach the upstream by default', async () => {
+    const before = up.bytes().length;
+    const r = await rawRequest(gw.ports[0]!, `GET /open/ov HTTP/1.1\r\nHost: gw\r\n${[...OVERRIDES, ...UNDERSCORED].join('\r\n')}\r\nX-Kept: yes\r\nConnection: close\r\n\r\n`, { timeoutMs: 3000 });
+    expect(r.status).toBe(200);
+    await sleep(30);
+    const lines = headLines(before).map((l) => l.toLowerCase());
+    expect(lines).toContain('x-kept: yes');
+    for (const h of [...OVERRIDES, ...UNDERSCORED]) expect(lines).not.toContain(h.toLowerCase());
+    expect(lines.filter((l) => l.startsWith('x-forwarded-for:'))).toEqual(['x-forwarded-for: 127.0.0.1']);
+  });
+
+  it('with request_headers.pass_overrides the override headers pass, the underscore spellings still never do', async () => {
+    const before = up.bytes().length;
+    const r = await rawRequest(gw.ports[0]!, `GET /overrides/ov HTTP/1.1\r\nHost: gw\r\nX-HTTP-Method-Override: DELETE\r\nX-Original-URL: /admin\r\n${UNDERSCORED.join('\r\n')}\r\nConnection: close\r\n\r\n`, { timeoutMs: 3000 });
+    expect(r.status).toBe(200);
+    await sleep(30);
+    const lines = headLines(before).map((l) => l.toLowerCase());
+    expect(lines).toContain('x-http-method-override: delete');
+    expect(lines).toContain('x-original-url: /admin');
+    for (const h of UNDERSCORED) expect(lines).not.toContain(h.toLowerCase());
   });
 });
