@@ -5,7 +5,6 @@
 // Traefik CVE-2024-45410), identity headers a client sent are removed before
 // the gateway sets its own, so they cannot be forged.
 import { R } from '../reasons.js';
-import { isToken } from '../lib/http-syntax.js';
 
 /** Removed always: hop-by-hop (RFC 9110 §7.6.1) and what the gateway re-derives. */
 const ALWAYS_DROP = new Set([
@@ -36,8 +35,6 @@ const PROTECTED = new Set([
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id',
   'x-portcullis-consumer', 'x-portcullis-authenticator', 'content-type', 'authorization',
 ]);
-
-const validName = isToken;
 
 /**
  * No CR, LF, NUL or other controls except HTAB in a value (RFC 9110 §5.5).
@@ -105,7 +102,7 @@ export function inspectRequestHeaders(h: readonly string[], out: Framing, single
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     const value = h[i + 1]!;
-    if (!validName(name) || !validValue(value)) return R.bad_header;
+    // Names and values are checked once, by prepareUpstreamHead, for every source alike.
     switch (name) {
       case 'content-length':
         if (sawCl || !isDigits(value.trim())) return R.bad_header; // duplicate or garbage
