@@ -53,11 +53,12 @@ export function compileAuthorizer(
 ): ExternalAuthorizer & { readonly stats: AuthorizerStats } {
   // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
   void pool.start();
-  const cached = cfg.cache.ttl > 0 && cfg.cache.max_entries > 0;
-  // Without a cache nothing is reused: only the part names of a configured key are checked.
-  const names = cached ? keyParts(cfg, (p, msg) => ctx.issue(`${at}.${p}`, msg)) : cfg.cache.key ?? [];
-  const key: CompiledKey | null = names !== null ? compileKey(names, (i, msg) => ctx.issue(`${at}.cache.key[${i}]`, msg)) : null;
-  const cache = cached && key !== null ? new DecisionCache(cfg.cache.max_entries) : null;
+  const keyIssue = (i: number, msg: string) => ctx.issue(`${at}.cache.key[${i}]`, msg);
+  // A configured key's part names are checked even without a cache; what it must cover only with one.
+  const configured = cfg.cache.key !== undefined ? compileKey(cfg.cache.key, keyIssue) : null;
+  const names = cfg.cache.ttl > 0 && cfg.cache.max_entries > 0 ? keyParts(cfg, (p, msg) => ctx.issue(`${at}.${p}`, msg)) : null;
+  const key: CompiledKey | null = names === null ? null : cfg.cache.key !== undefined ? configured : compileKey(names, keyIssue);
+  const cache = key !== null ? new DecisionCache(cfg.cache.max_entries) : null;
   /** This request's key parts, reused (the hot path builds no key string). */
   const parts: string[] = new Array<string>(key?.size ?? 0).fill('');
   const ttl = cfg.cache.ttl;
