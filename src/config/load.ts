@@ -7,7 +7,6 @@ import { parseDocument } from 'yaml';
 import { configSchema, didYouMean, type Config } from './schema.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
 import { resolveSecret } from './secrets.js';
-import { checkServiceHeaderOwners } from './service-header-owners.js';
 
 export interface Plan {
   /** Absolute path of the config file ('' when built from an object). */
@@ -171,7 +170,6 @@ function crossCheck(c: Config): ConfigIssue[] {
     }
     if (r.strip_prefix && m.path_prefix === undefined) add(`${at}.strip_prefix`, 'strip_prefix needs match.path_prefix');
   });
-  checkServiceHeaderOwners(c, add);
   if (c.server.threads !== 1) {
     c.server.listen.forEach((l, i) => {
       if (l.port === 0) add(`server.listen[${i}].port`, `port 0 (a port the kernel picks) cannot be shared by ${c.server.threads === 'auto' ? 'several' : c.server.threads} event-loop threads; give a fixed port, or set server.threads: 1`);

@@ -6,6 +6,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { makeCompileContext, type Plan } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import { checkServiceHeaderOwners } from '../config/service-header-owners.js';
 import { compileRouter, normalizePath } from '../router/index.js';
 import { compileClientIp } from '../policy/client-ip.js';
 import { compileRoutePolicy } from '../policy/rules.js';
@@ -20,6 +21,8 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   const c = plan.config;
 
   checkTls(c.server.listen, ctx);
+  // Beside the stages' own compile problems (cache keys…), so `check` lists them in one run.
+  checkServiceHeaderOwners(c, (p, msg) => ctx.issue(p, msg));
   const upstreamNames = Object.keys(c.upstreams);
   const upstreamIndex = new Map(upstreamNames.map((n, i) => [n, i]));
   const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!));
