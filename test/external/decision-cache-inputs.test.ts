@@ -87,6 +87,13 @@ describe('the default decision-cache key covers everything the authorizer is sen
     expect(svc.seen).toHaveLength(3);
   });
 
+  it('refuses a sent header that comes twice: the service judged one value, the upstream would see both', async () => {
+    const n = up.requests.length;
+    const r = await request(gw.url, '/zh/dup', { headers: { 'x-tenant': ['acme', 'globex'] } });
+    expect(r.status).toBe(400);
+    expect(up.requests.length).toBe(n);
+  });
+
   it('never reuses an allow for another identity', async () => {
     expect(await status('/zi/x', bearer(aliceToken))).toBe(200);
     expect(await status('/zi/x', bearer(aliceToken))).toBe(200);
