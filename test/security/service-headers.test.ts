@@ -31,9 +31,9 @@ beforeAll(async () => {
     upstreams: { app: { targets: [up.url] } },
     authenticators: {
       jwt: { type: 'jwt', issuer: ISSUER, audience: [AUDIENCE], algorithms: ['RS256'], keys: [key.jwk] },
-      ext: { type: 'external', url: `${svc.url}/authn`, timeout: '2s', send: { headers: ['x-session'] } },
+      ext: { type: 'external', url: `${svc.url}/authn`, timeout: '2s', send: { headers: ['x-session'] }, allowed_upstream_headers: ['x-tenant'] },
     },
-    authorizers: { az: { url: svc.url, timeout: '2s' } },
+    authorizers: { az: { url: svc.url, timeout: '2s', allowed_upstream_headers: ['x-user-role'] } },
     routes: [
       { name: 'az', match: { path_prefix: '/az' }, anonymous: true, upstream: 'app', authorize: { external: 'az' } },
       { name: 'ext', match: { path_prefix: '/ext' }, authenticate: ['ext'], upstream: 'app' },
