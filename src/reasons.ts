@@ -62,6 +62,8 @@ const DEFS = [
   ['length_required', 411, 'parse'],
   ['bad_method', 400, 'parse'],
   ['unsafe_header_value', 400, 'proxy'],
+  ['cors_denied', 403, 'route'],
+  ['cors_preflight', 204, 'route'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];

@@ -339,6 +339,15 @@ const respondSchema = obj({
   headers: z.record(z.string(), z.string()).optional(),
 });
 
+const corsSchema = obj({
+  allow_origins: z.array(nonEmpty).min(1),
+  allow_methods: z.array(nonEmpty).optional(),
+  allow_headers: z.array(headerName).optional(),
+  expose_headers: z.array(headerName).optional(),
+  allow_credentials: z.boolean().default(false),
+  max_age: duration().optional(),
+});
+
 const routeSchema = obj({
   name: nonEmpty,
   match: matchSchema,
@@ -364,6 +373,7 @@ const routeSchema = obj({
   }).optional(),
   respond: respondSchema.optional(),
   timeout: duration().optional(),
+  cors: corsSchema.optional(),
 });
 
 const workersSchema = obj({
@@ -405,3 +415,4 @@ export type AuthorizeConfig = z.output<typeof authorizeSchema>;
 export type RouteByConfig = z.output<typeof routeBySchema>;
 export type TokenSource = z.output<typeof fromSchema>;
 export { ALGORITHMS };
+export type CorsConfig = z.output<typeof corsSchema>;

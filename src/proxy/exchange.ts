@@ -14,6 +14,7 @@ import type { HttpResponse } from '../server/uws.js';
 import { statusLineBuffer, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
 import { prepareUpstreamHead } from './upstream-head.js';
+import { NO_CORS } from '../policy/cors.js';
 import { classifyResponseHeader, parseLength, RESP_CONTENT_LENGTH, RESP_PASS } from './headers.js';
 import type { Target, UpstreamGroup } from './upstreams.js';
 import { clockNow } from '../ratelimit/clock.js';
@@ -39,6 +40,14 @@ class RequestBody extends Readable {
   override _read(): void {
     this.ex.resumeClient();
   }
+}
+
+const ACCESS_CONTROL = Buffer.from('access-control-', 'latin1');
+/** A raw header name starting with access-control- (any case). */
+function isAccessControl(name: Buffer): boolean {
+  if (name.length <= ACCESS_CONTROL.length) return false;
+  for (let i = 0; i < ACCESS_CONTROL.length; i++) if ((name[i]! | 0x20) !== ACCESS_CONTROL[i]) return false;
+  return true;
 }
 
 export class Exchange implements UpstreamHandler {
@@ -216,7 +225,7 @@ export class Exchange implements UpstreamHandler {
     this.body?.destroy();
     this.res.cork(() => {
       this.unpause();
-      writeRejection(this.res, reasonId, extra, this.view.requestId, this.view.limitName, this.closeAfter || undefined);
+      writeRejection(this.res, reasonId, extra, this.view.requestId, this.view.limitName, this.closeAfter || undefined, this.view.corsHeaders);
     });
     this.host.finished(this);
   }
@@ -229,7 +238,7 @@ export class Exchange implements UpstreamHandler {
     this.done = true;
     this.res.cork(() => {
       this.unpause();
-      writeDirect(this.res, r.status, r.headers, r.body, this.head, this.closeAfter);
+      writeDirect(this.res, r.status, r.headers, r.body, this.head, this.closeAfter, this.view.corsHeaders);
     });
     this.host.finished(this);
   }
@@ -263,7 +272,7 @@ export class Exchange implements UpstreamHandler {
       this.started = true;
       this.res.cork(() => {
         this.unpause();
-        writeRejection(this.res, reasonId, EMPTY, this.view.requestId, '', closeAfter || this.closeAfter);
+        writeRejection(this.res, reasonId, EMPTY, this.view.requestId, '', closeAfter || this.closeAfter, this.view.corsHeaders);
       });
     } else {
       this.reason = reasonId;
@@ -331,13 +340,18 @@ export class Exchange implements UpstreamHandler {
     this.corkHeaders = null;
     res.writeStatus(statusLineBuffer(this.corkStatus));
     let total = -1;
+    const cors = this.view.corsHeaders;
+    // On a CORS route the answer's access-control-* are the gateway's: the upstream's would contradict them.
+    const ownCors = cors.length > 0 || cors === NO_CORS;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const kind = classifyResponseHeader(raw[i]!);
-      if (kind === RESP_PASS) res.writeHeader(raw[i]!, raw[i + 1]!);
-      else if (kind === RESP_CONTENT_LENGTH) total = parseLength(raw[i + 1]!);
+      if (kind === RESP_PASS) {
+        if (!ownCors || !isAccessControl(raw[i]!)) res.writeHeader(raw[i]!, raw[i + 1]!);
+      } else if (kind === RESP_CONTENT_LENGTH) total = parseLength(raw[i + 1]!);
     }
     const extra = this.responseHeaders;
     for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
+    for (let i = 0; i + 1 < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
     const s = this.corkStatus;
     if (this.head || s === 204 || s === 304) {
       // No body follows; report the upstream's length for HEAD.

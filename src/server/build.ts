@@ -10,6 +10,7 @@ import { checkServiceHeaderOwners } from '../config/service-header-owners.js';
 import { compileRouter, normalizePath } from '../router/index.js';
 import { compileClientIp } from '../policy/client-ip.js';
 import { compileRoutePolicy } from '../policy/rules.js';
+import { compileCors } from '../policy/cors.js';
 import { compileHeaderPolicy, singletonIndex } from '../proxy/headers.js';
 import { UpstreamGroup } from '../proxy/upstreams.js';
 import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
@@ -60,6 +61,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       upstream: r.upstream !== undefined ? upstreamIndex.get(r.upstream) ?? -1 : -1,
       stripPrefix: r.strip_prefix && r.match.path_prefix && r.match.path_prefix !== '/' ? r.match.path_prefix.replace(/\/$/, '') : '',
       chunkedUploads: r.chunked_uploads,
+      cors: r.cors ? compileCors(r.cors, `${at}.cors`, ctx) : null,
       headers: compileHeaderPolicy(drop, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}, r.request_headers?.pass_overrides ?? false),
       timeout: r.timeout ?? c.server.limits.request_timeout,
     } satisfies CompiledRoute;
@@ -86,6 +88,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     ready: stages.ready(),
     credentials: consumedCredentials(c),
     singletons: singletonIndex(decidingHeaders(c)),
+    hasCors: routes.some((r) => r.cors !== null),
     readiness: () => stages.readiness(),
     collectors: stages.collectors,
     async close() {

@@ -16,6 +16,7 @@ import { compileForwardHeaders, withoutQueryParam } from '../proxy/forward-heade
 import { inspectRequestHeaders, type Framing } from '../proxy/headers.js';
 import { upstreamTarget } from '../proxy/request-target.js';
 import { acceptableMethod } from '../lib/http-syntax.js';
+import { NO_CORS } from '../policy/cors.js';
 import { writeDirect, writeRejection } from './respond.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
@@ -103,6 +104,7 @@ export class Pipeline implements ExchangeHost {
     v.upstream = -1;
     v.authzHeaders = EMPTY;
     v.rateHeaders = EMPTY;
+    v.corsHeaders = EMPTY;
     v.proto = l.proto;
 
     // 1. parse + limits
@@ -132,7 +134,11 @@ export class Pipeline implements ExchangeHost {
     if (this.draining) return this.rejectNow(res, v, R.shutting_down, EMPTY, t0);
     if (cl !== '' && Number(cl) > rt.maxBody) return this.rejectNow(res, v, R.body_too_large, EMPTY, t0);
 
-    // 2. route
+    // 2. route (a CORS preflight asks about the method it names)
+    if (rt.hasCors && v.method === 'OPTIONS') {
+      const pre = this.preflight(res, req, v, path, t0);
+      if (pre) return;
+    }
     const idx = rt.match(v.method, v.host, path, this.headerFn);
     if (idx < 0) {
       const allow = rt.allowedMethods(v.host, path, this.headerFn);
@@ -143,6 +149,10 @@ export class Pipeline implements ExchangeHost {
     v.routeIndex = idx;
     const route = rt.routes[idx]!;
     if (this.chunked && !route.chunkedUploads) return this.rejectNow(res, v, R.length_required, EMPTY, t0);
+    if (route.cors !== null) {
+      const origin = req.getHeader('origin');
+      v.corsHeaders = (origin !== '' ? route.cors.actualHeaders(origin) : null) ?? NO_CORS;
+    }
 
     // 3. network rules and a peek at pre-auth rate limits: floods are cut before any crypto
     if (route.policy !== null) {
@@ -185,7 +195,7 @@ export class Pipeline implements ExchangeHost {
     if (route.respond !== null) {
       const rr = route.respond;
       if (this.chunked) return this.respondDeferred(res, req, v, rr, R.respond, t0);
-      writeDirect(res, rr.status, rr.headers, rr.body, v.method === 'HEAD');
+      writeDirect(res, rr.status, rr.headers, rr.body, v.method === 'HEAD', false, v.corsHeaders);
       this.sink.request(v, rr.status, R.respond, (performance.now() - t0) * 1000, -1, rr.body.length, 0);
       return;
     }
@@ -193,6 +203,41 @@ export class Pipeline implements ExchangeHost {
     // 8. proxy
     const ex = this.exchangeFor(res, req, v, route, t0);
     this.forward(ex, route);
+  }
+
+  /**
+   * A CORS preflight (OPTIONS + Origin + Access-Control-Request-Method) for a
+   * route with `cors` is answered here, after that route's network rules and
+   * before authentication: browsers send it without credentials. Returns
+   * false when the request is not one (it is then an ordinary OPTIONS).
+   */
+  private preflight(res: HttpResponse, req: HttpRequest, v: LiveView, path: string, t0: number): boolean {
+    const method = req.getHeader('access-control-request-method');
+    if (method === '') return false;
+    const origin = req.getHeader('origin');
+    if (origin === '') return false;
+    // The route the browser asks about; failing that, the CORS route this OPTIONS
+    // itself matches (whose preflight then refuses the method).
+    let idx = this.rt.match(method, v.host, path, this.headerFn);
+    if (idx < 0 || this.rt.routes[idx]!.cors === null) idx = this.rt.match('OPTIONS', v.host, path, this.headerFn);
+    const route = idx >= 0 ? this.rt.routes[idx]! : null;
+    if (route === null || route.cors === null) return false;
+    v.routeIndex = idx;
+    if (route.policy !== null) {
+      const r = route.policy.checkNetwork(v);
+      if (r !== 0) { this.rejectNow(res, v, r, EMPTY, t0); return true; }
+    }
+    if (route.rateLimit !== null) {
+      const li = route.rateLimit.precheck(v);
+      if (li >= 0) { this.rejectNow(res, v, R.rate_limited, route.rateLimit.headers(v, li), t0); return true; }
+    }
+    const h = route.cors.preflight(origin, method, req.getHeader('access-control-request-headers'));
+    if (h === null) { this.rejectNow(res, v, R.cors_denied, EMPTY, t0); return true; }
+    if (this.chunked) { this.respondDeferred(res, req, v, { status: 204, headers: h, body: '' }, R.cors_preflight, t0); return true; }
+    writeDirect(res, 204, h, '');
+    v.reason = R.cors_preflight;
+    this.sink.request(v, 204, R.cors_preflight, (performance.now() - t0) * 1000, -1, 0, 0);
+    return true;
   }
 
   /** Peer address (or PROXY v2 source), then X-Forwarded-For when the peer is a trusted proxy. */
@@ -360,7 +405,7 @@ export class Pipeline implements ExchangeHost {
     if (reasonId === R.authz_dropped) {
       res.close();
     } else {
-      writeRejection(res, reasonId, extra, '', v.limitName); // limitName: the 429 body names the limit
+      writeRejection(res, reasonId, extra, '', v.limitName, undefined, v.corsHeaders); // limitName: the 429 body names the limit
     }
     v.reason = reasonId;
     this.sink.request(v, REASON_STATUS[reasonId]!, reasonId, (performance.now() - t0) * 1000, -1, 0, 0);
@@ -369,7 +414,7 @@ export class Pipeline implements ExchangeHost {
   private respondNow(res: HttpResponse, v: LiveView, r: DirectResponse, t0: number): void {
     this.pendingResponse = null;
     if (this.chunked) return this.respondDeferred(res, v.req!, v, r, v.reason, t0);
-    writeDirect(res, r.status, r.headers, r.body, v.method === 'HEAD');
+    writeDirect(res, r.status, r.headers, r.body, v.method === 'HEAD', false, v.corsHeaders);
     this.sink.request(v, r.status, v.reason, (performance.now() - t0) * 1000, -1, r.body.length, 0);
   }
 

@@ -82,21 +82,26 @@ export function defineLimitBodies(names: readonly string[]): void {
  */
 export function writeRejection(
   res: HttpResponse, reasonId: number, extra: readonly string[] = NO_HEADERS, requestId = '', limitName = '',
-  close = CLOSE_AFTER[reasonId] === 1,
+  close = CLOSE_AFTER[reasonId] === 1, cors: readonly string[] = NO_HEADERS,
 ): void {
   res.writeStatus(REASON_STATUS_BYTES[reasonId]!);
   res.writeHeader(H_CONTENT_TYPE, V_JSON);
   res.writeHeader(H_CACHE_CONTROL, V_NO_STORE);
   if (requestId) res.writeHeader('x-request-id', requestId);
   for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
+  for (let i = 0; i + 1 < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
   const body = reasonId === R.rate_limited && limitName !== '' ? LIMIT_BODY.get(limitName) ?? REASON_BODY_BYTES[reasonId]! : REASON_BODY_BYTES[reasonId]!;
   res.end(body, close);
 }
 
 /** Writes a full answer with a status, flat headers and a body. */
-export function writeDirect(res: HttpResponse, status: number, headers: readonly string[], body: string, head = false, close = false): void {
+export function writeDirect(
+  res: HttpResponse, status: number, headers: readonly string[], body: string, head = false, close = false, cors: readonly string[] = NO_HEADERS,
+): void {
   res.writeStatus(statusLine(status));
   for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!);
-  if (head) res.endWithoutBody(Buffer.byteLength(body), close);
+  for (let i = 0; i + 1 < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
+  if (status === 204 || status === 304) res.endWithoutBody(undefined, close); // no Content-Length (RFC 9110 §8.6)
+  else if (head) res.endWithoutBody(Buffer.byteLength(body), close);
   else res.end(body, close);
 }

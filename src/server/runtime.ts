@@ -7,6 +7,7 @@ import type {
 import type { HeaderPolicy } from '../proxy/headers.js';
 import type { UpstreamGroup } from '../proxy/upstreams.js';
 import type { ClientIpResolver } from '../policy/client-ip.js';
+import type { CorsPolicy } from '../policy/cors.js';
 
 export interface AuthChainFace {
   run(view: RequestView): number | Promise<AuthResult>;
@@ -28,6 +29,8 @@ export interface CompiledRoute {
   readonly stripPrefix: string;
   /** Accepts request bodies with Transfer-Encoding: chunked (routes[].chunked_uploads). */
   readonly chunkedUploads: boolean;
+  /** routes[].cors, or null. */
+  readonly cors: CorsPolicy | null;
   readonly headers: HeaderPolicy;
   /** request_timeout for this route (ms). */
   readonly timeout: number;
@@ -58,6 +61,8 @@ export interface Runtime {
   readonly credentials: ReadonlyMap<string, ConsumedCredential>;
   /** Headers refused when repeated (name → slot), see inspectRequestHeaders. */
   readonly singletons: ReadonlyMap<string, number>;
+  /** Some route has cors: OPTIONS requests are checked for a preflight. */
+  readonly hasCors: boolean;
   /** Named readiness checks (key sets loaded, pool started). */
   readonly readiness: () => Record<string, boolean>;
   /** Extra Prometheus text from stages (rate limits, caches, pool). */

@@ -35,6 +35,8 @@ abstract class BaseView implements RequestView {
   peerTrusted = false;
   /** The socket peer's address as text. */
   peerIp = '';
+  /** CORS headers for every answer to this request (routes[].cors, allowed Origin), flat. */
+  corsHeaders: readonly string[] = NO_HEADERS;
   /** RateLimit headers computed right after this request's take(), flat. */
   rateHeaders: readonly string[] = NO_HEADERS;
   /** Index (in the route's list) of the rate limit that rejected. */
@@ -101,6 +103,7 @@ export class LiveView extends BaseView {
     d.peerIp = this.peerIp;
     d.limitIndex = this.limitIndex;
     d.rateHeaders = this.rateHeaders;
+    d.corsHeaders = this.corsHeaders;
     d.startedAt = this.startedAt;
     return d;
   }
