@@ -61,6 +61,11 @@ export interface StrictError {
   /** Index of the request being read (= number of complete requests before it). */
   readonly requestIndex: number;
   readonly detail: string;
+  /** The failing request's method and target, once its request line was read. */
+  readonly method?: string;
+  readonly target?: string;
+  /** The failing request's head was complete and valid (the error is in its body or trailers). */
+  readonly headComplete: boolean;
 }
 
 export type Field = readonly [name: string, value: string];
@@ -160,9 +165,11 @@ export function readRequests(bytes: Buffer | string, opts: StrictOptions = {}): 
   const max = opts.maxRequests ?? Infinity;
   const requests: StrictRequest[] = [];
   let p = 0;
+  // The request being read, for error reports.
+  let cur: { method?: string; target?: string; headComplete: boolean } = { headComplete: false };
 
   const fail = (code: StrictErrorCode, offset: number, where: Where, detail: string): never => {
-    throw new Stop({ code, offset, where, requestIndex: requests.length, detail }, null);
+    throw new Stop({ code, offset, where, requestIndex: requests.length, detail, ...cur }, null);
   };
   const ranOut = (partial: StrictPartial): never => {
     throw new Stop(null, partial);
@@ -286,6 +293,7 @@ export function readRequests(bytes: Buffer | string, opts: StrictOptions = {}): 
       }
       if (p >= b.length) break;
       const start = p;
+      cur = { headComplete: false };
       const rl = line(p, 'request-line');
       if (rl === null) {
         // Validate what is there of the method already.
@@ -309,6 +317,7 @@ export function readRequests(bytes: Buffer | string, opts: StrictOptions = {}): 
       if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') fail(/^HTTP\/\d\.\d$/.test(version) ? 'bad_version' : 'bad_request_line', sp2 + 1, 'request-line', `version ${JSON.stringify(version)}`);
       const method = text(from, sp1);
       const target = text(sp1 + 1, sp2);
+      cur = { method, target, headComplete: false };
       const hp = (): StrictPartial => ({ start, method, target, headComplete: false });
       const { fields, next: headEnd } = fieldLines(rl!.next, 'head', hp);
 
@@ -345,6 +354,7 @@ export function readRequests(bytes: Buffer | string, opts: StrictOptions = {}): 
       }
       const headers = fields;
       const head = b.subarray(start, headEnd);
+      cur = { method, target, headComplete: true };
 
       if (framing !== 'chunked') {
         if (headEnd + length > b.length) {
