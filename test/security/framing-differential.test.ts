@@ -391,7 +391,7 @@ function evaluate(o: Outcome, upstream: readonly SeenHead[]): Failure[] {
       mapped.push(s.requests.length);
       continue;
     }
-    fail('b', `upstream received ${h.complete ? 'a complete' : 'the head of a'} request ${h.method} ${h.target} that is not a ${h.complete ? 'complete ' : ''}request to a strict reader`);
+    fail('b', `upstream received ${h.complete ? 'a complete' : 'the head of a'} request ${h.method} ${h.target}${h.request ? ` (body ${show(h.request.body, 80)})` : ''} that is not a ${h.complete ? 'complete ' : ''}request to a strict reader`);
   }
   // (c) An answer 4xx is never forwarded (answers are in request order).
   R.forEach((r, k) => {
@@ -580,7 +580,7 @@ describe('framing differential: gateway vs a strict RFC 9112 reader', () => {
     const stray = heads.filter((h) => caseOf(h.target) < 0 || caseOf(h.target) > cases.length);
     expect(stray.map((h) => `${h.method} ${h.target}`), 'requests the upstream got that no case sent as a request target').toEqual([]);
     const f = allFailures(evaluate, 'b');
-    expect(f, report(f, 'cases break (b)')).toEqual([]);
+    expect(f.length, report(f, 'cases break (b)')).toBe(0);
   });
 
   it('(b) the bytes the upstream receives are strict HTTP/1.1 on every connection', () => {
@@ -590,17 +590,17 @@ describe('framing differential: gateway vs a strict RFC 9112 reader', () => {
 
   it('(c) a request the gateway answered 4xx is never forwarded', () => {
     const f = allFailures(evaluate, 'c');
-    expect(f, report(f, 'cases break (c)')).toEqual([]);
+    expect(f.length, report(f, 'cases break (c)')).toBe(0);
   });
 
   it('(d) framing the strict reader refuses is answered 400/411/413/431 or closed, and nothing after it is served or forwarded', () => {
     const f = allFailures(evaluate, 'd');
-    expect(f, report(f, 'cases break (d)')).toEqual([]);
+    expect(f.length, report(f, 'cases break (d)')).toBe(0);
   });
 
   it('(d) framing the strict reader refuses gets an answer or a close (not a silent wait)', () => {
     const f = allFailures(evaluate, 'd-answer');
-    expect(f, report(f, 'cases neither answered nor closed')).toEqual([]);
+    expect(f.length, report(f, 'cases neither answered nor closed')).toBe(0);
   });
 
   // KNOWN uWS 20.57 LIMITATION: uWS ends its header list at an empty field name
@@ -611,29 +611,29 @@ describe('framing differential: gateway vs a strict RFC 9112 reader', () => {
   it.fails('(b)+(d) an empty header name in the head: refused (400, closed), nothing of it forwarded [uWS limitation]', () => {
     const f = [...allFailures(evaluate, undefined, hidesBehindEmptyName), ...allFailures(evaluatePolicy, 'empty-name', hidesBehindEmptyName)];
     expect(outcomes.filter(hidesBehindEmptyName).length).toBeGreaterThan(0);
-    expect(f, report(f, 'cases with an empty header name')).toEqual([]);
+    expect(f.length, report(f, 'cases with an empty header name')).toBe(0);
   });
 });
 
 describe('framing policy (issue 13)', () => {
   it('Transfer-Encoding is refused by default: 411 length_required, closed, never forwarded, nothing after it served', () => {
     const f = allFailures(evaluatePolicy, 'te');
-    expect(f, report(f, 'cases break the Transfer-Encoding policy')).toEqual([]);
+    expect(f.length, report(f, 'cases break the Transfer-Encoding policy')).toBe(0);
   });
 
   it('a chunked_uploads route is a known option, forwards a chunked request and closes the connection after it', () => {
     expect(chunkedUploadsKnown, 'the gateway refused a config with routes[].chunked_uploads').toBe(true);
     const f = allFailures(evaluatePolicy, 'chunked_uploads');
-    expect(f, report(f, 'cases break the chunked_uploads policy')).toEqual([]);
+    expect(f.length, report(f, 'cases break the chunked_uploads policy')).toBe(0);
   });
 
   it('a standard method in the wrong case, or a method that is not a token, is refused with 400 bad_method and never forwarded', () => {
     const f = allFailures(evaluatePolicy, 'method');
-    expect(f, report(f, 'cases break the method policy')).toEqual([]);
+    expect(f.length, report(f, 'cases break the method policy')).toBe(0);
   });
 
   it('an empty Content-Length is answered 400 and the connection closed', () => {
     const f = allFailures(evaluatePolicy, 'empty-cl');
-    expect(f, report(f, 'cases break the empty Content-Length policy')).toEqual([]);
+    expect(f.length, report(f, 'cases break the empty Content-Length policy')).toBe(0);
   });
 });
