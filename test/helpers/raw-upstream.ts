@@ -77,7 +77,9 @@ export async function startRawUpstream(opts: RawUpstreamOptions = {}): Promise<R
       conn.partial = r.partial;
       if (r.error) {
         conn.error = { ...r.error, offset: r.error.offset + offset };
-        s.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+        // An answer no gateway rule produces, so a test can tell it from the gateway's own refusals.
+        const body = JSON.stringify({ error: 'upstream_strict_reader_refused', code: r.error.code });
+        s.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
       }
     });
     s.on('close', () => { conn.closed = true; });
