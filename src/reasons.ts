@@ -59,6 +59,9 @@ const DEFS = [
   ['client_aborted', 499, 'proxy'],
   ['shutting_down', 503, 'gateway'],
   ['internal_error', 500, 'gateway'],
+  ['length_required', 411, 'parse'],
+  ['bad_method', 400, 'parse'],
+  ['unsafe_header_value', 400, 'proxy'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];
@@ -83,7 +86,7 @@ export const R = Object.fromEntries(REASONS.map((r, i) => [r.code, i])) as { rea
 /** Precomputed JSON bodies for rejections: `{"error":"unauthorized","reason":"token_expired"}`. */
 const ERROR_WORD: Record<number, string> = {
   400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
-  408: 'request_timeout', 413: 'payload_too_large', 429: 'rate_limited', 431: 'request_header_fields_too_large',
+  408: 'request_timeout', 411: 'length_required', 413: 'payload_too_large', 429: 'rate_limited', 431: 'request_header_fields_too_large',
   500: 'internal_error', 502: 'bad_gateway', 503: 'service_unavailable', 504: 'gateway_timeout',
 };
 export const REASON_BODY: readonly string[] = REASONS.map(

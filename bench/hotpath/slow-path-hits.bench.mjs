@@ -41,7 +41,7 @@ const plan = validateConfig({
     sso: { type: 'oidc', issuer: 'http://127.0.0.1:1', client_id: 'c', public_url: 'https://app.test', session: { secret: SECRET }, forward_claims: { sub: 'x-user-id' }, timeout: '100ms' },
     intro: { type: 'introspection', endpoint: `${svcUrl}/introspect`, client_id: 'gw', client_secret: 's', forward_claims: { sub: 'x-user-id' } },
   },
-  authorizers: { geo: { url: `${svcUrl}/authz`, cache: { ttl: '1h', key: ['identity', 'method', 'route'] } } },
+  authorizers: { geo: { url: `${svcUrl}/authz`, cache: { ttl: '1h' } } },
   routes: [{ name: 'r', match: { path_prefix: '/' }, authenticate: ['rs'], upstream: 'u' }],
 });
 const issues = [];
@@ -81,7 +81,7 @@ const d0 = await authz.authorize(authzView);
 if (typeof authz.authorize(authzView).then === 'function') throw new Error('authz decision not cached');
 
 await suite('Slow-path stages on a cache hit', {
-  note: 'OIDC cookie found in a 3-cookie header; authz key [identity, method, route]',
+  note: 'OIDC cookie found in a 3-cookie header; authz key: the default, everything sent (method, path, query, host, ip, identity)',
   baseline: { name: 'JWT verified-token cache hit', fn: () => { jwtView.identity = null; return jwtA.authenticate(jwtView); }, check: (v) => v === AUTH_OK },
   cases: [
     { name: 'OIDC session cookie hit', fn: () => { oidcView.identity = null; return oidcA.authenticate(oidcView); }, check: (v) => v === AUTH_OK && oidcView.identity !== null, target: { label: '0 B/op', maxBytes: 0 } },

@@ -9,8 +9,8 @@ const EMPTY_HEADERS: readonly string[] = Object.freeze([]);
 /**
  * Builds the immutable identity an authenticator hands to the pipeline.
  * `forwardClaims` maps claim name (dotted path allowed: `realm_access.roles`)
- * to upstream header name. Claims that are absent, or whose value would be an
- * unsafe header value (CR, LF, NUL or other control characters), are left out.
+ * to upstream header name. Absent claims are left out; a value no header can
+ * carry (CR, LF, NUL, controls) makes the proxied request refused, not the claim dropped.
  */
 export function makeIdentity(
   authenticator: string,
@@ -78,10 +78,10 @@ function headerValue(v: unknown): string | undefined {
   else if (typeof v === 'number' || typeof v === 'boolean') s = String(v);
   else if (Array.isArray(v)) s = v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',');
   else s = JSON.stringify(v);
-  if (!safeHeaderValue(s)) return undefined;
-  // Header values travel as bytes: send non-ASCII text as its UTF-8 bytes
-  // (one char per byte), which HTTP libraries accept and upstreams decode.
-  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
+  // Text as it is: the upstream head writer (src/proxy/upstream-head.ts)
+  // sends it as UTF-8 bytes, or refuses the request when it holds CR, LF, NUL
+  // or other controls — a claim is never silently left out.
+  return s;
 }
 
 /** RFC 9110 field-value: visible characters, space, tab and obs-text; never CR, LF, NUL or other controls. */

@@ -4,6 +4,7 @@
 // Field names are what users write: extend, never rename.
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
+import { isReservedUpstreamHeader, RESERVED_HELP } from './reserved-headers.js';
 
 /** Levenshtein distance, for "did you mean" hints on unknown keys. */
 function distance(a: string, b: string): number {
@@ -136,6 +137,24 @@ const headerName = z.string().regex(HEADER_NAME, HEADER_NAME_MSG);
 const headerValue = z.string().refine((v) => !/[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/.test(v),
   'a header value cannot contain CR, LF, NUL or other control characters, or characters above U+00FF');
 
+/**
+ * `allowed_upstream_headers` (Envoy ext_authz's name): the headers a called
+ * service may set on the upstream request. Every one is removed from the
+ * client's request on each route using that service, so a client can never
+ * forge one; an answer header not listed is not forwarded. Absent = none.
+ */
+const allowedUpstreamHeaders = z
+  .array(headerName)
+  .superRefine((names, ctx) => {
+    names.forEach((n, i) => {
+      if (isReservedUpstreamHeader(n.toLowerCase())) {
+        ctx.addIssue({ code: 'custom', path: [i], message: `"${n}" is a hop-by-hop header or one the gateway sets itself (${RESERVED_HELP}); no service may set it: remove it` });
+      }
+    });
+  })
+  .optional()
+  .meta({ description: 'headers this service may add to the upstream request; each is removed from client requests on the routes using it; absent = none forwarded' });
+
 const upstreamSchema = obj({
   targets: z.array(httpUrl).min(1, 'at least one target URL is needed'),
   connect_timeout: duration().prefault('2s'),
@@ -247,6 +266,7 @@ const externalAuthnSchema = obj({
   send: obj({ headers: z.array(z.string()).default(['authorization']) }).prefault({}),
   cache: obj({ ttl: duration().prefault('0ms') }).prefault({}),
   forward_claims: z.record(z.string(), headerName).default({}),
+  allowed_upstream_headers: allowedUpstreamHeaders,
 });
 
 const authenticatorSchema = z.discriminatedUnion('type', [
@@ -260,12 +280,17 @@ const authorizerSchema = obj({
   send: obj({
     headers: z.array(z.string()).default([]),
     identity: z.boolean().default(true),
+    ip: z.boolean().default(true).meta({ description: 'send the client address (JSON `ip`, X-Forwarded-For)' }),
   }).prefault({}),
   cache: obj({
     ttl: duration().prefault('0ms'),
-    key: z.array(z.string()).default(['identity', 'method', 'route']),
+    key: z.array(z.string()).optional()
+      .meta({ description: 'decision cache key; default: every input the service is sent (method, path, query, host, ip, identity, header:NAME for each send.headers) minus cache.unkeyed; the route is always part of it' }),
+    unkeyed: z.array(z.string()).default([])
+      .meta({ description: 'inputs the service is sent but never decides on, left out of the cache key on purpose (e.g. [query, header:x-request-id])' }),
     max_entries: z.number().int().min(0).default(100_000),
   }).prefault({}),
+  allowed_upstream_headers: allowedUpstreamHeaders,
 });
 
 const RATE_KEY_RE = /^(global|ip|consumer|claim:.+|header:.+)$/;
@@ -324,12 +349,18 @@ const routeSchema = obj({
   route_by: routeBySchema.optional(),
   upstream: z.string().optional(),
   strip_prefix: z.boolean().default(false),
+  // Request bodies with Transfer-Encoding: chunked are refused (411) unless a
+  // route opts in: uWS's chunk decoder reads some framings unlike RFC 9112.
+  chunked_uploads: z.boolean().default(false),
   request_headers: obj({
     // Keys checked here rather than by the record's key schema, whose error names no field.
     add: z.record(z.string(), headerValue).superRefine((o, ctx) => {
       for (const k of Object.keys(o)) if (!HEADER_NAME.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: HEADER_NAME_MSG });
     }).optional(),
     remove: z.array(headerName).optional(),
+    // Forward the client's method/URL/client-address override headers
+    // (X-HTTP-Method-Override, X-Original-URL, True-Client-IP…), dropped by default.
+    pass_overrides: z.boolean().optional(),
   }).optional(),
   respond: respondSchema.optional(),
   timeout: duration().optional(),

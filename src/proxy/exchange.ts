@@ -13,6 +13,7 @@ import type { DirectResponse } from '../contracts.js';
 import type { HttpResponse } from '../server/uws.js';
 import { statusLineBuffer, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
+import { prepareUpstreamHead } from './upstream-head.js';
 import { classifyResponseHeader, parseLength, RESP_CONTENT_LENGTH, RESP_PASS } from './headers.js';
 import type { Target, UpstreamGroup } from './upstreams.js';
 import { clockNow } from '../ratelimit/clock.js';
@@ -60,6 +61,13 @@ export class Exchange implements UpstreamHandler {
   private lastData: number;
   /** Extra headers for the client's answer (rate-limit headers…). */
   responseHeaders: readonly string[] = EMPTY;
+  /**
+   * Close the client connection with the answer: the request's framing is not
+   * trusted to end where uWS thinks (chunked bodies, refused framing). Relayed
+   * responses then go out with chunked framing, the only uWS write that can
+   * also close (tryEnd cannot).
+   */
+  closeAfter = false;
 
   // request body
   readonly expectBody: boolean;
@@ -208,7 +216,7 @@ export class Exchange implements UpstreamHandler {
     this.body?.destroy();
     this.res.cork(() => {
       this.unpause();
-      writeRejection(this.res, reasonId, extra, this.view.requestId, this.view.limitName);
+      writeRejection(this.res, reasonId, extra, this.view.requestId, this.view.limitName, this.closeAfter || undefined);
     });
     this.host.finished(this);
   }
@@ -221,7 +229,7 @@ export class Exchange implements UpstreamHandler {
     this.done = true;
     this.res.cork(() => {
       this.unpause();
-      writeDirect(this.res, r.status, r.headers, r.body, this.head);
+      writeDirect(this.res, r.status, r.headers, r.body, this.head, this.closeAfter);
     });
     this.host.finished(this);
   }
@@ -255,7 +263,7 @@ export class Exchange implements UpstreamHandler {
       this.started = true;
       this.res.cork(() => {
         this.unpause();
-        writeRejection(this.res, reasonId, EMPTY, this.view.requestId, '', closeAfter);
+        writeRejection(this.res, reasonId, EMPTY, this.view.requestId, '', closeAfter || this.closeAfter);
       });
     } else {
       this.reason = reasonId;
@@ -266,8 +274,11 @@ export class Exchange implements UpstreamHandler {
 
   // --- upstream ----------------------------------------------------------------
 
+  /** Every upstream request starts here: its head passes prepareUpstreamHead or the request is refused. */
   forward(group: UpstreamGroup, path: string, method: string, headers: string[], contentLength: number): void {
     if (this.done) return;
+    const unsafe = prepareUpstreamHead(method, path, headers);
+    if (unsafe !== 0) return this.reject(unsafe);
     this.group = group;
     this.upstreamIndex = group.index;
     let body: RequestBody | null = null;
@@ -330,15 +341,16 @@ export class Exchange implements UpstreamHandler {
     const s = this.corkStatus;
     if (this.head || s === 204 || s === 304) {
       // No body follows; report the upstream's length for HEAD.
-      res.endWithoutBody(this.head && total >= 0 ? total : undefined);
+      res.endWithoutBody(this.head && total >= 0 ? total : undefined, this.closeAfter);
       this.finishResponse();
       return;
     }
-    this.totalSize = total;
-    if (this.totalSize === 0) {
-      res.end();
+    if (total === 0) {
+      if (this.closeAfter) res.end('', true); else res.end();
       this.finishResponse();
+      return;
     }
+    this.totalSize = this.closeAfter ? -1 : total;
   }
 
 
@@ -413,7 +425,7 @@ export class Exchange implements UpstreamHandler {
   }
 
   private endChunked(): void {
-    this.res.end();
+    if (this.closeAfter) this.res.end('', true); else this.res.end();
     this.finishResponse();
   }
 

@@ -28,16 +28,16 @@ export function compileForwardHeaders(v: DetachedView, f: Framing, route: Compil
   out.push('x-request-id', v.requestId);
   const id = v.identity;
   if (id !== null) {
+    // Identity values are text from tokens and services: prepareUpstreamHead
+    // (src/proxy/upstream-head.ts) encodes them or refuses the request.
     out.push('x-portcullis-consumer', id.consumer, 'x-portcullis-authenticator', id.authenticator);
-    // Values are checked where they are made (claims, service answers); checked
-    // again here because the upstream client writes them as latin1 bytes.
     const fh = id.forwardHeaders;
-    for (let i = 0; i + 1 < fh.length; i += 2) if (validValue(fh[i + 1]!)) out.push(fh[i]!, fh[i + 1]!);
+    for (let i = 0; i + 1 < fh.length; i += 2) out.push(fh[i]!, fh[i + 1]!);
   }
   const add = route.headers.add;
   for (let i = 0; i < add.length; i++) out.push(add[i]!);
   const az = v.authzHeaders;
-  for (let i = 0; i + 1 < az.length; i += 2) if (validValue(az[i + 1]!)) out.push(az[i]!, az[i + 1]!);
+  for (let i = 0; i + 1 < az.length; i += 2) out.push(az[i]!, az[i + 1]!);
   return out;
 }
 

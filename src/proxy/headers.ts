@@ -13,37 +13,38 @@ const ALWAYS_DROP = new Set([
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-request-id',
 ]);
 
+/**
+ * Request headers upstream frameworks treat as overrides of the method, the
+ * URL or the client's address (X-HTTP-Method-Override in many frameworks,
+ * X-Original-URL / X-Rewrite-URL in IIS and Symfony, True-Client-IP…): a
+ * client could use them to act past a rule the gateway checked. Dropped
+ * unless the route sets request_headers.pass_overrides.
+ */
+export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
+  'x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method',
+  'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-override-url', 'x-original-host', 'x-host',
+  'true-client-ip', 'x-client-ip', 'x-cluster-client-ip', 'client-ip', 'x-originating-ip', 'x-remote-ip', 'x-remote-addr',
+  'front-end-https', 'x-url-scheme',
+]);
+
+/** Names starting with this are the gateway's (X-Forwarded-For/-Proto/-Host…): a client's never pass. */
+const FORWARDED_PREFIX = 'x-forwarded-';
+
 /** Headers a client's Connection list may never remove (they are the gateway's). */
 const PROTECTED = new Set([
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id',
   'x-portcullis-consumer', 'x-portcullis-authenticator', 'content-type', 'authorization',
 ]);
 
-// RFC 9110 tchar, as a lookup table.
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
-for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
-for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
-
-function validName(n: string): boolean {
-  if (n.length === 0) return false;
-  for (let i = 0; i < n.length; i++) {
-    const c = n.charCodeAt(i);
-    if (c > 127 || TCHAR[c] === 0) return false;
-  }
-  return true;
-}
-
 /**
- * No CR, LF, NUL or other controls except HTAB in a value (RFC 9110 §5.5), and
- * nothing above U+00FF: a value is bytes, and undici refuses such a header at
- * dispatch, which the client would see as a 502 "upstream_error" for its own bad request.
+ * No CR, LF, NUL or other controls except HTAB in a value (RFC 9110 §5.5).
+ * Values are text (uWS decodes them from UTF-8); characters above U+007F are
+ * written upstream as their UTF-8 bytes by prepareUpstreamHead.
  */
 export function validValue(v: string): boolean {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127 || c > 255) return false;
+    if ((c < 32 && c !== 9) || c === 127) return false;
   }
   return true;
 }
@@ -101,7 +102,7 @@ export function inspectRequestHeaders(h: readonly string[], out: Framing, single
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     const value = h[i + 1]!;
-    if (!validName(name) || !validValue(value)) return R.bad_header;
+    // Names and values are checked once, by prepareUpstreamHead, for every source alike.
     switch (name) {
       case 'content-length':
         if (sawCl || !isDigits(value.trim())) return R.bad_header; // duplicate or garbage
@@ -142,7 +143,7 @@ export function inspectRequestHeaders(h: readonly string[], out: Framing, single
 
 /** Per-route, precompiled: which client headers never go upstream and what to add. */
 export interface HeaderPolicy {
-  /** Lower-case names removed (identity headers, forward_claims names, route's remove list). */
+  /** Lower-case names removed (identity headers, forward_claims names, route's remove list, overrides). */
   readonly drop: ReadonlySet<string>;
   /** Names starting with this prefix are dropped (x-portcullis-). */
   readonly dropPrefix: string;
@@ -150,8 +151,11 @@ export interface HeaderPolicy {
   readonly add: readonly string[];
 }
 
-export function compileHeaderPolicy(forwardClaimHeaders: Iterable<string>, remove: readonly string[] = [], add: Record<string, string> = {}): HeaderPolicy {
+export function compileHeaderPolicy(
+  forwardClaimHeaders: Iterable<string>, remove: readonly string[] = [], add: Record<string, string> = {}, passOverrides = false,
+): HeaderPolicy {
   const drop = new Set<string>();
+  if (!passOverrides) for (const n of OVERRIDE_HEADERS) drop.add(n);
   for (const n of forwardClaimHeaders) drop.add(n.toLowerCase());
   for (const n of remove) drop.add(n.toLowerCase());
   const addFlat: string[] = [];
@@ -162,13 +166,23 @@ export function compileHeaderPolicy(forwardClaimHeaders: Iterable<string>, remov
   return { drop, dropPrefix: 'x-portcullis-', add: addFlat };
 }
 
-/** Copies the client headers that may go upstream into `out` (flat). */
+function dropped(name: string, p: HeaderPolicy): boolean {
+  return ALWAYS_DROP.has(name) || p.drop.has(name) || name.startsWith(p.dropPrefix) || name.startsWith(FORWARDED_PREFIX);
+}
+
+/**
+ * Copies the client headers that may go upstream into `out` (flat). A name
+ * with `_` is dropped when its `-` spelling would be: CGI/WSGI servers and
+ * nginx with underscores_in_headers fold `x_portcullis_consumer` into the
+ * gateway's `x-portcullis-consumer`.
+ */
 export function copyForwardable(h: readonly string[], f: Framing, p: HeaderPolicy, out: string[]): void {
   const cd = f.connectionDrop;
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
-    if (ALWAYS_DROP.has(name) || p.drop.has(name) || name.startsWith(p.dropPrefix)) continue;
+    if (dropped(name, p)) continue;
     if (cd !== null && cd.has(name)) continue;
+    if (name.indexOf('_') >= 0 && dropped(name.replace(/_/g, '-'), p)) continue;
     out.push(name, h[i + 1]!);
   }
 }

@@ -6,6 +6,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { makeCompileContext, type Plan } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import { checkServiceHeaderOwners } from '../config/service-header-owners.js';
 import { compileRouter, normalizePath } from '../router/index.js';
 import { compileClientIp } from '../policy/client-ip.js';
 import { compileRoutePolicy } from '../policy/rules.js';
@@ -20,6 +21,8 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   const c = plan.config;
 
   checkTls(c.server.listen, ctx);
+  // Beside the stages' own compile problems (cache keys…), so `check` lists them in one run.
+  checkServiceHeaderOwners(c, (p, msg) => ctx.issue(p, msg));
   const upstreamNames = Object.keys(c.upstreams);
   const upstreamIndex = new Map(upstreamNames.map((n, i) => [n, i]));
   const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!));
@@ -36,6 +39,8 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   const routes: CompiledRoute[] = c.routes.map((r, i) => {
     const at = `routes[${i}]`;
     const a = r.authorize;
+    // Headers a called service on this route may set are the service's alone: the client's copies never go upstream.
+    const drop = new Set([...claimHeaders, ...serviceHeaderNames(c, r)]);
     const needsPolicy = !!(a && (a.ip_allow || a.ip_deny || a.scopes || a.roles || a.claims)) || !!r.route_by;
     const respond = r.respond
       ? {
@@ -54,7 +59,8 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       external: a?.external ? stages.authorizer(a.external, `${at}.authorize.external`) : null,
       upstream: r.upstream !== undefined ? upstreamIndex.get(r.upstream) ?? -1 : -1,
       stripPrefix: r.strip_prefix && r.match.path_prefix && r.match.path_prefix !== '/' ? r.match.path_prefix.replace(/\/$/, '') : '',
-      headers: compileHeaderPolicy(claimHeaders, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}),
+      chunkedUploads: r.chunked_uploads,
+      headers: compileHeaderPolicy(drop, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}, r.request_headers?.pass_overrides ?? false),
       timeout: r.timeout ?? c.server.limits.request_timeout,
     } satisfies CompiledRoute;
   });
@@ -103,6 +109,18 @@ function consumedCredentials(c: Plan['config']): Map<string, ConsumedCredential>
   return out;
 }
 
+/** Lower-case names the external authenticators and the external authorizer of route `r` may set upstream (allowed_upstream_headers). */
+function serviceHeaderNames(c: Plan['config'], r: Plan['config']['routes'][number]): string[] {
+  const out: string[] = [];
+  for (const n of r.authenticate ?? []) {
+    const a = c.authenticators[n];
+    if (a?.type === 'external') for (const h of a.allowed_upstream_headers ?? []) out.push(h.toLowerCase());
+  }
+  const z = r.authorize?.external !== undefined ? c.authorizers[r.authorize.external] : undefined;
+  for (const h of z?.allowed_upstream_headers ?? []) out.push(h.toLowerCase());
+  return out;
+}
+
 /** Every request header the config decides on: a repeated one is refused before proxying. */
 function decidingHeaders(c: Plan['config']): string[] {
   const out: string[] = [];
@@ -116,7 +134,9 @@ function decidingHeaders(c: Plan['config']): string[] {
     if (from?.header) out.push(from.header);
   }
   for (const z of Object.values(c.authorizers)) {
-    for (const k of z.cache.key) if (k.startsWith('header:')) out.push(k.slice(7));
+    // What the service is sent is what it decides on (and, by default, the cache key).
+    out.push(...z.send.headers);
+    for (const k of z.cache.key ?? []) if (k.startsWith('header:')) out.push(k.slice(7));
   }
   return out;
 }

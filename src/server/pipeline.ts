@@ -15,6 +15,7 @@ import { Exchange, type ExchangeHost } from '../proxy/exchange.js';
 import { compileForwardHeaders, withoutQueryParam } from '../proxy/forward-headers.js';
 import { inspectRequestHeaders, type Framing } from '../proxy/headers.js';
 import { upstreamTarget } from '../proxy/request-target.js';
+import { acceptableMethod } from '../lib/http-syntax.js';
 import { writeDirect, writeRejection } from './respond.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
@@ -116,9 +117,14 @@ export class Pipeline implements ExchangeHost {
     const cl = req.getHeader('content-length');
     const te = req.getHeader('transfer-encoding');
     this.bodyDeclared = (cl !== '' && cl !== '0') || te !== '';
+    this.chunked = te !== '';
     if ((cl !== '' || te !== '') && !this.framingOk(req)) {
       v.path = req.getUrl();
       return this.rejectFraming(res, req, v, t0);
+    }
+    if (!acceptableMethod(v.method)) {
+      v.path = req.getUrl();
+      return this.rejectDeferred(res, req, v, R.bad_method, EMPTY, t0);
     }
     const path = rt.normalize(req.getUrl());
     if (path === null) { v.path = req.getUrl(); return this.rejectNow(res, v, R.bad_path, EMPTY, t0); }
@@ -136,6 +142,7 @@ export class Pipeline implements ExchangeHost {
     }
     v.routeIndex = idx;
     const route = rt.routes[idx]!;
+    if (this.chunked && !route.chunkedUploads) return this.rejectNow(res, v, R.length_required, EMPTY, t0);
 
     // 3. network rules and a peek at pre-auth rate limits: floods are cut before any crypto
     if (route.policy !== null) {
@@ -177,6 +184,7 @@ export class Pipeline implements ExchangeHost {
     }
     if (route.respond !== null) {
       const rr = route.respond;
+      if (this.chunked) return this.respondDeferred(res, req, v, rr, R.respond, t0);
       writeDirect(res, rr.status, rr.headers, rr.body, v.method === 'HEAD');
       this.sink.request(v, rr.status, R.respond, (performance.now() - t0) * 1000, -1, rr.body.length, 0);
       return;
@@ -237,6 +245,15 @@ export class Pipeline implements ExchangeHost {
 
   /** The request in the handler declared a body (Content-Length > 0 or Transfer-Encoding), read once by handle(). */
   private bodyDeclared = false;
+  /**
+   * The request in the handler has Transfer-Encoding (chunked). Every answer
+   * to it is given outside the uWS handler, on a connection that is then
+   * closed: uWS parses the chunked body after the handler returns and reads
+   * some framings unlike RFC 9112 (a trailer section as a next request,
+   * `5;a=b`, `1G`, bare LF…). With our answer still pending, uWS closes the
+   * connection instead of serving anything it parsed after the body.
+   */
+  private chunked = false;
   private pendingAuthz: Promise<AuthzDecision> | null = null;
   private pendingResponse: DirectResponse | null = null;
 
@@ -311,17 +328,35 @@ export class Pipeline implements ExchangeHost {
    * pipelined request, so the smuggled bytes are never routed.
    */
   private rejectFraming(res: HttpResponse, req: HttpRequest, v: LiveView, t0: number): void {
-    const ex = this.exchangeFor(res, req, v, null, t0);
-    setImmediate(this.rejectLater, ex, R.bad_header);
+    this.rejectDeferred(res, req, v, R.bad_header, EMPTY, t0);
   }
 
-  private readonly rejectLater = (ex: Exchange, reasonId: number): void => {
-    ex.reject(reasonId);
+  /** A rejection written on the next turn of the event loop, then the connection closed (see rejectFraming). */
+  private rejectDeferred(res: HttpResponse, req: HttpRequest, v: LiveView, reasonId: number, extra: readonly string[], t0: number): void {
+    const ex = this.exchangeFor(res, req, v, null, t0);
+    ex.closeAfter = true;
+    v.reason = reasonId;
+    setImmediate(this.rejectLater, ex, reasonId, extra);
+  }
+
+  private respondDeferred(res: HttpResponse, req: HttpRequest, v: LiveView, r: DirectResponse, reasonId: number, t0: number): void {
+    const ex = this.exchangeFor(res, req, v, null, t0);
+    ex.closeAfter = true;
+    setImmediate(this.respondLater, ex, r, reasonId);
+  }
+
+  private readonly rejectLater = (ex: Exchange, reasonId: number, extra: readonly string[] = EMPTY): void => {
+    ex.reject(reasonId, extra);
+  };
+
+  private readonly respondLater = (ex: Exchange, r: DirectResponse, reasonId: number): void => {
+    ex.respond(r, reasonId);
   };
 
   // --- synchronous answers ----------------------------------------------------
 
   private rejectNow(res: HttpResponse, v: LiveView, reasonId: number, extra: readonly string[], t0: number): void {
+    if (this.chunked && reasonId !== R.authz_dropped) return this.rejectDeferred(res, v.req!, v, reasonId, extra, t0);
     if (reasonId === R.authz_dropped) {
       res.close();
     } else {
@@ -333,6 +368,7 @@ export class Pipeline implements ExchangeHost {
 
   private respondNow(res: HttpResponse, v: LiveView, r: DirectResponse, t0: number): void {
     this.pendingResponse = null;
+    if (this.chunked) return this.respondDeferred(res, v.req!, v, r, v.reason, t0);
     writeDirect(res, r.status, r.headers, r.body, v.method === 'HEAD');
     this.sink.request(v, r.status, v.reason, (performance.now() - t0) * 1000, -1, r.body.length, 0);
   }
@@ -346,6 +382,7 @@ export class Pipeline implements ExchangeHost {
     const expectBody = this.bodyDeclared;
     const timeout = route !== null ? route.timeout : this.rt.plan.config.server.limits.request_timeout;
     const ex = new Exchange(res, d, this, v.method === 'HEAD', expectBody, timeout, clockNow());
+    if (this.chunked) ex.closeAfter = true;
     this.inflight.add(ex);
     return ex;
   }

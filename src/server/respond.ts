@@ -7,7 +7,7 @@ const STATUS_TEXT: Record<number, string> = {
   100: 'Continue', 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content',
   301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  408: 'Request Timeout', 409: 'Conflict', 410: 'Gone', 413: 'Content Too Large', 415: 'Unsupported Media Type',
+  408: 'Request Timeout', 409: 'Conflict', 410: 'Gone', 411: 'Length Required', 413: 'Content Too Large', 415: 'Unsupported Media Type',
   422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
   499: 'Client Closed Request', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
   503: 'Service Unavailable', 504: 'Gateway Timeout',
@@ -60,6 +60,8 @@ const V_NO_STORE = latin1('no-store');
 const CLOSE_AFTER = new Uint8Array(REASONS.length);
 CLOSE_AFTER[R.bad_header] = 1;
 CLOSE_AFTER[R.bad_request] = 1;
+CLOSE_AFTER[R.bad_method] = 1;
+CLOSE_AFTER[R.length_required] = 1;
 const NO_HEADERS: readonly string[] = [];
 
 /** 429 bodies naming the limit, by limit name: built when a plan is compiled, never per request. */
@@ -92,9 +94,9 @@ export function writeRejection(
 }
 
 /** Writes a full answer with a status, flat headers and a body. */
-export function writeDirect(res: HttpResponse, status: number, headers: readonly string[], body: string, head = false): void {
+export function writeDirect(res: HttpResponse, status: number, headers: readonly string[], body: string, head = false, close = false): void {
   res.writeStatus(statusLine(status));
   for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!);
-  if (head) res.endWithoutBody(Buffer.byteLength(body));
-  else res.end(body);
+  if (head) res.endWithoutBody(Buffer.byteLength(body), close);
+  else res.end(body, close);
 }

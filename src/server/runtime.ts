@@ -26,6 +26,8 @@ export interface CompiledRoute {
   readonly upstream: number;
   /** path_prefix to strip before forwarding ('' = none). */
   readonly stripPrefix: string;
+  /** Accepts request bodies with Transfer-Encoding: chunked (routes[].chunked_uploads). */
+  readonly chunkedUploads: boolean;
   readonly headers: HeaderPolicy;
   /** request_timeout for this route (ms). */
   readonly timeout: number;

@@ -109,30 +109,35 @@ function statSamples(out: Sample[], labels: Record<string, string>, prefix: stri
   }
 }
 
+/**
+ * A called service without `allowed_upstream_headers` adds no upstream header
+ * (a client could otherwise send any name the service might set): said once at
+ * start, so an operator whose service sets headers finds the field to declare.
+ */
+function warnUndeclared(at: string, fields: Record<string, unknown>, shared: SharedState): void {
+  if (shared.checkOnly || shared.threadSlot !== 0) return;
+  log.warn('no allowed_upstream_headers: headers this service puts in its answers are not forwarded upstream', {
+    ...fields,
+    fix: `list the names it may set in ${at}.allowed_upstream_headers (they are then removed from client requests on its routes), or write allowed_upstream_headers: [] to say it sets none`,
+  });
+}
+
 export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState, upstreamIndex: ReadonlyMap<string, number>): Stages {
   const c = plan.config;
   // Only what routes use is compiled: an unused authenticator fetches no keys.
   const used = new Set(c.routes.flatMap((r) => r.authenticate ?? []));
   const authns = new Map<string, Built>();
   for (const [name, cfg] of Object.entries(c.authenticators)) {
-    if (used.has(name)) authns.set(name, compileAuthenticator(name, cfg, ctx, plan, shared));
+    if (!used.has(name)) continue;
+    if (cfg.type === 'external' && cfg.allowed_upstream_headers === undefined) warnUndeclared(`authenticators.${name}`, { authenticator: name }, shared);
+    authns.set(name, compileAuthenticator(name, cfg, ctx, plan, shared));
   }
   const authzs = new Map<string, ExternalAuthorizer & { readonly stats?: unknown }>();
   const routeNames = c.routes.map((r) => r.name);
   const usedAuthz = new Set(c.routes.map((r) => r.authorize?.external).filter((x): x is string => !!x));
   for (const name of usedAuthz) {
     const cfg = c.authorizers[name];
-    if (cfg && cfg.cache.ttl > 0 && !shared.checkOnly && shared.threadSlot === 0) {
-      // A decision cached without a part the service decides on widens access: /docs/1 allowed → /docs/2 allowed.
-      const keyed = new Set(cfg.cache.key.filter((k) => k.startsWith('header:')).map((k) => k.slice(7).toLowerCase()));
-      const unkeyed = cfg.send.headers.filter((h) => !keyed.has(h.toLowerCase()));
-      if (unkeyed.length || !cfg.cache.key.includes('path')) {
-        log.warn('authorizer decisions are cached without some of what the service is sent; a cached allow is reused for requests that differ only there', {
-          authorizer: name, not_in_cache_key: [...unkeyed.map((h) => `header:${h}`), ...(cfg.cache.key.includes('path') ? [] : ['path'])],
-          fix: `add them to authorizers.${name}.cache.key if the service decides on them`,
-        });
-      }
-    }
+    if (cfg && cfg.allowed_upstream_headers === undefined) warnUndeclared(`authorizers.${name}`, { authorizer: name }, shared);
     if (cfg) authzs.set(name, compileAuthorizer(name, cfg, `authorizers.${name}`, ctx, workerPool(plan, shared), upstreamIndex, routeNames));
   }
 

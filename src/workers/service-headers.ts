@@ -1,27 +1,58 @@
 // Headers a called service (external authn/authz) may add to the upstream
-// request: valid names and values only, never framing, hop-by-hop or the
-// gateway's own identity headers.
+// request: only the names its config declares in `allowed_upstream_headers`
+// (Envoy's rule), with valid names and values, never framing, hop-by-hop or
+// the gateway's own headers. The routes using the service strip every
+// declared name from the client's request (src/server/build.ts), so a value
+// the upstream sees under such a name can only come from the service.
 import { safeHeaderValue } from '../auth/identity.js';
+import { isReservedUpstreamHeader } from '../config/reserved-headers.js';
+import { log } from '../observe/log.js';
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-const FORBIDDEN = /^(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-.*|x-portcullis-.*|x-forwarded-.*)$/;
+/** Distinct undeclared names logged per service, then silence: a service cannot flood the log. */
+const MAX_LOGGED = 64;
+
+/** The names one service may set, and a once-per-name log of the ones it set without being allowed to. */
+export class DeclaredHeaders {
+  private readonly allowed: ReadonlySet<string>;
+  private readonly logged = new Set<string>();
+
+  /** `field` is the config path of the list (authorizers.NAME.allowed_upstream_headers), named in the log. */
+  constructor(names: readonly string[] | undefined, private readonly field: string, private readonly fields: Record<string, unknown>) {
+    this.allowed = new Set((names ?? []).map((n) => n.toLowerCase()));
+  }
+
+  allows(name: string): boolean {
+    if (this.allowed.has(name)) return true;
+    if (this.logged.size < MAX_LOGGED && !this.logged.has(name)) {
+      this.logged.add(name);
+      // The name only: a value may be a credential.
+      log.warn('a called service set an upstream header its config does not allow; the header was not forwarded', {
+        ...this.fields,
+        header: name,
+        fix: `add "${name}" to ${this.field} if the upstream should receive it (clients can then no longer send it on those routes)`,
+        ...(this.logged.size === MAX_LOGGED ? { note: `no further undeclared names from this service are logged` } : {}),
+      });
+    }
+    return false;
+  }
+}
 
 /**
  * `{name: value}` from a service's JSON answer → flat [name, value…] (lower-case
- * names), forbidden names skipped. null when the object is malformed (a
- * non-string value, an invalid name, a value with CR/LF/NUL): garbage.
+ * names) of the declared names, the others skipped. null when the object is
+ * malformed (a non-string value, an invalid name, a value with CR/LF/NUL): garbage.
  */
-export function serviceHeaders(v: unknown): string[] | null {
+export function serviceHeaders(v: unknown, declared: DeclaredHeaders): string[] | null {
   if (v === undefined) return [];
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
   const out: string[] = [];
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     const name = k.toLowerCase();
     if (typeof val !== 'string' || !TOKEN_RE.test(name) || !safeHeaderValue(val)) return null;
-    if (FORBIDDEN.test(name)) continue;
-    // A value travels as bytes: non-ASCII text as its UTF-8 bytes (as forward_claims
-    // values do). Written as latin1, U+010A would otherwise become a bare LF.
-    out.push(name, /[^\x00-\x7f]/.test(val) ? Buffer.from(val, 'utf8').toString('latin1') : val);
+    if (isReservedUpstreamHeader(name) || !declared.allows(name)) continue;
+    // Text as it is: the upstream head writer sends it as UTF-8 bytes.
+    out.push(name, val);
   }
   return out;
 }

@@ -20,6 +20,7 @@ beforeAll(async () => {
     { name: 'dead', match: { path_prefix: '/dead' }, upstream: 'dead' },
     { name: 'short', match: { path_prefix: '/short' }, upstream: 'short', strip_prefix: true },
     { name: 'route-timeout', match: { path_prefix: '/rt' }, upstream: 'lab', strip_prefix: true, timeout: '600ms' },
+    { name: 'chunked', match: { path_prefix: '/big-chunked' }, upstream: 'lab', chunked_uploads: true },
     { name: 'all', match: { path_prefix: '/' }, upstream: 'lab' },
   ], {
     limits: { max_body: '1KiB', max_header_bytes: '8KiB', idle_timeout: '700ms', request_timeout: '1500ms' },

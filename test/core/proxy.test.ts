@@ -26,6 +26,7 @@ beforeAll(async () => {
       name: 'edit', match: { path_prefix: '/edit' }, upstream: 'lab',
       request_headers: { add: { 'x-gateway': 'portcullis', 'x-env': 'test' }, remove: ['cookie', 'x-secret'] },
     },
+    { name: 'chunked', match: { path_regex: '^/chunked' }, upstream: 'lab', chunked_uploads: true },
     { name: 'all', match: { path_prefix: '/' }, upstream: 'lab' },
   ], { limits: { max_body: '300MiB', idle_timeout: '10s', request_timeout: '60s' } }));
 });

@@ -14,6 +14,7 @@ beforeAll(async () => {
   lab = await startLabUpstream();
   gw = await startGateway(gatewayConfig({ lab: lab.url }, [
     { name: 'static', match: { path_prefix: '/static' }, respond: { status: 200, body: 'static' } },
+    { name: 'chunked', match: { path_regex: '^/smuggle/chunk-inner/' }, upstream: 'lab', chunked_uploads: true },
     { name: 'all', match: { path_prefix: '/' }, upstream: 'lab' },
   ]));
   port = gw.ports[0]!;

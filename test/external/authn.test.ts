@@ -48,7 +48,7 @@ describe('external authentication', () => {
     svc.handler = (r) => (r.headers.authorization === 'Token good'
       ? { status: 200, body: { consumer: 'dave', claims: { tier: 'gold', scope: 'a b' }, headers: { 'x-legacy-account': '42' } } }
       : { status: 401 });
-    const s = await settle(build(), { authorization: 'Token good' });
+    const s = await settle(build({ allowed_upstream_headers: ['x-legacy-account'] }), { authorization: 'Token good' });
     expect(s.outcome).toBe(AUTH_OK);
     expect(s.identity).toMatchObject({ authenticator: 'legacy', consumer: 'dave', claims: { sub: 'dave', tier: 'gold' } });
     expect([...s.identity!.scopes]).toEqual(['a', 'b']);

@@ -18,8 +18,8 @@ beforeAll(async () => {
     server: baseServer(),
     upstreams: { app: { targets: [up.url] } },
     authorizers: {
-      geo: { url: svc.url, timeout: '2s', send: { headers: ['x-tenant'] } },
-      cached: { url: svc.url, timeout: '2s', cache: { ttl: '1m', key: ['method', 'route', 'header:x-tenant'] } },
+      geo: { url: svc.url, timeout: '2s', send: { headers: ['x-tenant'] }, allowed_upstream_headers: ['x-tenant-id'] },
+      cached: { url: svc.url, timeout: '2s', cache: { ttl: '1m', key: ['method', 'route', 'header:x-tenant'], unkeyed: ['path', 'query', 'host', 'ip', 'identity'] } },
     },
     routes: [
       { name: 'ping', match: { path: '/ping' }, anonymous: true, respond: { status: 200, body: 'pong' } },

@@ -2,7 +2,8 @@
 // the caller is. The gateway POSTs the `send.headers` (copied as headers and
 // in a JSON body with method, path, query, host and client IP) on the worker
 // pool. Its answer: 200 JSON `{ consumer | sub, claims?, headers? }` → the
-// identity (`headers` go upstream beside forward_claims); 401/403 → refused;
+// identity (`headers` go upstream beside forward_claims, the names declared in
+// allowed_upstream_headers only); 401/403 → refused;
 // anything else, a timeout or no connection → failure_mode: deny → 503
 // (authn_unavailable), allow → no credential here (the next authenticator may
 // accept, else 401) — never forwarded unauthenticated.
@@ -20,7 +21,7 @@ import { ExpiringCache } from '../../workers/expiring-cache.js';
 import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { ServiceCall, serviceRequestHeaders } from '../../workers/service-call.js';
-import { NOT_SENT, serviceHeaders } from '../../workers/service-headers.js';
+import { DeclaredHeaders, NOT_SENT, serviceHeaders } from '../../workers/service-headers.js';
 
 const CACHE_ENTRIES = 100_000;
 const MAX_NEGATIVE_MS = 5_000;
@@ -31,13 +32,13 @@ interface Accepted {
   readonly headers: string[];
 }
 
-function readAnswer(body: string): Accepted | null {
+function readAnswer(body: string, declared: DeclaredHeaders): Accepted | null {
   const o = parseJsonObject(body);
   if (o === null) return null;
   const consumer = typeof o.consumer === 'string' && o.consumer !== '' ? o.consumer : typeof o.sub === 'string' && o.sub !== '' ? o.sub : undefined;
   if (consumer === undefined) return null;
   if (o.claims !== undefined && (o.claims === null || typeof o.claims !== 'object' || Array.isArray(o.claims))) return null;
-  const headers = serviceHeaders(o.headers);
+  const headers = serviceHeaders(o.headers, declared);
   if (headers === null) return null;
   const claims: Record<string, unknown> = { ...((o.claims as Record<string, unknown> | undefined) ?? {}) };
   if (claims.sub === undefined) claims.sub = consumer;
@@ -60,6 +61,7 @@ export function compileExternalAuthn(
   const sendable = send.filter((h) => !NOT_SENT.has(h));
   if (sendable.length === 0) ctx.issue(`${at}.send.headers`, 'name at least one request header that carries the credential, e.g. [authorization]');
   const values: string[] = new Array<string>(sendable.length).fill('');
+  const declared = new DeclaredHeaders(cfg.allowed_upstream_headers, `${at}.allowed_upstream_headers`, { authenticator: name });
   const cache = new ExpiringCache<Identity | Refused>(cfg.cache.ttl > 0 ? CACHE_ENTRIES : 0);
   const { challenge, byReason } = challenges(sendable.includes('authorization') ? 'Bearer' : 'Portcullis', name);
   const stats = { calls: 0, hits: 0, failures: 0 };
@@ -83,7 +85,7 @@ export function compileExternalAuthn(
       cache.set(key, new Refused(R.authn_denied), now + Math.min(cfg.cache.ttl, MAX_NEGATIVE_MS));
       return REJECTED[R.authn_denied]!;
     }
-    const ok = a.status === 200 ? readAnswer(a.body) : null;
+    const ok = a.status === 200 ? readAnswer(a.body, declared) : null;
     if (ok === null) return service.unreadable(a.status);
     const exp = ok.claims.exp;
     const expiresAt = typeof exp === 'number' ? exp * 1000 : Infinity;

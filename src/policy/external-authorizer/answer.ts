@@ -6,7 +6,7 @@ import { R } from '../../reasons.js';
 import { safeHeaderValue } from '../../auth/identity.js';
 import { parseJsonObject } from '../../auth/json-object.js';
 import type { CalloutAnswer } from '../../workers/callout.js';
-import { serviceHeaders } from '../../workers/service-headers.js';
+import { serviceHeaders, type DeclaredHeaders } from '../../workers/service-headers.js';
 
 /** Answer headers passed on to the client with a service's own answer. */
 const PASS = ['content-type', 'www-authenticate', 'retry-after', 'cache-control'];
@@ -14,8 +14,8 @@ const PASS = ['content-type', 'www-authenticate', 'retry-after', 'cache-control'
 export const DROP: AuthzDecision = Object.freeze({ action: AUTHZ_DROP, headers: [], upstream: -1, response: null, reason: R.authz_dropped });
 export const FORWARD_PLAIN: AuthzDecision = Object.freeze({ action: AUTHZ_FORWARD, headers: Object.freeze([]), upstream: -1, response: null, reason: R.ok });
 
-/** Service answer → decision; null when the answer is garbage. */
-export function decide(a: CalloutAnswer & { ok: true }, upstreamIndex: ReadonlyMap<string, number>): AuthzDecision | null {
+/** Service answer → decision (upstream headers: the declared ones only); null when the answer is garbage. */
+export function decide(a: CalloutAnswer & { ok: true }, upstreamIndex: ReadonlyMap<string, number>, declared: DeclaredHeaders): AuthzDecision | null {
   const ctype = a.headers['content-type'] ?? '';
   const isJson = /\bjson\b/i.test(ctype);
   let obj: Record<string, unknown> | null = null;
@@ -30,7 +30,7 @@ export function decide(a: CalloutAnswer & { ok: true }, upstreamIndex: ReadonlyM
   const s = a.status;
   if (s >= 200 && s < 300) {
     if (obj === null) return FORWARD_PLAIN;
-    const headers = serviceHeaders(obj.headers);
+    const headers = serviceHeaders(obj.headers, declared);
     if (headers === null) return null;
     let upstream = -1;
     if (obj.upstream !== undefined) {

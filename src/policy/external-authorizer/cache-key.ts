@@ -1,5 +1,5 @@
-// The decision-cache key of an external authorizer, compiled from
-// `cache.key` once. The route index is always part of the key and each
+// The decision-cache key of an external authorizer, compiled once from the
+// parts key-rule.ts settles on (by default: everything the service is sent). The route index is always part of the key and each
 // authorizer has its own cache, so a cached allow is never reused on another
 // route or by another authorizer (heimdall#3454), whatever `key` says.
 //
@@ -16,13 +16,14 @@ const enum Part {
   Consumer,
   Method,
   Path,
+  Query,
   Ip,
   Host,
   Header,
   Claim,
 }
 
-export const KEY_PART_HELP = 'identity, consumer, method, route, path, ip, host, header:NAME or claim:NAME';
+export const KEY_PART_HELP = 'identity, consumer, method, route, path, query, ip, host, header:NAME or claim:NAME';
 
 export interface CompiledKey {
   /** Whether the key names the identity (then a cached decision never outlives it). */
@@ -78,6 +79,7 @@ export function compileKey(parts: readonly string[], issue: (index: number, msg:
     else if (p === 'method') defs.push({ kind: Part.Method, name: '' });
     else if (p === 'route') { /* always part of the key */ }
     else if (p === 'path') defs.push({ kind: Part.Path, name: '' });
+    else if (p === 'query') defs.push({ kind: Part.Query, name: '' });
     else if (p === 'ip') defs.push({ kind: Part.Ip, name: '' });
     else if (p === 'host') defs.push({ kind: Part.Host, name: '' });
     else if (p.startsWith('header:') && p.length > 7) defs.push({ kind: Part.Header, name: p.slice(7).toLowerCase() });
@@ -104,6 +106,7 @@ export function compileKey(parts: readonly string[], issue: (index: number, msg:
           case Part.Consumer: v = id === null ? '-' : consumerDigest(id); break;
           case Part.Method: v = view.method; break;
           case Part.Path: v = view.path; break;
+          case Part.Query: v = view.query; break;
           case Part.Ip: v = view.clientIp; break;
           case Part.Host: v = view.host; break;
           case Part.Header: v = view.header(names[i]!); break;

@@ -4,11 +4,8 @@
 // time, with the configured deadline. A service that cannot answer is
 // failure_mode (deny by default: 503, never forwarded); a full pool queue is
 // always 503.
-//
-// The request to the service: POST url, JSON body
-//   { route, method, path, query, host, ip, headers: {NAME: value…}, identity: {authenticator, consumer, claims} | null }
-// with the `send.headers` also copied as request headers and
-// x-forwarded-method / -uri / -host / -for set.
+// What the service is sent: sent-inputs.ts; the cache key: key-rule.ts; the
+// upstream headers it may set: allowed_upstream_headers (service-headers.ts).
 import type { AuthzDecision, ExternalAuthorizer, RequestView } from '../../contracts.js';
 import { AUTHZ_RESPOND } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
@@ -16,13 +13,14 @@ import type { AuthorizerConfig } from '../../config/schema.js';
 import { R, REASON_BODY } from '../../reasons.js';
 import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
-import { ServiceCall, serviceRequestHeaders } from '../../workers/service-call.js';
-import { NOT_SENT } from '../../workers/service-headers.js';
-import { compileKey } from './cache-key.js';
+import { ServiceCall } from '../../workers/service-call.js';
+import { DeclaredHeaders } from '../../workers/service-headers.js';
+import { compileKey, type CompiledKey } from './cache-key.js';
 import { DecisionCache } from './decision-cache.js';
 import { decide, FORWARD_PLAIN } from './answer.js';
+import { keyParts } from './key-rule.js';
+import { compileCall } from './sent-inputs.js';
 
-const MAX_ANSWER = 64 * 1024;
 const JSON_HEADERS = Object.freeze(['content-type', 'application/json', 'cache-control', 'no-store']);
 
 function failure(reason: number, extra: readonly string[] = []): AuthzDecision {
@@ -55,12 +53,17 @@ export function compileAuthorizer(
 ): ExternalAuthorizer & { readonly stats: AuthorizerStats } {
   // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
   void pool.start();
-  const key = compileKey(cfg.cache.key, (i, msg) => ctx.issue(`${at}.cache.key[${i}]`, msg));
-  const cache = cfg.cache.ttl > 0 && key !== null && cfg.cache.max_entries > 0 ? new DecisionCache(cfg.cache.max_entries) : null;
+  const keyIssue = (i: number, msg: string) => ctx.issue(`${at}.cache.key[${i}]`, msg);
+  // A configured key's part names are checked even without a cache; what it must cover only with one.
+  const configured = cfg.cache.key !== undefined ? compileKey(cfg.cache.key, keyIssue) : null;
+  const names = cfg.cache.ttl > 0 && cfg.cache.max_entries > 0 ? keyParts(cfg, (p, msg) => ctx.issue(`${at}.${p}`, msg)) : null;
+  const key: CompiledKey | null = names === null ? null : cfg.cache.key !== undefined ? configured : compileKey(names, keyIssue);
+  const cache = key !== null ? new DecisionCache(cfg.cache.max_entries) : null;
   /** This request's key parts, reused (the hot path builds no key string). */
   const parts: string[] = new Array<string>(key?.size ?? 0).fill('');
   const ttl = cfg.cache.ttl;
-  const sendHeaders = cfg.send.headers.map((h) => h.toLowerCase()).filter((h) => !NOT_SENT.has(h));
+  const request = compileCall(cfg, routeNames);
+  const declared = new DeclaredHeaders(cfg.allowed_upstream_headers, `${at}.allowed_upstream_headers`, { authorizer: name });
   const stats: AuthorizerStats = { hits: 0, misses: 0, calls: 0, failures: 0 };
   const service = new ServiceCall<AuthzDecision>({
     pool,
@@ -74,23 +77,6 @@ export function compileAuthorizer(
     stats,
   });
 
-  function request(view: RequestView): CalloutRequest {
-    const sent: Record<string, string> = {};
-    const headers = serviceRequestHeaders(view, sendHeaders, sendHeaders.map((h) => view.header(h)), sent);
-    const id = view.identity;
-    const body = JSON.stringify({
-      route: routeNames[view.routeIndex] ?? String(view.routeIndex),
-      method: view.method,
-      path: view.path,
-      query: view.query,
-      host: view.host,
-      ip: view.clientIp,
-      headers: sent,
-      identity: cfg.send.identity && id !== null ? { authenticator: id.authenticator, consumer: id.consumer, claims: id.claims } : null,
-    });
-    return { url: cfg.url, method: 'POST', headers, body, maxBody: MAX_ANSWER };
-  }
-
   interface Slot {
     readonly hash: number;
     readonly route: number;
@@ -100,7 +86,7 @@ export function compileAuthorizer(
   async function ask(req: CalloutRequest, slot: Slot | null, identityUntil: number): Promise<AuthzDecision> {
     const a = await service.call(req);
     if (!a.ok) return service.noAnswer(a);
-    const d = decide(a, upstreamIndex);
+    const d = decide(a, upstreamIndex, declared);
     if (d === null) return service.unreadable(a.status);
     // A service's 5xx is passed on but not remembered: it says nothing about the request.
     if (slot !== null && cache !== null && a.status < 500) cache.set(slot.hash, slot.route, slot.parts, d, Math.min(Date.now() + ttl, identityUntil));

@@ -23,7 +23,7 @@ export interface UpstreamHandler {
 export interface UpstreamRequest {
   readonly method: string;
   readonly path: string;
-  /** Flat [name, value, …], lower-case names, values already validated. */
+  /** Flat [name, value, …]: byte strings (one char per byte) from prepareUpstreamHead. */
   readonly headers: readonly string[];
   readonly body: Readable | null;
 }
