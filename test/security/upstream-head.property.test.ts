@@ -36,7 +36,7 @@ import { LISTEN, rawRequest, type RawResponse } from '../core/util.js';
 const SEED = Number(process.env.PORTCULLIS_FUZZ_SEED ?? 913_2026);
 const RUNS = Math.max(5, Math.ceil(Number(process.env.PORTCULLIS_FUZZ_RUNS ?? 160) / 4));
 /** Each property stops by itself after this long (count AND time bound); a failure found is still reported. */
-const TIME_LIMIT_MS = Number(process.env.PORTCULLIS_FUZZ_TIME_MS ?? 2500);
+const TIME_LIMIT_MS = Number(process.env.PORTCULLIS_FUZZ_TIME_MS ?? 1200);
 const SECRET = 'upstream-head-property-secret-0123456789abcdef';
 const KEY = new TextEncoder().encode(SECRET);
 
