@@ -26,8 +26,10 @@
 // Every request in a case carries the case id, so the upstream's record is
 // attributed to cases without relying on order or timing.
 //
-// Seed: PORTCULLIS_FUZZ_SEED (default below); mutation count:
-// PORTCULLIS_FUZZ_RUNS (default 160 in CI, 160 locally; raise it for longer runs).
+// Seed: PORTCULLIS_FUZZ_SEED (default below) picks the mutations; PORTCULLIS_FUZZ_RUNS
+// is their number (default 160, about 12 s on a 2-core machine; raise it for longer
+// local runs). A failure prints every failing case with the bytes sent, what the
+// strict reader and the gateway each made of them, and the seed.
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
