@@ -42,12 +42,19 @@ class RequestBody extends Readable {
   }
 }
 
+/** A closeAfter response body up to this size is sent with one end() that also closes the connection. */
+const CLOSE_HOLD = 256 * 1024;
+
 const ACCESS_CONTROL = Buffer.from('access-control-', 'latin1');
 /** A raw header name starting with access-control- (any case). */
 function isAccessControl(name: Buffer): boolean {
   if (name.length <= ACCESS_CONTROL.length) return false;
   for (let i = 0; i < ACCESS_CONTROL.length; i++) if ((name[i]! | 0x20) !== ACCESS_CONTROL[i]) return false;
   return true;
+}
+
+function rejectSoon(ex: Exchange, reasonId: number): void {
+  ex.reject(reasonId);
 }
 
 export class Exchange implements UpstreamHandler {
@@ -72,11 +79,15 @@ export class Exchange implements UpstreamHandler {
   responseHeaders: readonly string[] = EMPTY;
   /**
    * Close the client connection with the answer: the request's framing is not
-   * trusted to end where uWS thinks (chunked bodies, refused framing). Relayed
-   * responses then go out with chunked framing, the only uWS write that can
-   * also close (tryEnd cannot).
+   * trusted to end where uWS thinks (chunked bodies, refused framing). uWS
+   * closes it after an answer without a relayed body (end with
+   * closeConnection); a relayed body carries `Connection: close`, written
+   * with the head — uWS would write its own after body bytes, into the body.
    */
   closeAfter = false;
+  /** closeAfter: the relayed body held back (up to CLOSE_HOLD bytes) so that one end(body, true) can close. */
+  private closeHold: Buffer[] | null = null;
+  private closeHeld = 0;
 
   // request body
   readonly expectBody: boolean;
@@ -287,7 +298,14 @@ export class Exchange implements UpstreamHandler {
   forward(group: UpstreamGroup, path: string, method: string, headers: string[], contentLength: number): void {
     if (this.done) return;
     const unsafe = prepareUpstreamHead(method, path, headers);
-    if (unsafe !== 0) return this.reject(unsafe);
+    if (unsafe !== 0) {
+      // Answered on the next turn and closed, like every refusal of what the
+      // client sent: forward() may run inside the uWS handler, and uWS would
+      // serve a pipelined request parsed after a synchronous answer.
+      this.closeAfter = true;
+      setImmediate(rejectSoon, this, unsafe);
+      return;
+    }
     this.group = group;
     this.upstreamIndex = group.index;
     let body: RequestBody | null = null;
@@ -332,7 +350,8 @@ export class Exchange implements UpstreamHandler {
     return true;
   }
 
-  private writeHead(): void {
+  /** `advisoryClose`: a closeAfter body will be streamed, so `Connection: close` is written here. */
+  private writeHead(advisoryClose = this.closeAfter): void {
     const res = this.res;
     this.started = true;
     this.unpause();
@@ -353,6 +372,8 @@ export class Exchange implements UpstreamHandler {
     for (let i = 0; i + 1 < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
     for (let i = 0; i + 1 < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
     const s = this.corkStatus;
+    const bodiless = this.head || s === 204 || s === 304 || total === 0;
+    if (advisoryClose && !bodiless) res.writeHeader('connection', 'close');
     if (this.head || s === 204 || s === 304) {
       // No body follows; report the upstream's length for HEAD.
       res.endWithoutBody(this.head && total >= 0 ? total : undefined, this.closeAfter);
@@ -364,12 +385,13 @@ export class Exchange implements UpstreamHandler {
       this.finishResponse();
       return;
     }
-    this.totalSize = this.closeAfter ? -1 : total;
+    this.totalSize = total;
   }
 
 
   onData(chunk: Buffer): boolean {
     if (this.done) return false;
+    if (this.closeAfter && this.holdForClose(chunk)) return true;
     this.cork1 = chunk;
     this.corkOp = OP_CHUNK;
     this.res.cork(this.corked);
@@ -426,8 +448,44 @@ export class Exchange implements UpstreamHandler {
     return true;
   };
 
+  /**
+   * closeAfter: keeps the body (copied) while it fits CLOSE_HOLD; past that,
+   * the head (with Connection: close) and what was held go out and the rest
+   * streams. Returns true when the chunk was held.
+   */
+  private holdForClose(chunk: Buffer): boolean {
+    if (this.closeHold === null && this.corkHeaders === null) return false; // already streaming
+    if (this.closeHeld + chunk.length <= CLOSE_HOLD) {
+      (this.closeHold ??= []).push(Buffer.from(chunk));
+      this.closeHeld += chunk.length;
+      return true;
+    }
+    const held = this.closeHold;
+    this.closeHold = null;
+    if (held !== null) { held.push(chunk); chunk = Buffer.concat(held); }
+    this.cork1 = chunk;
+    this.corkOp = OP_CHUNK;
+    this.res.cork(this.corked);
+    return true;
+  }
+
+  /** closeAfter: the whole (held) response in one end() that closes the connection. */
+  private readonly endHeldAndClose = (): void => {
+    this.writeHead(false);
+    if (this.done) return;
+    const body = this.closeHold === null ? Buffer.alloc(0) : Buffer.concat(this.closeHold);
+    this.closeHold = null;
+    this.bytesOut += body.length;
+    this.res.end(body, true);
+    this.finishResponse();
+  };
+
   onComplete(): void {
     if (this.done) return;
+    if (this.closeAfter && this.corkHeaders !== null) {
+      this.res.cork(this.endHeldAndClose);
+      return;
+    }
     if (this.corkHeaders !== null || this.totalSize < 0) {
       // Head not written yet (no body came) and/or a chunked response to end.
       this.corkOp = OP_END;
@@ -439,7 +497,7 @@ export class Exchange implements UpstreamHandler {
   }
 
   private endChunked(): void {
-    if (this.closeAfter) this.res.end('', true); else this.res.end();
+    this.res.end();
     this.finishResponse();
   }
 

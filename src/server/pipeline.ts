@@ -129,7 +129,7 @@ export class Pipeline implements ExchangeHost {
       return this.rejectDeferred(res, req, v, R.bad_method, EMPTY, t0);
     }
     const path = rt.normalize(req.getUrl());
-    if (path === null) { v.path = req.getUrl(); return this.rejectNow(res, v, R.bad_path, EMPTY, t0); }
+    if (path === null) { v.path = req.getUrl(); return this.rejectDeferred(res, req, v, R.bad_path, EMPTY, t0); }
     v.path = path;
     if (this.draining) return this.rejectNow(res, v, R.shutting_down, EMPTY, t0);
     if (cl !== '' && Number(cl) > rt.maxBody) return this.rejectNow(res, v, R.body_too_large, EMPTY, t0);

@@ -62,6 +62,8 @@ CLOSE_AFTER[R.bad_header] = 1;
 CLOSE_AFTER[R.bad_request] = 1;
 CLOSE_AFTER[R.bad_method] = 1;
 CLOSE_AFTER[R.length_required] = 1;
+CLOSE_AFTER[R.bad_path] = 1;
+CLOSE_AFTER[R.unsafe_header_value] = 1;
 const NO_HEADERS: readonly string[] = [];
 
 /** 429 bodies naming the limit, by limit name: built when a plan is compiled, never per request. */

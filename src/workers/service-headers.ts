@@ -4,7 +4,6 @@
 // the gateway's own headers. The routes using the service strip every
 // declared name from the client's request (src/server/build.ts), so a value
 // the upstream sees under such a name can only come from the service.
-import { safeHeaderValue } from '../auth/identity.js';
 import { isReservedUpstreamHeader } from '../config/reserved-headers.js';
 import { log } from '../observe/log.js';
 
@@ -49,9 +48,10 @@ export function serviceHeaders(v: unknown, declared: DeclaredHeaders): string[] 
   const out: string[] = [];
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     const name = k.toLowerCase();
-    if (typeof val !== 'string' || !TOKEN_RE.test(name) || !safeHeaderValue(val)) return null;
+    if (typeof val !== 'string' || !TOKEN_RE.test(name)) return null;
     if (isReservedUpstreamHeader(name) || !declared.allows(name)) continue;
-    // Text as it is: the upstream head writer sends it as UTF-8 bytes.
+    // Text as it is: the upstream head gate (src/proxy/upstream-head.ts) sends it
+    // as UTF-8 bytes, or refuses the request (unsafe_header_value) on controls.
     out.push(name, val);
   }
   return out;

@@ -136,7 +136,8 @@ describe('external authorizer failures', () => {
       () => 'garbage',
       () => ({ status: 200, body: '{"headers": ', headers: { 'content-type': 'application/json' } }),
       () => ({ status: 200, body: { upstream: 'nowhere' } }),
-      () => ({ status: 200, body: { headers: { 'x-bad': 'a\r\nInjected: 1' } } }),
+      // A header value with controls is not garbage here: the upstream head gate refuses
+      // the request (400 unsafe_header_value, test/security/upstream-head.property.test.ts).
       () => ({ status: 302 }),
     ];
     for (const g of garbage) {
