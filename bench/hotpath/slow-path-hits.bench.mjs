@@ -87,7 +87,7 @@ const d0 = await authz.authorize(authzView);
 if (typeof authz.authorize(authzView).then === 'function') throw new Error('authz decision not cached');
 
 await suite('Slow-path stages on a cache hit', {
-  note: 'OIDC cookie found in a 3-cookie header; authz key: the default, everything sent (method, path, query, host, ip, identity)',
+  note: 'OIDC cookie found in a 3-cookie header; authz key: the default, everything sent (method, path, query, host, ip, identity); external authn key: the default (method, path, query, host, ip, header:authorization)',
   baseline: { name: 'JWT verified-token cache hit', fn: () => { jwtView.identity = null; return jwtA.authenticate(jwtView); }, check: (v) => v === AUTH_OK },
   cases: [
     { name: 'OIDC session cookie hit', fn: () => { oidcView.identity = null; return oidcA.authenticate(oidcView); }, check: (v) => v === AUTH_OK && oidcView.identity !== null, target: { label: '0 B/op', maxBytes: 0 } },
