@@ -73,7 +73,7 @@ export function compileExternalAuthn(
   let names = keyParts({ sent, key: undefined, unkeyed: caching ? cfg.cache.unkeyed : [], who: 'authenticator' }, (p, msg) => ctx.issue(`${at}.${p}`, msg));
   if (names !== null && sendable.length > 0 && !names.some((p) => p.startsWith('header:'))) {
     // The answer is about the credential: keyed on none of it, one caller's identity would be handed to every other.
-    ctx.issue(`${at}.cache.unkeyed`, `leaves every sent header (${sendable.map((h) => `header:${h}`).join(', ')}) out of the key: the identity the service gave for one credential would be reused for another; keep the header that carries the credential keyed`);
+    ctx.issue(`${at}.cache.unkeyed`, `leaves every sent header (${sendable.map((h) => `header:${h}`).join(', ')}) out of the key: the identity the service gave for one credential would be reused for another; keep the header that carries the credential keyed (remove it from cache.unkeyed)`);
     names = null;
   }
   // On a config error the plan is refused; the object built here is never used.
