@@ -10,6 +10,7 @@ import { compileOidc } from '../../dist/auth/oidc/index.js';
 import { deriveKey, seal } from '../../dist/auth/oidc/jwe.js';
 import { compileIntrospection } from '../../dist/auth/introspection/index.js';
 import { compileAuthorizer } from '../../dist/policy/external-authorizer/index.js';
+import { compileExternalAuthn } from '../../dist/auth/external/index.js';
 import { findCookie } from '../../dist/auth/cookie-header.js';
 import { createWorkerPool } from '../../dist/workers/pool.js';
 import { suite } from './lib.mjs';
@@ -40,6 +41,8 @@ const plan = validateConfig({
     // The issuer is never contacted: the session cookie is sealed here and discovery may fail.
     sso: { type: 'oidc', issuer: 'http://127.0.0.1:1', client_id: 'c', public_url: 'https://app.test', session: { secret: SECRET }, forward_claims: { sub: 'x-user-id' }, timeout: '100ms' },
     intro: { type: 'introspection', endpoint: `${svcUrl}/introspect`, client_id: 'gw', client_secret: 's', forward_claims: { sub: 'x-user-id' } },
+    // The default cache key: everything the service is sent (method, path, query, host, ip, the sent headers).
+    ext: { type: 'external', url: `${svcUrl}/authn`, send: { headers: ['authorization'] }, cache: { ttl: '1h' }, forward_claims: { sub: 'x-user-id' }, allowed_upstream_headers: [] },
   },
   authorizers: { geo: { url: `${svcUrl}/authz`, cache: { ttl: '1h' } } },
   routes: [{ name: 'r', match: { path_prefix: '/' }, authenticate: ['rs'], upstream: 'u' }],
@@ -51,6 +54,7 @@ const a = plan.config.authenticators;
 const jwtA = compileJwt('rs', a.rs, 'authenticators.rs', ctx);
 const oidcA = compileOidc('sso', a.sso, 'authenticators.sso', ctx, pool);
 const introA = compileIntrospection('intro', a.intro, 'authenticators.intro', ctx, pool);
+const extA = compileExternalAuthn('ext', a.ext, 'authenticators.ext', ctx, pool);
 const authz = compileAuthorizer('geo', plan.config.authorizers.geo, 'authorizers.geo', ctx, pool, new Map([['u', 0]]));
 if (issues.length) throw new Error(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
 
@@ -75,23 +79,27 @@ const AUTH_OK = jwtA.authenticate(jwtView);
 if (oidcA.authenticate(oidcView) !== AUTH_OK) throw new Error('OIDC session did not open');
 const warm = introA.authenticate(introView);
 if ((await warm).outcome !== AUTH_OK) throw new Error('introspection did not warm');
+const extView = view({ authorization: `Bearer ${opaque}` });
+if ((await extA.authenticate(extView)).outcome !== AUTH_OK) throw new Error('external authn did not warm');
 const authzView = view({});
 authzView.identity = jwtView.identity;
 const d0 = await authz.authorize(authzView);
 if (typeof authz.authorize(authzView).then === 'function') throw new Error('authz decision not cached');
 
 await suite('Slow-path stages on a cache hit', {
-  note: 'OIDC cookie found in a 3-cookie header; authz key: the default, everything sent (method, path, query, host, ip, identity)',
+  note: 'OIDC cookie found in a 3-cookie header; authz key: the default, everything sent (method, path, query, host, ip, identity); external authn key: the default (method, path, query, host, ip, header:authorization)',
   baseline: { name: 'JWT verified-token cache hit', fn: () => { jwtView.identity = null; return jwtA.authenticate(jwtView); }, check: (v) => v === AUTH_OK },
   cases: [
     { name: 'OIDC session cookie hit', fn: () => { oidcView.identity = null; return oidcA.authenticate(oidcView); }, check: (v) => v === AUTH_OK && oidcView.identity !== null, target: { label: '0 B/op', maxBytes: 0 } },
     { name: 'introspection cache hit (sha256 of token)', fn: () => { introView.identity = null; return introA.authenticate(introView); }, check: (v) => v === AUTH_OK },
+    { name: 'external authn cache hit', fn: () => { extView.identity = null; return extA.authenticate(extView); }, check: (v) => v === AUTH_OK && extView.identity !== null },
     { name: 'JWT hit + warm external authz decision', fn: () => { jwtView.identity = null; jwtA.authenticate(jwtView); authzView.identity = jwtView.identity; return authz.authorize(authzView); }, check: (v) => v === d0 },
   ],
 });
 
 oidcA.close();
 introA.close();
+extA.close();
 authz.close?.();
 jwtA.close?.();
 await pool.close();

@@ -263,8 +263,16 @@ const externalAuthnSchema = obj({
   url: httpUrl,
   timeout: duration().prefault('200ms'),
   failure_mode: z.enum(['deny', 'allow']).default('deny'),
-  send: obj({ headers: z.array(z.string()).default(['authorization']) }).prefault({}),
-  cache: obj({ ttl: duration().prefault('0ms') }).prefault({}),
+  send: obj({
+    headers: z.array(z.string()).default(['authorization']),
+    request: z.boolean().default(true).meta({ description: 'send the request line: JSON `method`, `path`, `query`, `host` and x-forwarded-method / -uri / -host' }),
+    ip: z.boolean().default(true).meta({ description: 'send the client address (JSON `ip`, X-Forwarded-For)' }),
+  }).prefault({}),
+  cache: obj({
+    ttl: duration().prefault('0ms'),
+    unkeyed: z.array(z.string()).default([])
+      .meta({ description: 'inputs the service is sent but never decides on, left out of the answer cache key on purpose (e.g. [path, query]); the key is every input sent (method, path, query, host, ip, header:NAME for each send.headers) minus these' }),
+  }).prefault({}),
   forward_claims: z.record(z.string(), headerName).default({}),
   allowed_upstream_headers: allowedUpstreamHeaders,
 });

@@ -135,6 +135,8 @@ function decidingHeaders(c: Plan['config']): string[] {
   for (const a of Object.values(c.authenticators)) {
     const from = (a as { from?: { header?: string } }).from;
     if (from?.header) out.push(from.header);
+    // An external authenticator judged one value; the upstream would see both.
+    if (a.type === 'external') out.push(...a.send.headers);
   }
   for (const z of Object.values(c.authorizers)) {
     // What the service is sent is what it decides on (and, by default, the cache key).

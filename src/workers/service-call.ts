@@ -82,20 +82,31 @@ export class ServiceCall<R> {
   }
 }
 
+const SEND_ALL = Object.freeze({ request: true, ip: true });
+
 /**
  * The headers sent to a service that judges a client request: JSON content
- * type, the request line as x-forwarded-method / -uri / -host / -for, and the
- * configured request headers (`names[i]` with value `values[i]`, '' = absent).
- * Those sent are also written to `sent` (the JSON body's `headers`).
+ * type, the request line as x-forwarded-method / -uri / -host (when
+ * `what.request`) and the client address as x-forwarded-for (when `what.ip`),
+ * and the configured request headers (`names[i]` with value `values[i]`, '' =
+ * absent). Those sent are also written to `sent` (the JSON body's `headers`).
+ * A header the service is not sent must not reach it by another way: its
+ * answers are cached on what it is sent (src/workers/key-rule.ts).
  */
-export function serviceRequestHeaders(view: RequestView, names: readonly string[], values: readonly string[], sent: Record<string, string>): Record<string, string> {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'x-forwarded-method': view.method,
-    'x-forwarded-uri': view.query === '' ? view.path : `${view.path}?${view.query}`,
-    'x-forwarded-host': view.host,
-    'x-forwarded-for': view.clientIp,
-  };
+export function serviceRequestHeaders(
+  view: RequestView,
+  names: readonly string[],
+  values: readonly string[],
+  sent: Record<string, string>,
+  what: { readonly request: boolean; readonly ip: boolean } = SEND_ALL,
+): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (what.request) {
+    headers['x-forwarded-method'] = view.method;
+    headers['x-forwarded-uri'] = view.query === '' ? view.path : `${view.path}?${view.query}`;
+    headers['x-forwarded-host'] = view.host;
+  }
+  if (what.ip) headers['x-forwarded-for'] = view.clientIp;
   for (let i = 0; i < names.length; i++) if (values[i] !== '') headers[names[i]!] = sent[names[i]!] = values[i]!;
   return headers;
 }

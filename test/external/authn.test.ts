@@ -68,7 +68,7 @@ describe('external authentication', () => {
     expect(svc.seen).toHaveLength(0);
   });
 
-  it('caches answers for cache.ttl by the sent header values', async () => {
+  it('caches answers for cache.ttl, keyed on what is sent (here: the same request but the header value)', async () => {
     svc.handler = () => ({ status: 200, body: { sub: 'erin' } });
     const a = build({ cache: { ttl: '30s' } });
     expect((await settle(a, { authorization: 'Token e' })).sync).toBe(false);

@@ -66,6 +66,36 @@ describe('check: the decision-cache key covers what the authorizer is sent', () 
   });
 });
 
+const legacy = (cfg: object) => ({
+  authenticators: { legacy: { type: 'external', url: 'http://127.0.0.1:7000/authn', allowed_upstream_headers: [], ...cfg } },
+  route: { authenticate: ['legacy'] },
+});
+
+describe('check: the external authenticator\'s answer cache keys on what it is sent', () => {
+  it('accepts the default key and unkeyed inputs it is sent', async () => {
+    expect((await check(config(legacy({ cache: { ttl: '30s' } })))).code).toBe(0);
+    const r = await check(config(legacy({ send: { headers: ['authorization', 'X-Request-Id'] }, cache: { ttl: '30s', unkeyed: ['path', 'query', 'host', 'ip', 'header:x-request-id'] } })));
+    expect(r.out).not.toContain('problem');
+    expect(r.code).toBe(0);
+  });
+
+  it('refuses an unkeyed entry the authenticator is not sent, naming the field, what is sent and the fix', async () => {
+    const r = await check(config(legacy({ send: { headers: ['authorization'], request: false }, cache: { ttl: '30s', unkeyed: ['ip', 'path', 'header:x-nope'] } })));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('authenticators.legacy.cache.unkeyed[1]: "path" is not an input this authenticator is sent, so there is nothing to leave out of the key; it is sent: ip, header:authorization; remove it');
+    expect(r.out).toContain('authenticators.legacy.cache.unkeyed[2]: "header:x-nope" is not an input this authenticator is sent');
+    expect(r.out).not.toContain('unkeyed[0]');
+    const noIp = await check(config(legacy({ send: { ip: false }, cache: { ttl: '30s', unkeyed: ['ip'] } })));
+    expect(noIp.out).toContain('authenticators.legacy.cache.unkeyed[0]: "ip" is not an input this authenticator is sent');
+  });
+
+  it('refuses a key that leaves every sent header out: one credential\'s identity would be served for another', async () => {
+    const r = await check(config(legacy({ send: { headers: ['Authorization'] }, cache: { ttl: '30s', unkeyed: ['header:authorization'] } })));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('authenticators.legacy.cache.unkeyed: leaves every sent header (header:authorization) out of the key');
+  });
+});
+
 describe('check: declared upstream headers have one owner and are never the gateway\'s own', () => {
   it('refuses an authorizer header that is also a forward_claims header on a route using both', async () => {
     const r = await check(config(authz({ allowed_upstream_headers: ['x-role', 'X-User-Id'] })));

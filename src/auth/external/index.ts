@@ -7,9 +7,11 @@
 // anything else, a timeout or no connection → failure_mode: deny → 503
 // (authn_unavailable), allow → no credential here (the next authenticator may
 // accept, else 401) — never forwarded unauthenticated.
-// Answers are cached for `cache.ttl` (refusals at most 5 s) by the SHA-256 of
-// the sent header values; concurrent requests with the same values make one call.
-import { sha256url } from '../../workers/digest.js';
+// Answers are cached for `cache.ttl` (refusals at most 5 s), keyed on every
+// input the service is sent (sent-inputs.ts) minus `cache.unkeyed`, by the
+// shared rule of src/workers/key-rule.ts: an identity the service gave
+// because of the path, query, host or client address is never reused for
+// another. Concurrent requests with the same key make one call.
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { ExternalAuthnConfig } from '../../config/schema.js';
@@ -17,11 +19,14 @@ import { R } from '../../reasons.js';
 import { makeIdentity } from '../identity.js';
 import { parseJsonObject } from '../json-object.js';
 import { ABSENT, challenges, REJECTED, Refused } from '../slow-results.js';
-import { ExpiringCache } from '../../workers/expiring-cache.js';
 import type { CalloutRequest } from '../../workers/callout.js';
+import { keyParts } from '../../workers/key-rule.js';
+import { PartsCache } from '../../workers/parts-cache.js';
 import type { WorkerPool } from '../../workers/pool.js';
-import { ServiceCall, serviceRequestHeaders } from '../../workers/service-call.js';
+import { compileKey } from '../../workers/request-key.js';
+import { ServiceCall } from '../../workers/service-call.js';
 import { DeclaredHeaders, NOT_SENT, serviceHeaders } from '../../workers/service-headers.js';
+import { compileCall, sentHeaderNames, sentInputs } from './sent-inputs.js';
 
 const CACHE_ENTRIES = 100_000;
 const MAX_NEGATIVE_MS = 5_000;
@@ -54,15 +59,29 @@ export function compileExternalAuthn(
 ): Authenticator & { readonly stats: { calls: number; hits: number; failures: number }; hasCredential(view: RequestView): boolean } {
   // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
   void pool.start();
-  const send = cfg.send.headers.map((h) => h.toLowerCase());
-  send.forEach((h, i) => {
-    if (NOT_SENT.has(h)) ctx.issue(`${at}.send.headers[${i}]`, `"${h}" is a connection header and is never sent; remove it`);
+  cfg.send.headers.forEach((h, i) => {
+    if (NOT_SENT.has(h.toLowerCase())) ctx.issue(`${at}.send.headers[${i}]`, `"${h}" is a connection header and is never sent; remove it`);
   });
-  const sendable = send.filter((h) => !NOT_SENT.has(h));
+  const sendable = sentHeaderNames(cfg);
   if (sendable.length === 0) ctx.issue(`${at}.send.headers`, 'name at least one request header that carries the credential, e.g. [authorization]');
   const values: string[] = new Array<string>(sendable.length).fill('');
   const declared = new DeclaredHeaders(cfg.allowed_upstream_headers, `${at}.allowed_upstream_headers`, { authenticator: name });
-  const cache = new ExpiringCache<Identity | Refused>(cfg.cache.ttl > 0 ? CACHE_ENTRIES : 0);
+  const caching = cfg.cache.ttl > 0;
+  // The key of the cache and of the single flight: everything sent, minus
+  // cache.unkeyed (which only means something with a cache, as for authorizers).
+  const sent = sentInputs(cfg);
+  let names = keyParts({ sent, key: undefined, unkeyed: caching ? cfg.cache.unkeyed : [], who: 'authenticator' }, (p, msg) => ctx.issue(`${at}.${p}`, msg));
+  if (names !== null && sendable.length > 0 && !names.some((p) => p.startsWith('header:'))) {
+    // The answer is about the credential: keyed on none of it, one caller's identity would be handed to every other.
+    ctx.issue(`${at}.cache.unkeyed`, `leaves every sent header (${sendable.map((h) => `header:${h}`).join(', ')}) out of the key: the identity the service gave for one credential would be reused for another; keep the header that carries the credential keyed (remove it from cache.unkeyed)`);
+    names = null;
+  }
+  // On a config error the plan is refused; the object built here is never used.
+  const key = compileKey(names ?? sent, (_i, msg) => ctx.issue(`${at}.cache.unkeyed`, msg), false)!;
+  const cache = caching ? new PartsCache<Identity | Refused>(CACHE_ENTRIES) : null;
+  /** This request's key parts, reused (a hit builds no key string, no JSON, no digest). */
+  const parts: string[] = new Array<string>(key.size).fill('');
+  const request = compileCall(cfg);
   const { challenge, byReason } = challenges(sendable.includes('authorization') ? 'Bearer' : 'Portcullis', name);
   const stats = { calls: 0, hits: 0, failures: 0 };
   const service = new ServiceCall<AuthResult>({
@@ -77,12 +96,17 @@ export function compileExternalAuthn(
     stats,
   });
 
-  async function ask(req: CalloutRequest, key: string): Promise<AuthResult> {
+  interface Slot {
+    readonly hash: number;
+    readonly parts: readonly string[];
+  }
+
+  async function ask(req: CalloutRequest, slot: Slot | null): Promise<AuthResult> {
     const a = await service.call(req);
     if (!a.ok) return service.noAnswer(a);
     const now = Date.now();
     if (a.status === 401 || a.status === 403) {
-      cache.set(key, new Refused(R.authn_denied), now + Math.min(cfg.cache.ttl, MAX_NEGATIVE_MS));
+      if (cache !== null && slot !== null) cache.set(slot.hash, 0, slot.parts, new Refused(R.authn_denied), now + Math.min(cfg.cache.ttl, MAX_NEGATIVE_MS));
       return REJECTED[R.authn_denied]!;
     }
     const ok = a.status === 200 ? readAnswer(a.body, declared) : null;
@@ -92,7 +116,7 @@ export function compileExternalAuthn(
     if (expiresAt <= now) return REJECTED[R.token_expired]!;
     let id = makeIdentity(name, ok.consumer, ok.claims, cfg.forward_claims, expiresAt);
     if (ok.headers.length > 0) id = Object.freeze({ ...id, forwardHeaders: Object.freeze([...id.forwardHeaders, ...ok.headers]) });
-    cache.set(key, id, Math.min(now + cfg.cache.ttl, expiresAt));
+    if (cache !== null && slot !== null) cache.set(slot.hash, 0, slot.parts, id, Math.min(now + cfg.cache.ttl, expiresAt));
     return { outcome: AUTH_OK, identity: id, reason: R.ok };
   }
 
@@ -108,23 +132,26 @@ export function compileExternalAuthn(
         if (v !== '') any = true;
       }
       if (!any) return AUTH_ABSENT;
-      const key = sha256url(JSON.stringify(values));
-      const hit = cache.get(key, Date.now());
-      if (hit !== undefined) {
-        stats.hits++;
-        if (hit instanceof Refused) {
-          view.reason = hit.reason;
-          return AUTH_REJECT;
+      const hash = key.fill(view, parts);
+      if (cache !== null) {
+        // Tag 0: the route is not sent, so it is not keyed (request-key.ts).
+        const hit = cache.get(hash, 0, parts);
+        if (hit !== undefined) {
+          stats.hits++;
+          if (hit instanceof Refused) {
+            view.reason = hit.reason;
+            return AUTH_REJECT;
+          }
+          view.identity = hit;
+          return AUTH_OK;
         }
-        view.identity = hit;
-        return AUTH_OK;
       }
-      const pending = service.pending(key);
+      // Miss: from here on allocation is fine. JSON keeps the single-flight key unambiguous.
+      const flightKey = JSON.stringify(parts);
+      const pending = service.pending(flightKey);
       if (pending !== undefined) return pending;
-      const sent: Record<string, string> = {};
-      const headers = serviceRequestHeaders(view, sendable, values, sent);
-      const body = JSON.stringify({ method: view.method, path: view.path, query: view.query, host: view.host, ip: view.clientIp, headers: sent });
-      return service.start(ask({ url: cfg.url, method: 'POST', headers, body, maxBody: 64 * 1024 }, key), key);
+      const slot = cache !== null ? { hash, parts: parts.slice() } : null;
+      return service.start(ask(request(view, values), slot), flightKey);
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;
@@ -134,7 +161,7 @@ export function compileExternalAuthn(
       return false;
     },
     close() {
-      cache.clear();
+      cache?.clear();
     },
   };
 }

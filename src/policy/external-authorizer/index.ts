@@ -4,7 +4,8 @@
 // time, with the configured deadline. A service that cannot answer is
 // failure_mode (deny by default: 503, never forwarded); a full pool queue is
 // always 503.
-// What the service is sent: sent-inputs.ts; the cache key: key-rule.ts; the
+// What the service is sent: sent-inputs.ts; the cache key: key-rule.ts (the
+// rule) and src/workers/request-key.ts (the compiled key); the
 // upstream headers it may set: allowed_upstream_headers (service-headers.ts).
 import type { AuthzDecision, ExternalAuthorizer, RequestView } from '../../contracts.js';
 import { AUTHZ_RESPOND } from '../../contracts.js';
@@ -15,7 +16,7 @@ import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { ServiceCall } from '../../workers/service-call.js';
 import { DeclaredHeaders } from '../../workers/service-headers.js';
-import { compileKey, type CompiledKey } from './cache-key.js';
+import { compileKey, type CompiledKey } from '../../workers/request-key.js';
 import { DecisionCache } from './decision-cache.js';
 import { decide, FORWARD_PLAIN } from './answer.js';
 import { keyParts } from './key-rule.js';

@@ -10,6 +10,7 @@
 import type { RequestView } from '../../contracts.js';
 import type { AuthorizerConfig } from '../../config/schema.js';
 import type { CalloutRequest } from '../../workers/callout.js';
+import { sentInputs as sentList } from '../../workers/key-rule.js';
 import { serviceRequestHeaders } from '../../workers/service-call.js';
 import { NOT_SENT } from '../../workers/service-headers.js';
 
@@ -25,11 +26,7 @@ export function sentHeaderNames(cfg: AuthorizerConfig): string[] {
  * sent too but is always part of the key, so it is not listed.
  */
 export function sentInputs(cfg: AuthorizerConfig): string[] {
-  const out = ['method', 'path', 'query', 'host'];
-  if (cfg.send.ip) out.push('ip');
-  if (cfg.send.identity) out.push('identity');
-  for (const h of sentHeaderNames(cfg)) out.push(`header:${h}`);
-  return out;
+  return sentList({ request: true, ip: cfg.send.ip, identity: cfg.send.identity, headers: sentHeaderNames(cfg) });
 }
 
 /** Builds the call for one request (the miss path: allocation is fine here). */
@@ -37,10 +34,11 @@ export function compileCall(cfg: AuthorizerConfig, routeNames: readonly string[]
   const names = sentHeaderNames(cfg);
   const sendIp = cfg.send.ip;
   const sendIdentity = cfg.send.identity;
+  /** The request line always goes; the client address per send.ip. */
+  const what = Object.freeze({ request: true, ip: sendIp });
   return (view) => {
     const sent: Record<string, string> = {};
-    const headers = serviceRequestHeaders(view, names, names.map((h) => view.header(h)), sent);
-    if (!sendIp) delete headers['x-forwarded-for'];
+    const headers = serviceRequestHeaders(view, names, names.map((h) => view.header(h)), sent, what);
     const id = view.identity;
     const body = JSON.stringify({
       route: routeNames[view.routeIndex] ?? String(view.routeIndex),

@@ -1,15 +1,18 @@
-// The decision-cache key of an external authorizer, compiled once from the
-// parts key-rule.ts settles on (by default: everything the service is sent). The route index is always part of the key and each
-// authorizer has its own cache, so a cached allow is never reused on another
-// route or by another authorizer (heimdall#3454), whatever `key` says.
+// A cache key over a request's inputs, compiled once from the parts
+// key-rule.ts settles on (by default: everything the service is sent). Used
+// by the external authorizer's decision cache (seeded with the route index:
+// each authorizer has its own cache and a cached allow is never reused on
+// another route, heimdall#3454, whatever `key` says) and the external
+// authenticator's answer cache (not seeded: it is not sent the route, and
+// who the caller is does not change with it).
 //
 // No key string is built per request: the parts are read into a reused array
 // and hashed (FNV-1a) in place; an entry stores its parts and a hit compares
-// them one by one, so a hash collision costs a miss, never a wrong decision.
-// Identity parts are fixed-length digests memoised per Identity object.
-import { sha256url } from '../../workers/digest.js';
-import type { Identity, RequestView } from '../../contracts.js';
-import { claimValue } from '../../auth/identity.js';
+// them one by one (parts-cache.ts), so a hash collision costs a miss, never a
+// wrong answer. Identity parts are fixed-length digests memoised per Identity object.
+import { sha256url } from './digest.js';
+import type { Identity, RequestView } from '../contracts.js';
+import { claimValue } from '../auth/identity.js';
 
 const enum Part {
   Identity,
@@ -30,7 +33,7 @@ export interface CompiledKey {
   readonly usesIdentity: boolean;
   /** Number of parts (besides the route). */
   readonly size: number;
-  /** Reads this request's parts into `out` (length `size`) and returns their hash with the route index. */
+  /** Reads this request's parts into `out` (length `size`) and returns their hash (with the route index when `seedRoute`). */
   fill(view: RequestView, out: string[]): number;
 }
 
@@ -69,8 +72,12 @@ function claimText(v: unknown): string {
   return `j${JSON.stringify(v)}`;
 }
 
-/** Parses `cache.key`; reports unknown parts through `issue` and returns null then. */
-export function compileKey(parts: readonly string[], issue: (index: number, msg: string) => void): CompiledKey | null {
+/**
+ * Parses `cache.key`; reports unknown parts through `issue` and returns null
+ * then. `seedRoute`: the route index goes into the hash (the caller's cache
+ * must then also compare it, as DecisionCache does).
+ */
+export function compileKey(parts: readonly string[], issue: (index: number, msg: string) => void, seedRoute = true): CompiledKey | null {
   const defs: PartDef[] = [];
   let ok = true;
   parts.forEach((p, i) => {
@@ -98,7 +105,7 @@ export function compileKey(parts: readonly string[], issue: (index: number, msg:
     size: kinds.length,
     fill(view: RequestView, out: string[]): number {
       const id = view.identity;
-      let h = Math.imul(0x811c9dc5 ^ view.routeIndex, 0x01000193);
+      let h = Math.imul(0x811c9dc5 ^ (seedRoute ? view.routeIndex : 0), 0x01000193);
       for (let i = 0; i < kinds.length; i++) {
         let v: string;
         switch (kinds[i]) {
