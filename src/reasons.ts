@@ -59,6 +59,8 @@ const DEFS = [
   ['client_aborted', 499, 'proxy'],
   ['shutting_down', 503, 'gateway'],
   ['internal_error', 500, 'gateway'],
+  // A credential query parameter sent twice (any spelling): the gateway would check one value, the upstream might read the other.
+  ['duplicate_credential', 400, 'authn'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];
