@@ -17,9 +17,6 @@
 // The check scans the query text in place: no substring, no array, no
 // decoded copy — a request with one occurrence allocates nothing here.
 
-const AMP = 0x26;
-const SEMI = 0x3b;
-const EQ = 0x3d;
 const PCT = 0x25;
 const PLUS = 0x2b;
 
@@ -71,20 +68,16 @@ function keyIs(q: string, a: number, b: number, name: Uint8Array): boolean {
   return j === n;
 }
 
-/** End of the pair starting at `a`: the next `&` or `;`, or the end. */
-function pairEnd(q: string, a: number): number {
-  let i = a;
-  for (; i < q.length; i++) {
-    const c = q.charCodeAt(i);
-    if (c === AMP || c === SEMI) break;
-  }
-  return i;
-}
+const AMP = 0x26;
+const SEMI = 0x3b;
+const EQ = 0x3d;
+/** Values longer than this are skipped with String#indexOf instead of the character loop. */
+const SHORT_VALUE = 24;
 
-/** End of the key in q[a, e): the first `=`, or e. */
-function keyEnd(q: string, a: number, e: number): number {
-  for (let i = a; i < e; i++) if (q.charCodeAt(i) === EQ) return i;
-  return e;
+/** Index of `ch` in q at or after `from`, or q.length (String#indexOf: native, no per-character loop in JS). */
+function nextOf(q: string, ch: string, from: number): number {
+  const i = q.indexOf(ch, from);
+  return i < 0 ? q.length : i;
 }
 
 /** A query parameter name, compiled once. */
@@ -127,10 +120,36 @@ export class QuerySingletons {
     const names = this.names;
     const seen = this.seen;
     seen.fill(0);
+    const len = q.length;
+    // Where the next '&' and ';' are, kept across pairs (they only move
+    // forward): a long value (a token) is skipped by a native search, short
+    // pairs by the character loop, so the whole check is linear in the query
+    // whatever its shape (`a&a&a…`, no '=', one huge value).
+    let amp = -1;
+    let semi = -1;
     let a = 0;
-    while (a <= q.length) {
-      const e = pairEnd(q, a);
-      const k = keyEnd(q, a, e);
+    while (a <= len) {
+      // The key: up to '=', '&', ';' or the end.
+      let k = a;
+      let c = 0;
+      for (; k < len; k++) {
+        c = q.charCodeAt(k);
+        if (c === EQ || c === AMP || c === SEMI) break;
+      }
+      let e = k;
+      if (k < len && c === EQ) {
+        // The value: a few characters by hand, then a native search.
+        const stop = k + SHORT_VALUE < len ? k + SHORT_VALUE : len;
+        for (e = k + 1; e < stop; e++) {
+          c = q.charCodeAt(e);
+          if (c === AMP || c === SEMI) break;
+        }
+        if (e === stop && stop < len) {
+          if (amp < e) amp = nextOf(q, '&', e);
+          if (semi < e) semi = nextOf(q, ';', e);
+          e = amp < semi ? amp : semi;
+        }
+      }
       for (let i = 0; i < names.length; i++) {
         if (keyIs(q, a, k, names[i]!.bytes)) {
           if (seen[i] !== 0) return true;
