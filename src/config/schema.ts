@@ -123,7 +123,7 @@ const serverSchema = obj({
     header_timeout: socketTimer('header_timeout').prefault('10s')
       .meta({ description: 'a connection must complete its request head within this (slowloris); also bounds the wait for the first request on a new connection' }),
     keepalive_timeout: socketTimer('keepalive_timeout').prefault('60s')
-      .meta({ description: 'an idle keep-alive connection (its last response sent, no new request) is closed after this; also bounds how long a client may leave a response unread' }),
+      .meta({ description: 'an idle keep-alive connection (its last response sent, no new request) is closed after this; a later request head on it must be complete within it too' }),
   }).prefault({}),
   shutdown_timeout: duration().prefault('10s'),
   rate_limit_capacity: z.number().int().min(1024).max(1 << 26).default(1 << 18)

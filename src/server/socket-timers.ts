@@ -5,10 +5,11 @@
 //     first request head is complete — the head deadline, slowloris
 //     (server.limits.header_timeout). uWS also runs it while it delivers a
 //     request body: a body slower than 16 KiB/s per period is cut;
-//   - "response" (HTTP_TIMEOUT_S): armed when a response ends, or when a
-//     write meets backpressure, and cleared by the next complete request
-//     head — the keep-alive idle limit (server.limits.keepalive_timeout);
-//     a later request's head on a kept-alive connection must arrive within it.
+//   - "response" (HTTP_TIMEOUT_S): armed when a response ends and cleared
+//     by the next complete request head — the keep-alive idle limit
+//     (server.limits.keepalive_timeout); a later request's head on a
+//     kept-alive connection must arrive within it. (It did not cut a client
+//     that stopped reading a large response: 40 s observed.)
 // While a request is being handled neither runs: the gateway's sweep bounds
 // that (request_timeout, idle_timeout). Official uWS.js compiles both at
 // 10 s; the @btc-vision build defaults both to 30 s (every idle or half-sent
