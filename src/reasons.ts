@@ -64,6 +64,8 @@ const DEFS = [
   ['unsafe_header_value', 400, 'proxy'],
   ['cors_denied', 403, 'route'],
   ['cors_preflight', 204, 'route'],
+  // A credential query parameter sent twice (any spelling): the gateway would check one value, the upstream might read the other.
+  ['duplicate_credential', 400, 'authn'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import { makeCompileContext, validateConfig } from '../../dist/config/load.js';
 import { compileJwt } from '../../dist/auth/jwt/index.js';
+import { QuerySingletons } from '../../dist/auth/query-credential.js';
 import { suite } from './lib.mjs';
 
 const ISS = 'https://issuer.bench.portcullis.test/';
@@ -47,6 +48,15 @@ const hit = authenticator(1000);
 const hitView = view(`Bearer ${token}`);
 await hit.authenticate(hitView); // fills the cache (the first call verifies)
 const garbageView = view('Bearer abc.def');
+// A cached token's non-canonical sibling (the signature's unused low bits set):
+// not a cache hit, refused by the shape scan before any decoding.
+const A64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const sibling = token.slice(0, -1) + A64[A64.indexOf(token.at(-1)) | 1];
+const siblingView = view(`Bearer ${sibling}`);
+// The chain's singleton check of credential query parameters, on a query
+// that carries the token once among other parameters (the normal case).
+const singletons = new QuerySingletons(['access_token']);
+const tokenQuery = `page=2&sort=desc&access_token=${token}&fields=id,total`;
 const missAuth = authenticator(0);
 const missViews = distinct.map((t) => view(`Bearer ${t}`));
 const map = new Map([[token, { sub: 'alice' }]]);
@@ -58,6 +68,8 @@ await suite('JWT authenticator', {
   cases: [
     { name: 'cache hit (same token)', fn: () => { hitView.identity = null; return hit.authenticate(hitView); }, check: (v) => v === AUTH_OK && hitView.identity !== null, target: { label: '0 B/op', maxBytes: 0 } },
     { name: 'garbage token → 401', fn: () => { garbageView.reason = 0; return garbageView.reason || hit.authenticate(garbageView); }, check: (v) => typeof v === 'number' && v !== AUTH_OK, target: { label: '0 B/op', maxBytes: 0 } },
+    { name: 'non-canonical sibling → 401', fn: () => { siblingView.reason = 0; return siblingView.reason || hit.authenticate(siblingView); }, check: (v) => typeof v === 'number' && v !== AUTH_OK, target: { label: '0 B/op', maxBytes: 0 } },
+    { name: 'query token: singleton check (once)', fn: () => singletons.repeated(tokenQuery), check: (v) => v === false, target: { label: '0 B/op', maxBytes: 0 } },
     { name: 'miss: verify RS256 (no cache)', calls: 20_000, inner: 20, fn: (i) => missAuth.authenticate(missViews[i & 255]), check: (v) => v === AUTH_OK },
   ],
 });

@@ -4,12 +4,19 @@
 // CVE-2021-21378): only AUTH_ABSENT moves on to the next authenticator. When
 // none finds a credential, the answer is 401 no_credentials with every
 // authenticator's challenge.
+//
+// The query parameters the route's authenticators read are singletons,
+// checked before any of them runs (whichever ends up deciding): a repeat, in
+// any spelling, is 400 duplicate_credential and never reaches an upstream.
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../contracts.js';
 import { R, REASONS } from '../reasons.js';
+import { QuerySingletons } from './query-credential.js';
 
 /** Optional: lets the chain tell, from the request alone, which authenticator decided. */
 export interface CredentialProbe {
   hasCredential?(view: RequestView): boolean;
+  /** The query parameter the credential is read from, when it is one ('' or absent otherwise). */
+  readonly queryCredential?: string;
 }
 
 /**
@@ -29,15 +36,28 @@ export class AuthChain {
   private readonly byReason: readonly (readonly (readonly string[])[])[];
   /** Index of the authenticator that decided the last synchronous run (-1: none). */
   private lastDecider = -1;
+  /** The credential query parameters of this chain (null: none reads the query). */
+  private readonly querySingletons: QuerySingletons | null;
+  /** WWW-Authenticate values for duplicate_credential: those of the authenticators that read the query. */
+  private readonly duplicate: readonly string[];
 
   constructor(private readonly list: readonly (Authenticator & CredentialProbe)[]) {
     const one = (s: string): readonly string[] => Object.freeze(s === '' ? [] : [s]);
     this.all = Object.freeze(list.map((a) => a.challenge).filter((c) => c !== ''));
     this.byReason = list.map((a) => REASONS.map((_, r) => one(a.challengeFor(r))));
+    const fromQuery = list.filter((a) => a.queryCredential !== undefined && a.queryCredential !== '');
+    this.querySingletons = fromQuery.length > 0 ? new QuerySingletons(fromQuery.map((a) => a.queryCredential!)) : null;
+    this.duplicate = Object.freeze(fromQuery.map((a) => a.challengeFor(R.duplicate_credential)).filter((c) => c !== ''));
   }
 
   /** AUTH_OK (view.identity set), AUTH_REJECT (view.reason set), AUTH_RESPOND, or a Promise when one had to wait. */
   run(view: RequestView): number | Promise<AuthResult> {
+    const qs = this.querySingletons;
+    if (qs !== null && qs.repeated(view.query)) {
+      this.lastDecider = -1;
+      view.reason = R.duplicate_credential;
+      return AUTH_REJECT;
+    }
     const list = this.list;
     for (let i = 0; i < list.length; i++) {
       const r = list[i]!.authenticate(view);
@@ -59,6 +79,7 @@ export class AuthChain {
    */
   challenges(view: RequestView, reason: number): readonly string[] {
     if (reason === R.no_credentials || reason === R.ok) return this.all;
+    if (reason === R.duplicate_credential) return this.duplicate;
     const d = this.decider(view);
     if (d < 0) return this.all;
     return this.byReason[d]![reason] ?? this.all;

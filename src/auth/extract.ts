@@ -22,10 +22,13 @@ export interface TokenExtractor {
   src: string;
   /** Human description for logs and errors: `header authorization (Bearer)`. */
   readonly where: string;
+  /** The query parameter this source reads ('' for headers and cookies): a singleton, see AuthChain. */
+  readonly queryName: string;
 }
 
 class SchemeHeader implements TokenExtractor {
   readonly where: string;
+  readonly queryName = '';
   src = '';
   private readonly lower: Uint16Array;
   constructor(private readonly name: string, readonly scheme: string) {
@@ -54,6 +57,7 @@ class SchemeHeader implements TokenExtractor {
 
 class RawHeader implements TokenExtractor {
   readonly where: string;
+  readonly queryName = '';
   src = '';
   constructor(private readonly name: string) {
     this.where = `header ${name}`;
@@ -69,6 +73,7 @@ class RawHeader implements TokenExtractor {
 
 class Cookie implements TokenExtractor {
   readonly where: string;
+  readonly queryName = '';
   src = '';
   constructor(private readonly name: string) {
     this.where = `cookie ${name}`;
@@ -87,6 +92,9 @@ class Query implements TokenExtractor {
   src = '';
   constructor(private readonly name: string) {
     this.where = `query parameter ${name}`;
+  }
+  get queryName(): string {
+    return this.name;
   }
   extract(view: RequestView): string | undefined {
     const v = view.queryParam(this.name);

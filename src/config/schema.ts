@@ -58,6 +58,14 @@ const duration = (what = 'a duration') =>
     })
     .meta({ description: 'Duration: 250ms, 1s, 5m, 1h, or integer milliseconds' });
 
+/**
+ * A duration uWS applies as a socket timer (server.limits.header_timeout,
+ * keepalive_timeout): its 4 s tick may cut up to 4 s early, so below 5 s a
+ * connection could be cut at once; uSockets wraps a timer past 240 ticks.
+ */
+const socketTimer = (name: string) =>
+  duration().refine((ms) => ms >= 5000 && ms <= 15 * 60_000, `${name} must be between 5s and 15m: uWS applies it as a socket timer on a 4 s tick (a shorter value could cut a connection at once) that cannot run longer`);
+
 const size = () =>
   z
     .union([z.string(), z.number()])
@@ -112,6 +120,11 @@ const serverSchema = obj({
     request_timeout: duration().prefault('30s'),
     idle_timeout: duration().prefault('10s'),
     max_token_bytes: size().prefault('8KiB'),
+    // uWS's own connection timers (src/server/socket-timers.ts).
+    header_timeout: socketTimer('header_timeout').prefault('10s')
+      .meta({ description: 'a connection must complete its request head within this (slowloris); also bounds the wait for the first request on a new connection' }),
+    keepalive_timeout: socketTimer('keepalive_timeout').prefault('60s')
+      .meta({ description: 'an idle keep-alive connection (its last response sent, no new request) is closed after this; a later request head on it must be complete within it too' }),
   }).prefault({}),
   shutdown_timeout: duration().prefault('10s'),
   rate_limit_capacity: z.number().int().min(1024).max(1 << 26).default(1 << 18)

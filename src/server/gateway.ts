@@ -13,6 +13,7 @@ import { buildRuntime } from './build.js';
 import { Pipeline, type ObserveSink } from './pipeline.js';
 import type { Runtime } from './runtime.js';
 import type { SharedState } from './stages.js';
+import { applySocketTimers } from './socket-timers.js';
 import { loadUws, type ListenSocket, type TemplatedApp } from './uws.js';
 
 export interface BoundListener {
@@ -67,6 +68,7 @@ export class Gateway {
     } else {
       app = uWS.App();
     }
+    applySocketTimers(app, plan.config.server.limits);
     app.any('/*', this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol }));
     const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));
     if (!sock) {
@@ -89,6 +91,7 @@ export class Gateway {
     const old = this.runtime;
     this.runtime = next;
     this.pipeline.rt = next;
+    for (const a of this.apps) applySocketTimers(a, plan.config.server.limits);
     // In-flight requests still hold the old upstream pools; close them once those are done.
     const grace = old.plan.config.server.limits.request_timeout + 1000;
     setTimeout(() => void old.close().catch((e: unknown) => log.warn('closing the previous runtime failed', { error: String(e) })), grace).unref();

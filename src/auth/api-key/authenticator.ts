@@ -32,6 +32,8 @@ export class ApiKeyAuthenticator implements Authenticator {
   readonly challenge: string;
   readonly stats = new ApiKeyStats();
   private readonly byHash = new Map<string, Known>();
+  /** For the chain: a query parameter key is a singleton there. */
+  readonly queryCredential: string;
 
   constructor(
     readonly name: string,
@@ -39,6 +41,7 @@ export class ApiKeyAuthenticator implements Authenticator {
     entries: readonly ApiKeyEntry[],
   ) {
     const where = 'header' in source ? `header=${quoted(source.header)}` : `query=${quoted(source.query)}`;
+    this.queryCredential = 'query' in source ? source.query : '';
     this.challenge = `ApiKey realm=${quoted(name)}, ${where}`;
     for (const e of entries) {
       this.byHash.set(e.hash.toString('hex'), { hash: e.hash, identity: makeIdentity(name, e.consumer, e.metadata, {}, Infinity) });

@@ -34,7 +34,7 @@ export function compileIntrospection(
   at: string,
   ctx: CompileContext,
   pool: WorkerPool,
-): Authenticator & { readonly stats: IntrospectionStats; hasCredential(view: RequestView): boolean } {
+): Authenticator & { readonly stats: IntrospectionStats; readonly queryCredential: string; hasCredential(view: RequestView): boolean } {
   // A slow authenticator/authorizer exists: start the pool now, not inside the first request's deadline.
   void pool.start();
   const secret = ctx.secret(cfg, 'client_secret', at, false);
@@ -81,6 +81,7 @@ export function compileIntrospection(
     name,
     challenge,
     stats,
+    queryCredential: extractor.queryName,
     authenticate(view: RequestView): number | Promise<AuthResult> {
       const token = extractor.extract(view);
       if (token === undefined) return AUTH_ABSENT;

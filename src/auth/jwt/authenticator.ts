@@ -42,8 +42,11 @@ export class JwtAuthenticator implements Authenticator {
   private readonly maxTokenBytes: number;
   private readonly cache: TokenCache;
   private readonly now: () => number;
+  /** For the chain: a query parameter token is a singleton there. */
+  readonly queryCredential: string;
 
   constructor(private readonly p: JwtParts) {
+    this.queryCredential = p.extractor.queryName;
     this.name = p.name;
     this.challenge = p.challenge;
     this.extractor = p.extractor;
