@@ -69,7 +69,7 @@ Try:
   curl -i ${gw}/orders/42 -H "Authorization: Bearer $TOKEN"     # 200 from demo-upstream-eu as alice (region eu)
   curl -i ${gw}/orders/42 -H "Authorization: Bearer $US_TOKEN"  # 200 from demo-upstream-us (route_by region)
   curl -i ${gw}/orders/42 -H "Authorization: Bearer $NOSCOPE_TOKEN"  # 403 missing_scope
-  curl -i ${gw}/orders/42 -H "Authorization: Bearer $TOKEN-tampered"   # 401 bad_signature
+  curl -i ${gw}/orders/42 -H "Authorization: Bearer \${TOKEN}AAAA"   # 401 bad_signature (signature altered)
   curl -i ${gw}/public/../internal/x --path-as-is               # 403: routed as /internal, never as /public
   curl -s http://127.0.0.1:9901/metrics | head                  # Prometheus metrics
 

@@ -81,7 +81,7 @@ describe.skipIf(busy.length > 0)('npm start (scripts/start-demo.mjs)', () => {
       const headers: Record<string, string> = {};
       if (c.header) {
         const i = c.header.indexOf(':');
-        headers[c.header.slice(0, i).trim()] = c.header.slice(i + 1).trim().replace(/\$(\w+)/g, (_, n: string) => vars[n] ?? `$${n}`);
+        headers[c.header.slice(0, i).trim()] = c.header.slice(i + 1).trim().replace(/\$\{?(\w+)\}?/g, (_, n: string) => vars[n] ?? `$${n}`);
       }
       const r = await request(origin!, rawPath!, { headers });
       results.push(`${c.line} → ${r.status}`);
