@@ -59,6 +59,7 @@ const DEFS = [
   ['client_aborted', 499, 'proxy'],
   ['shutting_down', 503, 'gateway'],
   ['internal_error', 500, 'gateway'],
+  ['session_revoked', 401, 'authn'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];

@@ -54,7 +54,7 @@ const introA = compileIntrospection('intro', a.intro, 'authenticators.intro', ct
 const authz = compileAuthorizer('geo', plan.config.authorizers.geo, 'authorizers.geo', ctx, pool, new Map([['u', 0]]));
 if (issues.length) throw new Error(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
 
-const session = seal(deriveKey(SECRET, 'session', 'sso'), { v: 1, sub: 'alice', c: { sub: 'alice', email: 'alice@example.test' }, iat: now, exp: now + 3600, ref: 0 });
+const session = seal(deriveKey(SECRET, 'session', 'sso'), { v: 2, sid: crypto.randomBytes(16).toString('base64url'), sub: 'alice', c: { sub: 'alice', email: 'alice@example.test' }, iat: now, exp: now + 3600, ref: 0 });
 const opaque = 'opaque-access-token-0123456789abcdefghijklmnop';
 
 /** A view as the pipeline hands it: headers read from a small table, cookies found in the Cookie header. */

@@ -55,6 +55,8 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       upstream: r.upstream !== undefined ? upstreamIndex.get(r.upstream) ?? -1 : -1,
       stripPrefix: r.strip_prefix && r.match.path_prefix && r.match.path_prefix !== '/' ? r.match.path_prefix.replace(/\/$/, '') : '',
       headers: compileHeaderPolicy(claimHeaders, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}),
+      // On every route, not only the OIDC ones: a browser sends the session cookie to every path of the site.
+      ownCookies: stages.ownCookies,
       timeout: r.timeout ?? c.server.limits.request_timeout,
     } satisfies CompiledRoute;
   });

@@ -5,6 +5,7 @@ import type {
   AuthResult, ExternalAuthorizer, RequestView, RoutePolicy, RouteRateLimit,
 } from '../contracts.js';
 import type { HeaderPolicy } from '../proxy/headers.js';
+import type { OwnCookieNames } from '../auth/oidc/own-cookies.js';
 import type { UpstreamGroup } from '../proxy/upstreams.js';
 import type { ClientIpResolver } from '../policy/client-ip.js';
 
@@ -27,6 +28,12 @@ export interface CompiledRoute {
   /** path_prefix to strip before forwarding ('' = none). */
   readonly stripPrefix: string;
   readonly headers: HeaderPolicy;
+  /**
+   * The gateway's own cookies (OIDC session, chunks, login state) to remove
+   * from the Cookie header sent upstream (stripOwnCookies); null when the
+   * config has no OIDC authenticator.
+   */
+  readonly ownCookies: OwnCookieNames | null;
   /** request_timeout for this route (ms). */
   readonly timeout: number;
 }

@@ -9,6 +9,12 @@
 //
 // The routes that use this authenticator must cover callback_path and
 // logout_path: the authenticator answers those paths itself.
+//
+// Sessions are revocable: each has an id (`sid`) in its sealed payload, and
+// logout records it in the process's revocation table (revocation.ts), which
+// every hit consults, persisted to session.revocation_file and, with
+// `revocation: cluster`, shared through Redis (revocation-cluster.ts).
+import path from 'node:path';
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, AUTH_RESPOND, type AuthResult, type Authenticator, type DirectResponse, type Identity, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
@@ -26,18 +32,33 @@ import { CHUNK, chunkNames, clearCookie, sessionCookies, setCookie } from './coo
 import { Discovery, type ProviderMetadata } from './discovery.js';
 import { page, redirect } from './pages.js';
 import { isSafeReturnPath, safeReturnPath } from './return-url.js';
+import { nowRel, relSec, revocationKey, revocationTable, type RevocationKey } from './revocation.js';
+import { RevocationFile, revocationFileProblem } from './revocation-file.js';
+import { revocationLink, type RevocationLink } from './revocation-cluster.js';
+import { compileHostAllowList } from './hosts.js';
+import { ownCookieNames, type OwnCookieNames } from './own-cookies.js';
 
 const SESSION_CACHE_ENTRIES = 50_000;
 const LOGIN_TTL_SEC = 600;
 /** With failure_mode: allow, how long a session due for refresh is trusted while the provider is away. */
 const GRACE_MS = 60_000;
 const STATE_RE = /^[A-Za-z0-9_-]{32}$/;
+const SID_RE = /^[A-Za-z0-9_-]{22}$/;
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HOST_RE = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
-/** What the session cookie holds (sealed). */
+/**
+ * What the session cookie holds (sealed). v2 added `sid`: a v1 cookie (made
+ * before sessions were revocable) is refused, and its browser signs in again,
+ * since nothing could ever revoke it.
+ */
 interface Session {
-  v: 1;
+  v: 2;
+  /** Session id (16 random bytes, base64url): what logout revokes. Kept across refreshes. */
+  sid: string;
+  /** The provider's session id (`sid` claim) and subject, for back-channel logout. */
+  psid?: string;
+  psub?: string;
   /** Consumer. */
   sub: string;
   /** ID token claims without protocol noise. */
@@ -61,6 +82,10 @@ interface LoginState {
 
 export interface OidcStats {
   hits: number;
+  /** Sessions refused because they were revoked (logout). */
+  revoked: number;
+  /** Logouts recorded in the revocation table. */
+  revocations: number;
   opened: number;
   logins: number;
   callbacks: number;
@@ -75,6 +100,18 @@ export interface OidcAuthenticator extends Authenticator {
   readonly stats: OidcStats;
   /** Whether the request carries a session cookie (lets the chain name the deciding authenticator). */
   hasCredential(view: RequestView): boolean;
+  /** The gateway's own cookies (session, its chunks, login state): never sent upstream. */
+  readonly cookieNames: OwnCookieNames;
+}
+
+/** A cached session: the identity, and what the revocation check needs (made once, read on every hit). */
+interface SessionEntry {
+  readonly id: Identity;
+  /** Revocation keys, 4 words each. */
+  readonly keys: Int32Array;
+  readonly n: number;
+  /** Session start in table seconds (relSec). */
+  readonly iat: number;
 }
 
 function b64(n: number): string {
@@ -86,9 +123,10 @@ function trimSlash(s: string): string {
 }
 
 function asSession(o: Record<string, unknown> | null): Session | null {
-  if (o === null || o.v !== 1 || typeof o.sub !== 'string' || typeof o.iat !== 'number' || typeof o.exp !== 'number' || typeof o.ref !== 'number') return null;
+  if (o === null || o.v !== 2 || typeof o.sid !== 'string' || !SID_RE.test(o.sid) || typeof o.sub !== 'string' || typeof o.iat !== 'number' || typeof o.exp !== 'number' || typeof o.ref !== 'number') return null;
   if (o.c === null || typeof o.c !== 'object' || Array.isArray(o.c)) return null;
   if (o.rt !== undefined && typeof o.rt !== 'string') return null;
+  if ((o.psid !== undefined && typeof o.psid !== 'string') || (o.psub !== undefined && typeof o.psub !== 'string')) return null;
   return o as unknown as Session;
 }
 
@@ -124,22 +162,49 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   if (!cfg.post_logout_redirect.startsWith('/') && !/^https?:\/\//.test(cfg.post_logout_redirect)) {
     ctx.issue(`${at}.post_logout_redirect`, 'give a path on this site (/bye) or an absolute http(s) URL');
   }
+  // Without public_url the redirect_uri is built from the Host header: a forged Host would send the login code elsewhere.
+  if (cfg.public_url === undefined && (cfg.allowed_hosts === undefined || cfg.allowed_hosts.length === 0)) {
+    ctx.issue(`${at}.public_url`, 'set public_url (e.g. https://app.example.com) so redirect_uri never follows the client\'s Host header, or list the hosts this gateway answers for in allowed_hosts: [app.example.com]');
+  }
+  if (cfg.public_url !== undefined && cfg.allowed_hosts !== undefined) {
+    ctx.issue(`${at}.allowed_hosts`, 'give public_url or allowed_hosts, not both: with public_url the redirect_uri is always built from it');
+  }
+  const allowedHost = compileHostAllowList(cfg.allowed_hosts ?? [], `${at}.allowed_hosts`, ctx);
+  const cluster = ctx.plan.config.cluster;
+  if (cfg.revocation === 'cluster' && cluster === undefined) {
+    ctx.issue(`${at}.revocation`, 'revocation: cluster needs a `cluster: { redis: redis://… }` section (or use revocation: local)');
+  }
+
+  // Revocations: this process's table (shared by its threads), its file, and the cluster link.
+  const revocations = revocationTable();
+  const file = revocationFileFor(name, cfg, at, ctx);
+  const revocationFile = file !== null ? new RevocationFile(file, revocations, name) : null;
+  if (revocationFile !== null && !pool.inert) {
+    try {
+      const live = revocationFile.load();
+      if (live > 0) log.info('OIDC revocations loaded', { authenticator: name, file, live });
+    } catch (e) {
+      ctx.issue(`${at}.session.revocation_file`, `cannot read or rewrite ${file}: ${(e as Error).message}; point it at a file the gateway may write`);
+    }
+  }
+  const link: RevocationLink | null = cfg.revocation === 'cluster' && cluster !== undefined && !pool.inert ? revocationLink(cluster.redis, cluster.revocation_prefix) : null;
 
   const sessionKey = deriveKey(sessionSecret, 'session', name);
   const loginKey = deriveKey(sessionSecret, 'login', name);
   const chunks = chunkNames(cookieName);
   const loginPrefix = `${cookieName}-login-`;
+  const cookieNames = ownCookieNames([cookieName, ...chunks], [{ prefix: loginPrefix, rest: 16 }]);
   const ttlSec = Math.max(1, Math.floor(cfg.session.ttl / 1000));
   const callbackPath = cfg.callback_path;
   const logoutPath = cfg.logout_path;
   const fixedOrigin = cfg.public_url !== undefined ? trimSlash(new URL(cfg.public_url).origin + new URL(cfg.public_url).pathname) : null;
-  const cache = new TailKeyedCache<Identity>(SESSION_CACHE_ENTRIES);
+  const cache = new TailKeyedCache<SessionEntry>(SESSION_CACHE_ENTRIES);
   /** States already redeemed in this process: a replayed callback is refused before reaching the provider. */
   const usedStates = new ExpiringCache<object>(100_000);
   const refreshing = new Map<string, Promise<TokenResult>>();
   const discovery = new Discovery(cfg.issuer, pool, cfg.timeout, name);
   const { challenge, byReason } = challenges('Session', name);
-  const stats: OidcStats = { hits: 0, opened: 0, logins: 0, callbacks: 0, refreshes: 0, failures: 0 };
+  const stats: OidcStats = { hits: 0, revoked: 0, revocations: 0, opened: 0, logins: 0, callbacks: 0, refreshes: 0, failures: 0 };
   const leewaySec = 30;
 
   const UNAVAILABLE = page(503, 'Sign-in is unavailable', 'The identity provider could not be reached. Please try again in a moment.', ['retry-after', '5']);
@@ -149,6 +214,43 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     const until = untilMs ?? Math.min(s.exp, s.ref === 0 ? Infinity : s.ref) * 1000;
     return makeIdentity(name, s.sub, { ...s.c }, cfg.forward_claims, until);
   }
+
+  function sessionRevocationKey(s: Session): RevocationKey {
+    return revocationKey('s', name, s.sid);
+  }
+
+  function entryOf(s: Session, untilMs?: number): SessionEntry {
+    return { id: identityOf(s, untilMs), keys: sessionRevocationKey(s), n: 1, iat: relSec(s.iat) };
+  }
+
+  function isRevoked(e: SessionEntry): boolean {
+    return revocations.revoked(e.keys, e.n, e.iat, nowRel());
+  }
+
+  /** Records a revocation in the table and the file (one lock: threads never interleave with a compaction), then the cluster. */
+  function record(key: RevocationKey, expSec: number, beforeSec: number, publish: boolean): void {
+    revocations.locked(() => {
+      const r = revocations.add(key, expSec, beforeSec);
+      if (r === 'known') return;
+      if (r === 'floor') {
+        log.error('OIDC revocation table full: every session that began until now is revoked (all users sign in again)', {
+          authenticator: name, slots: revocations.slots,
+        });
+        revocationFile?.appendFloor(revocations.floor);
+      } else {
+        revocationFile?.append(key, expSec, beforeSec);
+      }
+    });
+    if (publish && link !== null) link.publish(name, key, expSec, beforeSec);
+  }
+
+  /** Ends a session everywhere revocation reaches: until its own expiry. */
+  function revoke(s: Session): void {
+    stats.revocations++;
+    record(sessionRevocationKey(s), s.exp, s.iat, true);
+  }
+
+  const unregister = link !== null ? link.register(name, (key, exp, before) => record(key, exp, before, false)) : null;
 
   /** Whole session cookie value (chunks joined). Chunks exist only after a full first chunk. */
   function readSession(view: RequestView, first: string): string {
@@ -182,8 +284,8 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   /** Scheme://host[:port] of this request as the browser sees it; null when the Host header is unusable. */
   function originOf(view: RequestView): string | null {
     if (fixedOrigin !== null) return fixedOrigin;
-    const host = view.header('host');
-    if (!HOST_RE.test(host)) return null;
+    const host = view.header('host').toLowerCase();
+    if (!HOST_RE.test(host) || !allowedHost(host)) return null;
     // X-Forwarded-Proto only from a trusted proxy; else the listener's own scheme (https when unknown).
     const xfp = view.peerTrusted === true ? view.header('x-forwarded-proto').split(',')[0]!.trim().toLowerCase() : '';
     const scheme = xfp === 'http' || xfp === 'https' ? xfp : view.proto ?? 'https';
@@ -324,13 +426,15 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       }
       const now = Math.floor(Date.now() / 1000);
       const exp = now + ttlSec;
-      const s: Session = { v: 1, sub: consumer, c: r.claims, iat: now, exp, ref: r.refreshToken !== null ? Math.min(r.refreshAt, exp) : 0 };
+      const s: Session = { v: 2, sid: b64(16), sub: consumer, c: r.claims, iat: now, exp, ref: r.refreshToken !== null ? Math.min(r.refreshAt, exp) : 0 };
+      if (typeof r.claims.sid === 'string') s.psid = r.claims.sid;
+      if (typeof r.claims.sub === 'string') s.psub = r.claims.sub;
       if (r.refreshToken !== null) s.rt = r.refreshToken;
       const sc = sessionSetCookies(s, present);
       if (sc === null) return fail(500, 'Sign-in failed', 'The session is too large to store in cookies.', 'too_large', 'session too large', loginCookieName);
-      const id = identityOf(s);
+      const e = entryOf(s);
       // The redirected request is then a cache hit.
-      cache.set(sc.sealed, id, id.expiresAt);
+      cache.set(sc.sealed, e, e.id.expiresAt);
       log.info('OIDC sign-in', { authenticator: name, consumer });
       return respond(redirect(302, ls.r, [...sc.cookies, clearCookie(loginPrefix + state.slice(0, 16))]), R.login_required);
     });
@@ -338,7 +442,13 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
 
   function logout(view: RequestView): Promise<AuthResult> {
     const first = view.cookie(cookieName);
-    if (first !== undefined && first !== '') cache.delete(readSession(view, first));
+    if (first !== undefined && first !== '') {
+      const value = readSession(view, first);
+      cache.delete(value);
+      // Clearing the browser's cookie is not enough: a copy of it must stop working too.
+      const s = asSession(open(sessionKey, value));
+      if (s !== null && Date.now() / 1000 < s.exp) revoke(s);
+    }
     const present = presentChunks(view);
     const cookies = [clearCookie(cookieName)];
     for (let i = 1; i < present; i++) cookies.push(clearCookie(chunks[i - 1]!));
@@ -378,13 +488,16 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     return p.then((r): AuthResult | Promise<AuthResult> => {
       if (r.ok) {
         const now = Math.floor(Date.now() / 1000);
-        const next: Session = { v: 1, sub: s.sub, c: Object.keys(r.claims).length > 0 ? r.claims : s.c, iat: s.iat, exp: s.exp, ref: Math.min(r.refreshAt, s.exp) };
+        // Same session (sid, start, end): a logout of it also ends the refreshed cookie.
+        const next: Session = { v: 2, sid: s.sid, sub: s.sub, c: Object.keys(r.claims).length > 0 ? r.claims : s.c, iat: s.iat, exp: s.exp, ref: Math.min(r.refreshAt, s.exp) };
+        if (s.psid !== undefined) next.psid = s.psid;
+        if (s.psub !== undefined) next.psub = s.psub;
         if (r.refreshToken !== null) next.rt = r.refreshToken;
         if (next.ref <= now) next.ref = Math.min(now + 60, s.exp);
         const sc = sessionSetCookies(next, present);
         if (sc === null) return REJECTED[R.invalid_session]!;
-        const id = identityOf(next);
-        cache.set(sc.sealed, id, id.expiresAt);
+        const e = entryOf(next);
+        cache.set(sc.sealed, e, e.id.expiresAt);
         // Same URL again, now with the new cookie; 307 keeps the method and body.
         return respond(redirect(307, returnTo, sc.cookies), R.ok);
       }
@@ -392,9 +505,10 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       log.warn('OIDC session refresh failed', { authenticator: name, kind: r.kind, detail: r.detail });
       if (r.kind === 'unavailable') {
         if (cfg.failure_mode === 'allow') {
-          const id = identityOf(s, Date.now() + GRACE_MS);
-          cache.set(value, id, id.expiresAt);
-          return { outcome: AUTH_OK, identity: id, reason: R.ok };
+          const e = entryOf(s, Date.now() + GRACE_MS);
+          if (isRevoked(e)) return REJECTED[R.session_revoked]!;
+          cache.set(value, e, e.id.expiresAt);
+          return { outcome: AUTH_OK, identity: e.id, reason: R.ok };
         }
         return browserNav ? respond(UNAVAILABLE, R.authn_unavailable) : REJECTED[R.authn_unavailable]!;
       }
@@ -419,42 +533,49 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       const end = cookieEnd[0]!; // read at once: every cookie lookup rewrites it
       if (at >= 0 && end > at && end - at < CHUNK) {
         const hit = cache.getIn(ch, at, end);
-        if (hit !== undefined) {
+        // Every hit asks the revocation table: a logout on any thread (or gateway) ends it at once.
+        if (hit !== undefined && !isRevoked(hit)) {
           stats.hits++;
-          view.identity = hit;
+          view.identity = hit.id;
           return AUTH_OK;
         }
       }
       const first = view.cookie(cookieName);
       let invalid = false;
+      let revoked = false;
       if (first !== undefined && first !== '') {
         const value = readSession(view, first);
         const now = Date.now();
         const hit = cache.get(value, now);
         if (hit !== undefined) {
-          stats.hits++;
-          view.identity = hit;
-          return AUTH_OK;
-        }
-        const s = asSession(open(sessionKey, value));
-        if (s !== null) {
-          const nowSec = now / 1000;
-          if (nowSec < s.exp) {
-            if (s.ref === 0 || nowSec < s.ref) {
-              stats.opened++;
-              const id = identityOf(s);
-              cache.set(value, id, id.expiresAt);
-              view.identity = id;
-              return AUTH_OK;
+          if (!isRevoked(hit)) {
+            stats.hits++;
+            view.identity = hit.id;
+            return AUTH_OK;
+          }
+          revoked = true;
+        } else {
+          const s = asSession(open(sessionKey, value));
+          if (s !== null) {
+            const nowSec = now / 1000;
+            if (nowSec < s.exp) {
+              const e = entryOf(s);
+              if (isRevoked(e)) revoked = true;
+              else if (s.ref === 0 || nowSec < s.ref) {
+                stats.opened++;
+                cache.set(value, e, e.id.expiresAt);
+                view.identity = e.id;
+                return AUTH_OK;
+              } else if (s.rt !== undefined) return refreshSession(view, s, value);
             }
-            if (s.rt !== undefined) return refreshSession(view, s, value);
           }
         }
         invalid = true;
       }
+      if (revoked) stats.revoked++;
       if (isApiClient(view) || (view.method !== 'GET' && view.method !== 'HEAD')) {
         if (!invalid) return AUTH_ABSENT;
-        view.reason = R.invalid_session;
+        view.reason = revoked ? R.session_revoked : R.invalid_session;
         return AUTH_REJECT;
       }
       return startLogin(view, invalid ? [clearCookie(cookieName)] : []);
@@ -466,12 +587,40 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       const c = view.cookie(cookieName);
       return c !== undefined && c !== '';
     },
+    cookieNames,
     ready(): Promise<void> {
       return discovery.first;
     },
     close(): void {
       discovery.close();
       cache.clear();
+      unregister?.();
     },
   };
+}
+
+/**
+ * The file that keeps this authenticator's revocations across restarts:
+ * session.revocation_file, else oidc-NAME.revocations in systemd's
+ * StateDirectory, else beside the config file. null for a config built in
+ * code (tests): revocations then live as long as the process. A file the
+ * gateway cannot write is a config error: `check` and start refuse it rather
+ * than let a restart revive logged-out sessions.
+ */
+function revocationFileFor(name: string, cfg: OidcConfig, at: string, ctx: CompileContext): string | null {
+  const where = `${at}.session.revocation_file`;
+  let file: string;
+  if (cfg.session.revocation_file !== undefined) file = ctx.resolvePath(cfg.session.revocation_file);
+  else {
+    if (ctx.plan.file === '') return null;
+    const base = `oidc-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.revocations`;
+    const state = process.env.STATE_DIRECTORY?.split(':')[0];
+    file = state ? path.join(state, base) : ctx.resolvePath(base);
+  }
+  const problem = revocationFileProblem(file);
+  if (problem !== '') {
+    ctx.issue(where, `logged-out sessions are kept in ${file}, but ${problem}; set session.revocation_file to a path the gateway may write`);
+    return null;
+  }
+  return file;
 }
