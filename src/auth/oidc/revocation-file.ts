@@ -55,7 +55,7 @@ export class RevocationFile {
         const k = keyFromHex(l.hex);
         if (k !== null && this.table.add(k, l.exp, l.before, nowSec) !== 'known') live++;
       }
-      this.rewrite(nowSec);
+      this.rewrite(nowSec, { lines, floor });
       return live;
     });
   }
@@ -104,8 +104,8 @@ export class RevocationFile {
   }
 
   /** The file with only what still matters: the floor and live entries it does not cover. */
-  private rewrite(nowSec: number): void {
-    const { lines, floor } = this.read(nowSec);
+  private rewrite(nowSec: number, known?: { lines: Line[]; floor: number }): void {
+    const { lines, floor } = known ?? this.read(nowSec);
     const f = Math.max(floor, this.table.floor);
     let out = HEADER;
     if (f > 0) out += `f ${f}\n`;
