@@ -250,7 +250,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     record(sessionRevocationKey(s), s.exp, s.iat, true);
   }
 
-  const unregister = link !== null ? link.register(name, (key, exp, before) => record(key, exp, before, false)) : null;
+  const unregister = link !== null ? link.register(name, (key, exp, before) => record(key, exp, before, false), revocationFile !== null ? () => revocationFile.live() : undefined) : null;
 
   /** Whole session cookie value (chunks joined). Chunks exist only after a full first chunk. */
   function readSession(view: RequestView, first: string): string {
@@ -589,7 +589,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     },
     cookieNames,
     ready(): Promise<void> {
-      return discovery.first;
+      return link !== null ? Promise.all([discovery.first, link.firstSync]).then(() => undefined) : discovery.first;
     },
     close(): void {
       discovery.close();

@@ -23,16 +23,28 @@ export type RevocationSink = (key: RevocationKey, expSec: number, beforeSec: num
 
 export interface RevocationLink {
   publish(authenticator: string, key: RevocationKey, expSec: number, beforeSec: number): void;
-  /** Routes cluster revocations of `authenticator` to `sink`; returns the unregister function. */
-  register(authenticator: string, sink: RevocationSink): () => void;
+  /**
+   * Routes cluster revocations of `authenticator` to `sink`; `known` lists
+   * what this gateway holds (its file), written back to Redis on every
+   * (re)connection. Returns the unregister function.
+   */
+  register(authenticator: string, sink: RevocationSink, known?: () => readonly KnownRevocation[]): () => void;
   readonly connected: boolean;
+  /**
+   * Resolves once the revocations stored in Redis were read (or after
+   * FIRST_SYNC_MS when Redis does not answer): a gateway that starts does not
+   * serve a session another gateway revoked while it was down.
+   */
+  readonly firstSync: Promise<void>;
   close(): void;
 }
 
 const MAX_PENDING = 10_000;
+const FIRST_SYNC_MS = 3_000;
 const SCAN_PAGES = 1_000;
 
-interface Pending { readonly name: string; readonly hex: string; readonly exp: number; readonly before: number }
+export interface KnownRevocation { readonly hex: string; readonly exp: number; readonly before: number }
+interface Pending extends KnownRevocation { readonly name: string }
 
 function describe(url: string): string {
   try {
@@ -75,11 +87,19 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
   const cmd = new Redis(redisUrl, { ...opts, connectionName: 'portcullis-revocation' });
   const sub = new Redis(redisUrl, { ...opts, connectionName: 'portcullis-revocation-sub' });
   const sinks = new Map<string, RevocationSink>();
+  const knowns = new Map<string, () => readonly KnownRevocation[]>();
   const pending: Pending[] = [];
   let up = true;
   let downSince = 0;
   let closed = false;
   let dropped = 0;
+  let synced: () => void = () => {};
+  const firstSync = new Promise<void>((resolve) => { synced = resolve; });
+  const syncTimer = setTimeout(() => {
+    log.warn('OIDC revocation: redis did not answer at start; serving with the revocations this process knows (its file)', { redis: where });
+    synced();
+  }, FIRST_SYNC_MS);
+  syncTimer.unref();
 
   const down = (err: unknown) => {
     if (!up || closed) return;
@@ -96,6 +116,9 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
   };
   cmd.on('error', down);
   sub.on('error', down);
+  // A lost connection is an outage even before a reconnect attempt fails.
+  cmd.on('close', () => down(new Error('connection closed')));
+  sub.on('close', () => down(new Error('connection closed')));
 
   const deliver = (name: string, hex: string, exp: number, before: number) => {
     const sink = sinks.get(name);
@@ -160,7 +183,12 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
         await sub.subscribe(channel);
         for (let i = 0; i < 50 && cmd.status !== 'ready' && !closed; i++) await new Promise((r) => setTimeout(r, 100));
         await catchUp();
+        clearTimeout(syncTimer);
+        synced();
         recovered();
+        // A Redis that restarted empty (no persistence) gets back what this gateway knows.
+        for (const [name, known] of knowns) for (const k of known()) enqueue({ name, ...k });
+        void flush();
       } catch (e) {
         down(e);
       }
@@ -168,27 +196,36 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
   });
   cmd.on('ready', () => void flush());
 
+  const enqueue = (p: Pending) => {
+    if (pending.length >= MAX_PENDING) {
+      pending.shift();
+      if (dropped++ === 0) log.error('OIDC revocation: too many logouts waiting for redis; the oldest are not shared with other gateways', { redis: where, queued: MAX_PENDING });
+    }
+    pending.push(p);
+  };
+
   return {
     publish(name, key, exp, before) {
-      if (pending.length >= MAX_PENDING) {
-        pending.shift();
-        if (dropped++ === 0) log.error('OIDC revocation: too many logouts waiting for redis; the oldest are not shared with other gateways', { redis: where, queued: MAX_PENDING });
-      }
-      pending.push({ name, hex: keyToHex(key), exp: Math.floor(exp), before: Math.floor(before) });
+      enqueue({ name, hex: keyToHex(key), exp: Math.floor(exp), before: Math.floor(before) });
       void flush();
     },
-    register(name, sink) {
+    register(name, sink, known) {
       sinks.set(name, sink);
+      if (known !== undefined) knowns.set(name, known);
       return () => {
         if (sinks.get(name) !== sink) return; // a newer config's authenticator took the name over
         sinks.delete(name);
+        knowns.delete(name);
         if (sinks.size === 0) this.close();
       };
     },
     get connected() { return up && cmd.status === 'ready'; },
+    firstSync,
     close() {
       if (closed) return;
       closed = true;
+      clearTimeout(syncTimer);
+      synced();
       onClose();
       cmd.disconnect();
       sub.disconnect();

@@ -60,6 +60,15 @@ export class RevocationFile {
     });
   }
 
+  /** The live revocations the file holds (written back to a Redis that lost them). */
+  live(nowSec = Date.now() / 1000): { hex: string; exp: number; before: number }[] {
+    try {
+      return this.table.locked(() => this.read(nowSec).lines);
+    } catch {
+      return [];
+    }
+  }
+
   /** Appends one revocation (call inside table.locked after table.add said 'new' or 'floor'). */
   append(key: RevocationKey, expSec: number, beforeSec: number): void {
     this.write(`r ${keyToHex(key)} ${Math.floor(expSec)} ${Math.floor(beforeSec)}\n`);
