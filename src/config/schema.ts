@@ -213,6 +213,9 @@ const oidcSchema = obj({
   scopes: z.array(z.string()).default(['openid']),
   callback_path: z.string().startsWith('/').default('/oauth2/callback'),
   logout_path: z.string().startsWith('/').default('/oauth2/logout'),
+  backchannel_logout_path: z.string().startsWith('/').optional().meta({
+    description: 'OIDC Back-Channel Logout 1.0: where the provider POSTs logout tokens; register PUBLIC_URL + this path as the client\'s backchannel_logout_uri',
+  }),
   post_logout_redirect: z.string().default('/'),
   public_url: httpUrl.optional().meta({ description: 'external base URL of the gateway, used for redirect_uri' }),
   allowed_hosts: z.array(z.string()).optional().meta({

@@ -26,7 +26,7 @@ import { challenges, REJECTED } from '../slow-results.js';
 import { ExpiringCache, TailKeyedCache } from '../../workers/expiring-cache.js';
 import { cookieEnd, cookieRange } from '../cookie-header.js';
 import { PoolOverloadedError, type WorkerPool } from '../../workers/pool.js';
-import type { ExchangeInput, RefreshInput, TokenResult } from '../../workers/tasks/oidc.js';
+import type { ExchangeInput, LogoutTokenInput, LogoutTokenResult, RefreshInput, TokenResult } from '../../workers/tasks/oidc.js';
 import { deriveKey, open, seal } from './jwe.js';
 import { CHUNK, chunkNames, clearCookie, sessionCookies, setCookie } from './cookies.js';
 import { Discovery, type ProviderMetadata } from './discovery.js';
@@ -102,6 +102,14 @@ export interface OidcAuthenticator extends Authenticator {
   hasCredential(view: RequestView): boolean;
   /** The gateway's own cookies (session, its chunks, login state): never sent upstream. */
   readonly cookieNames: OwnCookieNames;
+  /** backchannel_logout_path, or null. */
+  readonly backchannelPath: string | null;
+  /**
+   * OIDC Back-Channel Logout 1.0: the body of a POST to backchannelPath
+   * (application/x-www-form-urlencoded, `logout_token=…`) → the answer for the
+   * provider (200, or 400 with an error). Revokes the sessions it names.
+   */
+  backchannelLogout(body: string, contentType: string): Promise<DirectResponse>;
 }
 
 /** A cached session: the identity, and what the revocation check needs (made once, read on every hit). */
@@ -156,6 +164,10 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   if (!COOKIE_NAME_RE.test(cookieName)) ctx.issue(`${at}.session.cookie`, `"${cookieName}" is not a valid cookie name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
   if (!cfg.scopes.includes('openid')) ctx.issue(`${at}.scopes`, 'scopes must include "openid" (the login needs an ID token)');
   if (cfg.callback_path === cfg.logout_path) ctx.issue(`${at}.logout_path`, 'logout_path must differ from callback_path');
+  const backchannelPath = cfg.backchannel_logout_path ?? null;
+  if (backchannelPath !== null && (backchannelPath === cfg.callback_path || backchannelPath === cfg.logout_path)) {
+    ctx.issue(`${at}.backchannel_logout_path`, 'backchannel_logout_path must differ from callback_path and logout_path');
+  }
   if (cfg.public_url !== undefined && /^http:/i.test(cfg.public_url) && !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/i.test(cfg.public_url)) {
     ctx.issue(`${at}.public_url`, 'session cookies are Secure (browsers drop them over plain http except on localhost): serve the gateway over https and give an https:// public_url');
   }
@@ -201,6 +213,8 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   const cache = new TailKeyedCache<SessionEntry>(SESSION_CACHE_ENTRIES);
   /** States already redeemed in this process: a replayed callback is refused before reaching the provider. */
   const usedStates = new ExpiringCache<object>(100_000);
+  /** Logout token ids already acted on: a replayed token is refused (OIDC Back-Channel Logout §2.6 step 8). */
+  const usedJtis = new ExpiringCache<object>(100_000);
   const refreshing = new Map<string, Promise<TokenResult>>();
   const discovery = new Discovery(cfg.issuer, pool, cfg.timeout, name);
   const { challenge, byReason } = challenges('Session', name);
@@ -219,8 +233,20 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     return revocationKey('s', name, s.sid);
   }
 
+  // The provider's session id and subject, keyed by issuer: what a logout token names.
+  const providerSidKey = (sid: string) => revocationKey('ps', cfg.issuer, sid);
+  const providerSubKey = (sub: string) => revocationKey('pu', cfg.issuer, sub);
+
   function entryOf(s: Session, untilMs?: number): SessionEntry {
-    return { id: identityOf(s, untilMs), keys: sessionRevocationKey(s), n: 1, iat: relSec(s.iat) };
+    const own = sessionRevocationKey(s);
+    // Without back-channel logout only the gateway's own id can be revoked: one probe per hit.
+    if (backchannelPath === null || (s.psid === undefined && s.psub === undefined)) return { id: identityOf(s, untilMs), keys: own, n: 1, iat: relSec(s.iat) };
+    const keys = new Int32Array(12);
+    keys.set(own, 0);
+    let n = 1;
+    if (s.psid !== undefined) keys.set(providerSidKey(s.psid), 4 * n++);
+    if (s.psub !== undefined) keys.set(providerSubKey(s.psub), 4 * n++);
+    return { id: identityOf(s, untilMs), keys, n, iat: relSec(s.iat) };
   }
 
   function isRevoked(e: SessionEntry): boolean {
@@ -248,6 +274,57 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   function revoke(s: Session): void {
     stats.revocations++;
     record(sessionRevocationKey(s), s.exp, s.iat, true);
+  }
+
+  const BC_HEADERS = Object.freeze(['content-type', 'application/json', 'cache-control', 'no-store']);
+  const bcAnswer = (status: number, error?: string, description?: string): DirectResponse =>
+    Object.freeze({ status, headers: BC_HEADERS, body: error === undefined ? '' : JSON.stringify({ error, error_description: description }) });
+
+  function backchannelLogout(body: string, contentType: string): Promise<DirectResponse> {
+    if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) return Promise.resolve(bcAnswer(400, 'invalid_request', 'expected an application/x-www-form-urlencoded body'));
+    const token = body.length <= 16_384 ? new URLSearchParams(body).get('logout_token') : null;
+    if (token === null || token === '' || token.length > 8192) return Promise.resolve(bcAnswer(400, 'invalid_request', 'no logout_token'));
+    return discovery.get().then(async (meta) => {
+      if (meta === null) return bcAnswer(503, 'temporarily_unavailable', 'the provider metadata could not be loaded');
+      const input: LogoutTokenInput = { token, jwksUri: meta.jwksUri, issuer: meta.issuer, clientId: cfg.client_id, algorithms: meta.algorithms, leewaySec };
+      const r = await pool.run<LogoutTokenResult>('oidc#logoutToken', input, cfg.timeout).catch((e: unknown): LogoutTokenResult => ({
+        ok: false, kind: 'unavailable', detail: e instanceof Error ? e.message : String(e),
+      }));
+      if (!r.ok) {
+        log.warn('OIDC back-channel logout refused', { authenticator: name, kind: r.kind, detail: r.detail });
+        return r.kind === 'unavailable' ? bcAnswer(503, 'temporarily_unavailable', 'the provider keys could not be loaded') : bcAnswer(400, 'invalid_request', 'the logout token is not valid');
+      }
+      const now = Date.now();
+      if (usedJtis.get(r.jti, now) !== undefined) {
+        log.warn('OIDC back-channel logout refused', { authenticator: name, kind: 'replayed', detail: 'logout token jti already used' });
+        return bcAnswer(400, 'invalid_request', 'the logout token was already used');
+      }
+      usedJtis.set(r.jti, {}, Math.max(r.exp * 1000, now) + leewaySec * 1000);
+      // Every session this provider session (or, without sid, this subject) holds here, begun until now.
+      const nowSec = Math.floor(now / 1000);
+      stats.revocations++;
+      if (r.sid !== null) record(providerSidKey(r.sid), nowSec + ttlSec, nowSec, true);
+      else record(providerSubKey(r.sub!), nowSec + ttlSec, nowSec, true);
+      log.info('OIDC back-channel logout', { authenticator: name, by: r.sid !== null ? 'sid' : 'sub' });
+      return bcAnswer(200);
+    });
+  }
+
+  let warnedBody = false;
+  /**
+   * authenticate() sees no request body, so the POST cannot be acted on from
+   * here: the pipeline must read the body and call backchannelLogout(). Until
+   * it does, say so loudly rather than answer 200 for a logout not applied.
+   */
+  function backchannelWithoutBody(view: RequestView): Promise<AuthResult> {
+    if (view.method !== 'POST') return Promise.resolve(respond(bcAnswer(405, 'invalid_request', 'POST a logout_token'), R.method_not_allowed));
+    if (!warnedBody) {
+      warnedBody = true;
+      log.error('OIDC back-channel logout not applied: this gateway build does not hand request bodies to the authenticator', {
+        authenticator: name, path: backchannelPath, fix: 'rely on logout_path until back-channel logout is wired in the pipeline',
+      });
+    }
+    return Promise.resolve(respond(bcAnswer(501, 'temporarily_unavailable', 'back-channel logout is not available on this gateway'), R.bad_request));
   }
 
   const unregister = link !== null ? link.register(name, (key, exp, before) => record(key, exp, before, false), revocationFile !== null ? () => revocationFile.live() : undefined) : null;
@@ -527,6 +604,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       const path = view.path;
       if (path === callbackPath) return callback(view);
       if (path === logoutPath) return logout(view);
+      if (path === backchannelPath) return backchannelWithoutBody(view);
       // Hot path: an unchunked session cookie seen before, probed in place (no substring).
       const ch = view.header('cookie');
       const at = ch === '' ? -1 : cookieRange(ch, cookieName);
@@ -588,6 +666,8 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       return c !== undefined && c !== '';
     },
     cookieNames,
+    backchannelPath,
+    backchannelLogout,
     ready(): Promise<void> {
       return link !== null ? Promise.all([discovery.first, link.firstSync]).then(() => undefined) : discovery.first;
     },
