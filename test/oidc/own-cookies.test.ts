@@ -108,3 +108,35 @@ describe('stripOwnCookies on the header list sent upstream', () => {
     }
   });
 });
+
+describe('the compiled routes carry the gateway cookies to strip', () => {
+  it('every route, OIDC or not, names every OIDC authenticator\'s cookies; none without OIDC', async () => {
+    const { buildRuntime } = await import('../../src/server/build.js');
+    const oidc = (cookie: string) => ({ type: 'oidc', issuer: 'http://127.0.0.1:1', client_id: 'c', public_url: 'https://app.test', session: { cookie, secret: 's'.repeat(40) } });
+    const plan = validateConfig({
+      upstreams: { u: { targets: ['http://127.0.0.1:9'] } },
+      authenticators: { a: oidc('sa'), b: oidc('sb'), k: { type: 'jwt', issuer: 'i', audience: ['x'], algorithms: ['HS256'], secret: 'k'.repeat(40) } },
+      routes: [
+        { name: 'one', match: { path_prefix: '/a' }, authenticate: ['a'], upstream: 'u' },
+        { name: 'two', match: { path_prefix: '/b' }, authenticate: ['b'], upstream: 'u' },
+        { name: 'api', match: { path_prefix: '/api' }, authenticate: ['k'], upstream: 'u' },
+        { name: 'open', match: { path_prefix: '/' }, anonymous: true, upstream: 'u' },
+      ],
+    });
+    const rt = await buildRuntime(plan, { threadSlot: 0, threads: 1, checkOnly: true });
+    try {
+      for (const r of rt.routes) {
+        expect(r.ownCookies, r.name).not.toBeNull();
+        expect(cookieWithout('sa=1; sb=2; sa.3=x; sb-login-AAAAAAAAAAAAAAAA=y; app=ok', r.ownCookies!), r.name).toBe('app=ok');
+      }
+    } finally {
+      await rt.close();
+    }
+    const none = await buildRuntime(validateConfig({
+      upstreams: { u: { targets: ['http://127.0.0.1:9'] } },
+      routes: [{ name: 'open', match: { path_prefix: '/' }, anonymous: true, upstream: 'u' }],
+    }), { threadSlot: 0, threads: 1, checkOnly: true });
+    expect(none.routes[0]!.ownCookies).toBeNull();
+    await none.close();
+  });
+});
