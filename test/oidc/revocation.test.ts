@@ -183,6 +183,28 @@ describe('OIDC logout revokes the session', () => {
   });
 });
 
+describe('revocation config checks', () => {
+  it('names the field and the fix: cluster without cluster.redis, a revocation file the gateway cannot write', () => {
+    const check = (over: Record<string, unknown>) => {
+      const plan = validateConfig({
+        upstreams: { u: { targets: ['http://127.0.0.1:9'] } },
+        authenticators: { sso: { type: 'oidc', issuer: 'http://127.0.0.1:1', client_id: 'c', public_url: 'https://app.test', session: { secret: SECRET }, ...over } },
+        routes: [{ name: 'app', match: { path_prefix: '/' }, authenticate: ['sso'], upstream: 'u' }],
+      });
+      const issues: { path: string; message: string }[] = [];
+      const inert = createWorkerPool({ threads: 1, maxQueue: 1, inert: true });
+      compileOidc('sso', plan.config.authenticators.sso as never, 'authenticators.sso', makeCompileContext(plan, issues), inert).close();
+      return issues;
+    };
+    const cluster = check({ revocation: 'cluster' });
+    expect(cluster.map((i) => i.path)).toEqual(['authenticators.sso.revocation']);
+    expect(cluster[0]!.message).toMatch(/needs a `cluster: \{ redis/);
+    const file = check({ session: { secret: SECRET, revocation_file: '/proc/no-such-dir/sso.revocations' } });
+    expect(file.map((i) => i.path)).toEqual(['authenticators.sso.session.revocation_file']);
+    expect(file[0]!.message).toMatch(/not a writable directory.*set session.revocation_file to a path the gateway may write/);
+  });
+});
+
 describe('revocation table and file', () => {
   const now = Math.floor(Date.now() / 1000);
   const k = (i: number) => revocationKey('s', 't', `session-${i}`);
