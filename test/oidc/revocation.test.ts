@@ -226,6 +226,32 @@ describe('revocation table and file', () => {
     expect(t.revoked(both, 1, relSec(now - 10), n)).toBe(false);
   });
 
+  it('a check remembers the version it found a session live at, and sees a revocation another thread writes', async () => {
+    const buffer = revocationBuffer(64);
+    const t = new RevocationTable(buffer);
+    const c = { keys: k(7), n: 1, iat: relSec(now - 5), seen: -1 };
+    expect(t.isRevoked(c)).toBe(false);
+    expect(c.seen).toBeGreaterThanOrEqual(0);
+    const seen = c.seen;
+    t.add(k(8), now + 100, now, now); // another session's logout: still live, version moves on
+    expect(t.isRevoked(c)).toBe(false);
+    expect(c.seen).not.toBe(seen);
+    // A real worker thread writes into the same buffer (what a logout on another event-loop thread does).
+    const { Worker } = await import('node:worker_threads');
+    const mod = new URL('../../dist/auth/oidc/revocation.js', import.meta.url).href;
+    const w = new Worker(`
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(mod)}).then(({ RevocationTable, revocationKey }) => {
+        const t = new RevocationTable(workerData.buffer);
+        parentPort.postMessage(t.add(revocationKey('s', 't', 'session-7'), workerData.now + 100, workerData.now - 5, workerData.now));
+      });`, { eval: true, workerData: { buffer, now } });
+    const r = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    await w.terminate();
+    expect(r).toBe('new');
+    expect(t.isRevoked(c)).toBe(true);
+    expect(t.isRevoked(c)).toBe(true);
+  });
+
   it('when full, raises its floor (every session begun until now is revoked) instead of forgetting one', () => {
     const t = new RevocationTable(revocationBuffer(64));
     const results: string[] = [];
@@ -236,6 +262,11 @@ describe('revocation table and file', () => {
     for (let i = 0; i < 65; i++) expect(t.revoked(k(i), 1, relSec(now - 5), n)).toBe(true);
     expect(t.revoked(k(999), 1, relSec(now - 5), n)).toBe(true); // everyone who began before the floor
     expect(t.revoked(k(999), 1, relSec(now + 1), n)).toBe(false); // a later login is fine
+    expect(t.floor).toBe(now);
+    // The slots the floor covers are free again: a later session's logout is recorded, not another overflow.
+    expect(t.add(k(1000), now + 100, now + 1, now + 1)).toBe('new');
+    expect(t.revoked(k(1000), 1, relSec(now + 1), relSec(now + 1))).toBe(true);
+    expect(t.revoked(k(1001), 1, relSec(now + 1), relSec(now + 1))).toBe(false);
     expect(t.floor).toBe(now);
   });
 

@@ -32,7 +32,7 @@ import { CHUNK, chunkNames, clearCookie, sessionCookies, setCookie } from './coo
 import { Discovery, type ProviderMetadata } from './discovery.js';
 import { page, redirect } from './pages.js';
 import { isSafeReturnPath, safeReturnPath } from './return-url.js';
-import { nowRel, relSec, revocationKey, revocationTable, type RevocationKey } from './revocation.js';
+import { relSec, revocationKey, revocationTable, type RevocationCheck, type RevocationKey } from './revocation.js';
 import { RevocationFile, revocationFileProblem } from './revocation-file.js';
 import { revocationLink, type RevocationLink } from './revocation-cluster.js';
 import { compileHostAllowList } from './hosts.js';
@@ -113,13 +113,8 @@ export interface OidcAuthenticator extends Authenticator {
 }
 
 /** A cached session: the identity, and what the revocation check needs (made once, read on every hit). */
-interface SessionEntry {
+interface SessionEntry extends RevocationCheck {
   readonly id: Identity;
-  /** Revocation keys, 4 words each. */
-  readonly keys: Int32Array;
-  readonly n: number;
-  /** Session start in table seconds (relSec). */
-  readonly iat: number;
 }
 
 function b64(n: number): string {
@@ -240,17 +235,17 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   function entryOf(s: Session, untilMs?: number): SessionEntry {
     const own = sessionRevocationKey(s);
     // Without back-channel logout only the gateway's own id can be revoked: one probe per hit.
-    if (backchannelPath === null || (s.psid === undefined && s.psub === undefined)) return { id: identityOf(s, untilMs), keys: own, n: 1, iat: relSec(s.iat) };
+    if (backchannelPath === null || (s.psid === undefined && s.psub === undefined)) return { id: identityOf(s, untilMs), keys: own, n: 1, iat: relSec(s.iat), seen: -1 };
     const keys = new Int32Array(12);
     keys.set(own, 0);
     let n = 1;
     if (s.psid !== undefined) keys.set(providerSidKey(s.psid), 4 * n++);
     if (s.psub !== undefined) keys.set(providerSubKey(s.psub), 4 * n++);
-    return { id: identityOf(s, untilMs), keys, n, iat: relSec(s.iat) };
+    return { id: identityOf(s, untilMs), keys, n, iat: relSec(s.iat), seen: -1 };
   }
 
   function isRevoked(e: SessionEntry): boolean {
-    return revocations.revoked(e.keys, e.n, e.iat, nowRel());
+    return revocations.isRevoked(e);
   }
 
   /** Records a revocation in the table and the file (one lock: threads never interleave with a compaction), then the cluster. */
@@ -638,8 +633,11 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
             const nowSec = now / 1000;
             if (nowSec < s.exp) {
               const e = entryOf(s);
-              if (isRevoked(e)) revoked = true;
-              else if (s.ref === 0 || nowSec < s.ref) {
+              if (isRevoked(e)) {
+                revoked = true;
+                // Cached anyway: a replayed revoked cookie is then refused without another decryption.
+                cache.set(value, e, e.id.expiresAt);
+              } else if (s.ref === 0 || nowSec < s.ref) {
                 stats.opened++;
                 cache.set(value, e, e.id.expiresAt);
                 view.identity = e.id;

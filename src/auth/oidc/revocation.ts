@@ -4,19 +4,22 @@
 // main thread before the others start, like the rate-limit table), keyed by a
 // 128-bit digest of what is revoked: a gateway session id, or a provider's
 // session id / subject (back-channel logout). Readers (the session hit path on
-// any thread) are lock-free and allocation-free: up to MAX_PROBE slots, each an
-// Atomics.load and four integer compares. Writers (logout, the file and cluster
-// loaders) are rare and take a lock word, so inserts never race each other.
+// any thread) are lock-free and allocation-free: one Atomics.load of a version
+// word, and only when something was revoked since the session was last found
+// live, up to MAX_PROBE slots of plain integer compares. Writers (logout, the
+// file and cluster loaders) are rare and take a lock word, so inserts never
+// race each other.
 //
 // Each entry says "sessions with this key that began at or before `before`
 // are revoked until `exp`" (exp = the session's own end: past it the cookie is
 // refused anyway, so the slot may be reused).
 //
 // Bounded: when no slot is free within MAX_PROBE of a key's home, the table
-// raises its floor to now — every session that began up to now is revoked —
-// and empties itself: every entry it held was about such a session, so none is
-// lost, and the table starts again. Fail closed (everyone signs in again) rather
-// than forget a logout; logged as an error.
+// raises its floor to now — every session that began up to now is revoked.
+// Every entry it held was about such a session, so each slot is free again
+// (an entry the floor covers is reused like an expired one): nothing is
+// forgotten and the table starts afresh. Fail closed (everyone signs in again)
+// rather than forget a logout; logged as an error.
 import { createHash } from 'node:crypto';
 import { clockTime, touchClock } from '../../ratelimit/clock.js';
 
@@ -24,6 +27,14 @@ import { clockTime, touchClock } from '../../ratelimit/clock.js';
 const BASE = 1_700_000_000;
 const H_LOCK = 0;
 const H_FLOOR = 1;
+/**
+ * Bumped (Atomics.add) after every change, as the last step of a write: a
+ * reader's Atomics.load of it makes everything written before visible to its
+ * plain reads, and a session found live at version V is still live while the
+ * version is V (revocations only ever expire).
+ */
+const H_VERSION = 2;
+const VERSION_MASK = 0x3fffffff; // a small integer: storing it in an object allocates nothing
 const HEADER = 4;
 const SLOT = 8; // state, k0..k3, exp, before, spare
 const EMPTY = 0;
@@ -31,6 +42,17 @@ const WRITING = 1;
 const READY = 2;
 const MAX_PROBE = 64;
 export const DEFAULT_SLOTS = 1 << 16;
+
+/** What a cached session keeps for the check on each hit. */
+export interface RevocationCheck {
+  /** Revocation keys, 4 words each. */
+  readonly keys: Int32Array;
+  readonly n: number;
+  /** Session start in table seconds (relSec). */
+  readonly iat: number;
+  /** Table version at which this session was last found live (-1: never checked). */
+  seen: number;
+}
 
 /** Revocation key: 4 int32 words (a 128-bit digest). */
 export type RevocationKey = Int32Array;
@@ -86,8 +108,27 @@ export class RevocationTable {
    * each). Hot path: no allocation, bounded probes.
    */
   revoked(keys: Int32Array, n: number, iatRel: number, now: number): boolean {
+    Atomics.load(this.w, H_VERSION);
+    return this.probe(keys, n, iatRel, now);
+  }
+
+  /**
+   * The hit path's check: when nothing was revoked since this session was last
+   * found live, one Atomics.load and a compare; else revoked() and, when still
+   * live, the version remembered. No allocation either way.
+   */
+  isRevoked(c: RevocationCheck): boolean {
+    const v = Atomics.load(this.w, H_VERSION) & VERSION_MASK;
+    if (v === c.seen) return false;
+    if (this.probe(c.keys, c.n, c.iat, nowRel())) return true;
+    c.seen = v;
+    return false;
+  }
+
+  /** Call after an Atomics.load of H_VERSION. A write racing it may or may not be seen: its logout has not been answered yet. */
+  private probe(keys: Int32Array, n: number, iatRel: number, now: number): boolean {
     const w = this.w;
-    if (iatRel <= Atomics.load(w, H_FLOOR)) return true;
+    if (iatRel <= w[H_FLOOR]!) return true;
     for (let k = 0; k < n; k++) {
       const k0 = keys[4 * k]!;
       const k1 = keys[4 * k + 1]!;
@@ -96,9 +137,8 @@ export class RevocationTable {
       let s = k0 & this.mask;
       for (let p = 0; p < MAX_PROBE; p++) {
         const o = HEADER + s * SLOT;
-        const st = Atomics.load(w, o);
+        const st = w[o]!;
         if (st === EMPTY) break;
-        // Plain reads after the acquiring load see what the writer stored before publishing READY.
         if (st === READY && w[o + 1] === k0 && w[o + 2] === k1 && w[o + 3] === k2 && w[o + 4] === k3 && w[o + 5]! > now && iatRel <= w[o + 6]!) return true;
         s = (s + 1) & this.mask;
       }
@@ -119,9 +159,9 @@ export class RevocationTable {
     return this.locked(() => {
       if (before <= Atomics.load(this.w, H_FLOOR)) return 'known';
       const r = this.place(key, exp, before, now);
-      if (r !== 'full') return r;
-      this.raiseFloorLocked(now);
-      return 'floor';
+      if (r === 'full') this.raiseFloorLocked(now);
+      Atomics.add(this.w, H_VERSION, 1); // publish (see H_VERSION)
+      return r === 'full' ? 'floor' : r;
     });
   }
 
@@ -131,15 +171,14 @@ export class RevocationTable {
     return this.locked(() => {
       if (f <= Atomics.load(this.w, H_FLOOR)) return false;
       this.raiseFloorLocked(f);
+      Atomics.add(this.w, H_VERSION, 1);
       return true;
     });
   }
 
   private raiseFloorLocked(f: number): void {
-    const w = this.w;
-    // Floor first: a reader that misses an entry while the slots are emptied is refused by the floor.
-    Atomics.store(w, H_FLOOR, f);
-    for (let o = HEADER; o < w.length; o += SLOT) Atomics.store(w, o, EMPTY);
+    // Entries stay: the floor covers them, and place() reuses their slots.
+    Atomics.store(this.w, H_FLOOR, f);
     this.overflows++;
   }
 
@@ -147,6 +186,7 @@ export class RevocationTable {
     const w = this.w;
     let s = key[0]! & this.mask;
     let free = -1;
+    const floor = w[H_FLOOR]!;
     for (let p = 0; p < MAX_PROBE; p++) {
       const o = HEADER + s * SLOT;
       const st = Atomics.load(w, o);
@@ -159,7 +199,7 @@ export class RevocationTable {
         Atomics.store(w, o + 5, e);
         return 'new';
       }
-      if (free < 0 && (st === EMPTY || (st === READY && w[o + 5]! <= now))) free = o;
+      if (free < 0 && (st === EMPTY || (st === READY && (w[o + 5]! <= now || w[o + 6]! <= floor)))) free = o;
       if (st === EMPTY) break; // the key is in no later slot
       s = (s + 1) & this.mask;
     }
