@@ -184,7 +184,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
 
   // Revocations: this process's table (shared by its threads), its file, and the cluster link.
   const revocations = revocationTable();
-  const file = revocationFileFor(name, cfg, at, ctx);
+  const file = revocationFileFor(name, cfg, at, ctx, pool.inert);
   const revocationFile = file !== null ? new RevocationFile(file, revocations, name) : null;
   if (revocationFile !== null && !pool.inert) {
     try {
@@ -682,10 +682,12 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
  * session.revocation_file, else oidc-NAME.revocations in systemd's
  * StateDirectory, else beside the config file. null for a config built in
  * code (tests): revocations then live as long as the process. A file the
- * gateway cannot write is a config error: `check` and start refuse it rather
- * than let a restart revive logged-out sessions.
+ * gateway cannot write is a config error: start refuses it rather than let a
+ * restart revive logged-out sessions, and so does `check` for a configured
+ * path (the default one depends on the service's environment, which `check`
+ * run by hand does not have).
  */
-function revocationFileFor(name: string, cfg: OidcConfig, at: string, ctx: CompileContext): string | null {
+function revocationFileFor(name: string, cfg: OidcConfig, at: string, ctx: CompileContext, checkOnly: boolean): string | null {
   const where = `${at}.session.revocation_file`;
   let file: string;
   if (cfg.session.revocation_file !== undefined) file = ctx.resolvePath(cfg.session.revocation_file);
@@ -694,6 +696,7 @@ function revocationFileFor(name: string, cfg: OidcConfig, at: string, ctx: Compi
     const base = `oidc-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.revocations`;
     const state = process.env.STATE_DIRECTORY?.split(':')[0];
     file = state ? path.join(state, base) : ctx.resolvePath(base);
+    if (checkOnly) return file;
   }
   const problem = revocationFileProblem(file);
   if (problem !== '') {
