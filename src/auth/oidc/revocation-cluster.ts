@@ -86,8 +86,11 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
   };
   const cmd = new Redis(redisUrl, { ...opts, connectionName: 'portcullis-revocation' });
   const sub = new Redis(redisUrl, { ...opts, connectionName: 'portcullis-revocation-sub' });
-  const sinks = new Map<string, RevocationSink>();
-  const knowns = new Map<string, () => readonly KnownRevocation[]>();
+  // Per authenticator name, every registration still open, newest last: a
+  // reload compiles the new authenticator before the old one closes, and a
+  // reload that fails closes the new one while the old one keeps serving.
+  interface Reg { readonly sink: RevocationSink; readonly known: (() => readonly KnownRevocation[]) | undefined }
+  const regs = new Map<string, Reg[]>();
   const pending: Pending[] = [];
   let up = true;
   let downSince = 0;
@@ -121,7 +124,7 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
   sub.on('close', () => down(new Error('connection closed')));
 
   const deliver = (name: string, hex: string, exp: number, before: number) => {
-    const sink = sinks.get(name);
+    const sink = regs.get(name)?.at(-1)?.sink;
     const key = keyFromHex(hex);
     if (sink === undefined || key === null || !(exp > Date.now() / 1000) || !Number.isFinite(before)) return;
     sink(key, exp, before);
@@ -187,7 +190,10 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
         synced();
         recovered();
         // A Redis that restarted empty (no persistence) gets back what this gateway knows.
-        for (const [name, known] of knowns) for (const k of known()) enqueue({ name, ...k });
+        for (const [name, list] of regs) {
+          const known = list.at(-1)?.known;
+          if (known !== undefined) for (const k of known()) enqueue({ name, ...k });
+        }
         void flush();
       } catch (e) {
         down(e);
@@ -210,13 +216,16 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
       void flush();
     },
     register(name, sink, known) {
-      sinks.set(name, sink);
-      if (known !== undefined) knowns.set(name, known);
+      const reg: Reg = { sink, known };
+      const list = regs.get(name) ?? [];
+      list.push(reg);
+      regs.set(name, list);
       return () => {
-        if (sinks.get(name) !== sink) return; // a newer config's authenticator took the name over
-        sinks.delete(name);
-        knowns.delete(name);
-        if (sinks.size === 0) this.close();
+        const i = list.indexOf(reg);
+        if (i < 0) return;
+        list.splice(i, 1);
+        if (list.length === 0) regs.delete(name);
+        if (regs.size === 0) this.close();
       };
     },
     get connected() { return up && cmd.status === 'ready'; },
