@@ -79,3 +79,27 @@ describe('redirect_uri without public_url', () => {
     expect(new URL(headerOf(r.response, 'location')!).searchParams.get('redirect_uri')).toBe('https://app.test/oauth2/callback');
   });
 });
+
+describe('portcullis check', () => {
+  it('lists the missing public_url / allowed_hosts with its field path and exits non-zero', async () => {
+    const { runCli, tempDir } = await import('../helpers/gateway.js');
+    const { writeFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const dir = tempDir();
+    const file = path.join(dir, 'portcullis.yaml');
+    writeFileSync(file, [
+      'upstreams: { u: { targets: ["http://127.0.0.1:9"] } }',
+      'authenticators:',
+      '  sso: { type: oidc, issuer: "http://127.0.0.1:1", client_id: c, session: { secret: "0123456789abcdef0123456789abcdef" } }',
+      'routes: [{ name: app, match: { path_prefix: / }, authenticate: [sso], upstream: u }]',
+      '',
+    ].join('\n'));
+    const r = await runCli(['check', '--config', file], { cwd: dir });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/authenticators\.sso\.public_url: set public_url .*allowed_hosts/);
+    writeFileSync(file, (await import('node:fs')).readFileSync(file, 'utf8').replace('client_id: c,', 'client_id: c, allowed_hosts: [app.example.com],'));
+    const ok = await runCli(['check', '--config', file], { cwd: dir });
+    expect(ok.stdout + ok.stderr).not.toMatch(/public_url/);
+    expect(ok.code).toBe(0);
+  }, 30_000);
+});
