@@ -11,6 +11,7 @@ import { compileOidc, type OidcAuthenticator } from '../../src/auth/oidc/index.j
 import { deriveKey, seal } from '../../src/auth/oidc/jwe.js';
 import { findCookie } from '../../src/auth/cookie-header.js';
 import { keyToHex, revocationKey } from '../../src/auth/oidc/revocation.js';
+import { revocationLink } from '../../src/auth/oidc/revocation-cluster.js';
 import { createWorkerPool, type WorkerPool } from '../../src/workers/pool.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { makeView } from '../helpers/request-view-builder.js';
@@ -88,6 +89,16 @@ describe('revocation: cluster link', () => {
     const key = `${PREFIX}${keyToHex(revocationKey('s', 'sso', s.sid))}`;
     expect(await poll(async () => (await client.exists(key)) === 1)).toBe(true);
     expect(Number(await client.pttl(key))).toBeGreaterThan(0); // expires with the session
+  });
+
+  it('claims a logout token id once across the cluster (what back-channel replay protection uses)', async () => {
+    const a = build(); // keeps the link open
+    await a.ready();
+    const link = revocationLink(redis.url, PREFIX);
+    const id = `https://issuer.test\t${randomBytes(8).toString('hex')}`;
+    expect(await link.claimOnce(id, 60_000)).toBe(true);
+    expect(await link.claimOnce(id, 60_000)).toBe(false);
+    expect(Number(await client.pttl(`${PREFIX}jti\t${id}`))).toBeGreaterThan(0);
   });
 
   it('applies a revocation another gateway stored and published', async () => {

@@ -290,11 +290,15 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
         return r.kind === 'unavailable' ? bcAnswer(503, 'temporarily_unavailable', 'the provider keys could not be loaded') : bcAnswer(400, 'invalid_request', 'the logout token is not valid');
       }
       const now = Date.now();
-      if (usedJtis.get(r.jti, now) !== undefined) {
+      const until = Math.max(r.exp * 1000, now) + leewaySec * 1000;
+      // A replay matters: a sub-only token replayed later would end sessions begun after the real logout.
+      // Cluster-wide when Redis answers, and always in this process.
+      const first = usedJtis.get(r.jti, now) === undefined && (link === null || (await link.claimOnce(`${cfg.issuer}\t${r.jti}`, until - now)) !== false);
+      if (!first) {
         log.warn('OIDC back-channel logout refused', { authenticator: name, kind: 'replayed', detail: 'logout token jti already used' });
         return bcAnswer(400, 'invalid_request', 'the logout token was already used');
       }
-      usedJtis.set(r.jti, {}, Math.max(r.exp * 1000, now) + leewaySec * 1000);
+      usedJtis.set(r.jti, {}, until);
       // Every session this provider session (or, without sid, this subject) holds here, begun until now.
       const nowSec = Math.floor(now / 1000);
       stats.revocations++;

@@ -31,6 +31,12 @@ export interface RevocationLink {
   register(authenticator: string, sink: RevocationSink, known?: () => readonly KnownRevocation[]): () => void;
   readonly connected: boolean;
   /**
+   * Claims a one-time id (a logout token's jti) cluster-wide for `ttlMs`:
+   * true the first time, false when a gateway claimed it before, null when
+   * Redis cannot answer now (the caller decides on its own memory then).
+   */
+  claimOnce(id: string, ttlMs: number): Promise<boolean | null>;
+  /**
    * Resolves once the revocations stored in Redis were read (or after
    * FIRST_SYNC_MS when Redis does not answer): a gateway that starts does not
    * serve a session another gateway revoked while it was down.
@@ -41,6 +47,7 @@ export interface RevocationLink {
 
 const MAX_PENDING = 10_000;
 const FIRST_SYNC_MS = 3_000;
+const HEX32 = /^[0-9a-f]{32}$/;
 const SCAN_PAGES = 1_000;
 
 export interface KnownRevocation { readonly hex: string; readonly exp: number; readonly before: number }
@@ -158,7 +165,7 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
     let cursor = '0';
     for (let page = 0; page < SCAN_PAGES; page++) {
       const [next, keys] = await cmd.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      const ours = keys.filter((k) => k !== channel);
+      const ours = keys.filter((k) => HEX32.test(k.slice(prefix.length))); // revocations only, not jti claims
       if (ours.length > 0) {
         const vals = await cmd.mget(...ours);
         for (let i = 0; i < ours.length; i++) {
@@ -229,6 +236,16 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
       };
     },
     get connected() { return up && cmd.status === 'ready'; },
+    async claimOnce(id, ttlMs) {
+      if (cmd.status !== 'ready') return null;
+      try {
+        // `<prefix>jti\t…` is no revocation key (not 32 hex digits): the catch-up SCAN skips it.
+        return (await cmd.set(`${prefix}jti\t${id}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+      } catch (e) {
+        down(e);
+        return null;
+      }
+    },
     firstSync,
     close() {
       if (closed) return;
