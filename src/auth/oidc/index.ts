@@ -14,7 +14,6 @@
 // logout records it in the process's revocation table (revocation.ts), which
 // every hit consults, persisted to session.revocation_file and, with
 // `revocation: cluster`, shared through Redis (revocation-cluster.ts).
-import path from 'node:path';
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, AUTH_RESPOND, type AuthResult, type Authenticator, type DirectResponse, type Identity, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
@@ -26,15 +25,15 @@ import { challenges, REJECTED } from '../slow-results.js';
 import { ExpiringCache, TailKeyedCache } from '../../workers/expiring-cache.js';
 import { cookieEnd, cookieRange } from '../cookie-header.js';
 import { PoolOverloadedError, type WorkerPool } from '../../workers/pool.js';
-import type { ExchangeInput, LogoutTokenInput, LogoutTokenResult, RefreshInput, TokenResult } from '../../workers/tasks/oidc.js';
+import type { ExchangeInput, RefreshInput, TokenResult } from '../../workers/tasks/oidc.js';
 import { deriveKey, open, seal } from './jwe.js';
 import { CHUNK, chunkNames, clearCookie, sessionCookies, setCookie } from './cookies.js';
 import { Discovery, type ProviderMetadata } from './discovery.js';
 import { page, redirect } from './pages.js';
 import { isSafeReturnPath, safeReturnPath } from './return-url.js';
-import { relSec, revocationKey, revocationTable, type RevocationCheck, type RevocationKey } from './revocation.js';
-import { RevocationFile, revocationFileProblem } from './revocation-file.js';
-import { revocationLink, type RevocationLink } from './revocation-cluster.js';
+import type { RevocationCheck } from './revocation.js';
+import { compileSessionRevocation } from './session-revocation.js';
+import { backchannelAnswer, compileBackchannel } from './backchannel.js';
 import { compileHostAllowList } from './hosts.js';
 import { ownCookieNames, type OwnCookieNames } from './own-cookies.js';
 
@@ -177,24 +176,6 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     ctx.issue(`${at}.allowed_hosts`, 'give public_url or allowed_hosts, not both: with public_url the redirect_uri is always built from it');
   }
   const allowedHost = compileHostAllowList(cfg.allowed_hosts ?? [], `${at}.allowed_hosts`, ctx);
-  const cluster = ctx.plan.config.cluster;
-  if (cfg.revocation === 'cluster' && cluster === undefined) {
-    ctx.issue(`${at}.revocation`, 'revocation: cluster needs a `cluster: { redis: redis://… }` section (or use revocation: local)');
-  }
-
-  // Revocations: this process's table (shared by its threads), its file, and the cluster link.
-  const revocations = revocationTable();
-  const file = revocationFileFor(name, cfg, at, ctx, pool.inert);
-  const revocationFile = file !== null ? new RevocationFile(file, revocations, name) : null;
-  if (revocationFile !== null && !pool.inert) {
-    try {
-      const live = revocationFile.load();
-      if (live > 0) log.info('OIDC revocations loaded', { authenticator: name, file, live });
-    } catch (e) {
-      ctx.issue(`${at}.session.revocation_file`, `cannot read or rewrite ${file}: ${(e as Error).message}; point it at a file the gateway may write`);
-    }
-  }
-  const link: RevocationLink | null = cfg.revocation === 'cluster' && cluster !== undefined && !pool.inert ? revocationLink(cluster.redis, cluster.revocation_prefix) : null;
 
   const sessionKey = deriveKey(sessionSecret, 'session', name);
   const loginKey = deriveKey(sessionSecret, 'login', name);
@@ -208,13 +189,14 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   const cache = new TailKeyedCache<SessionEntry>(SESSION_CACHE_ENTRIES);
   /** States already redeemed in this process: a replayed callback is refused before reaching the provider. */
   const usedStates = new ExpiringCache<object>(100_000);
-  /** Logout token ids already acted on: a replayed token is refused (OIDC Back-Channel Logout §2.6 step 8). */
-  const usedJtis = new ExpiringCache<object>(100_000);
   const refreshing = new Map<string, Promise<TokenResult>>();
   const discovery = new Discovery(cfg.issuer, pool, cfg.timeout, name);
   const { challenge, byReason } = challenges('Session', name);
   const stats: OidcStats = { hits: 0, revoked: 0, revocations: 0, opened: 0, logins: 0, callbacks: 0, refreshes: 0, failures: 0 };
   const leewaySec = 30;
+  // `check` compiles with an inert pool: nothing is read, written or connected then.
+  const revocation = compileSessionRevocation(name, cfg, at, ctx, pool.inert, stats);
+  const backchannel = compileBackchannel(name, cfg, discovery, pool, revocation, leewaySec);
 
   const UNAVAILABLE = page(503, 'Sign-in is unavailable', 'The identity provider could not be reached. Please try again in a moment.', ['retry-after', '5']);
   const respond = (response: DirectResponse, reason: number): AuthResult => ({ outcome: AUTH_RESPOND, identity: null, reason, response });
@@ -224,89 +206,13 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     return makeIdentity(name, s.sub, { ...s.c }, cfg.forward_claims, until);
   }
 
-  function sessionRevocationKey(s: Session): RevocationKey {
-    return revocationKey('s', name, s.sid);
-  }
-
-  // The provider's session id and subject, keyed by issuer: what a logout token names.
-  const providerSidKey = (sid: string) => revocationKey('ps', cfg.issuer, sid);
-  const providerSubKey = (sub: string) => revocationKey('pu', cfg.issuer, sub);
-
   function entryOf(s: Session, untilMs?: number): SessionEntry {
-    const own = sessionRevocationKey(s);
-    // Without back-channel logout only the gateway's own id can be revoked: one probe per hit.
-    if (backchannelPath === null || (s.psid === undefined && s.psub === undefined)) return { id: identityOf(s, untilMs), keys: own, n: 1, iat: relSec(s.iat), seen: -1 };
-    const keys = new Int32Array(12);
-    keys.set(own, 0);
-    let n = 1;
-    if (s.psid !== undefined) keys.set(providerSidKey(s.psid), 4 * n++);
-    if (s.psub !== undefined) keys.set(providerSubKey(s.psub), 4 * n++);
-    return { id: identityOf(s, untilMs), keys, n, iat: relSec(s.iat), seen: -1 };
+    const c = revocation.checkFor(s);
+    return { id: identityOf(s, untilMs), keys: c.keys, n: c.n, iat: c.iat, seen: -1 };
   }
 
   function isRevoked(e: SessionEntry): boolean {
-    return revocations.isRevoked(e);
-  }
-
-  /** Records a revocation in the table and the file (one lock: threads never interleave with a compaction), then the cluster. */
-  function record(key: RevocationKey, expSec: number, beforeSec: number, publish: boolean): void {
-    revocations.locked(() => {
-      const r = revocations.add(key, expSec, beforeSec);
-      if (r === 'known') return;
-      if (r === 'floor') {
-        log.error('OIDC revocation table full: every session that began until now is revoked (all users sign in again)', {
-          authenticator: name, slots: revocations.slots,
-        });
-        revocationFile?.appendFloor(revocations.floor);
-      } else {
-        revocationFile?.append(key, expSec, beforeSec);
-      }
-    });
-    if (publish && link !== null) link.publish(name, key, expSec, beforeSec);
-  }
-
-  /** Ends a session everywhere revocation reaches: until its own expiry. */
-  function revoke(s: Session): void {
-    stats.revocations++;
-    record(sessionRevocationKey(s), s.exp, s.iat, true);
-  }
-
-  const BC_HEADERS = Object.freeze(['content-type', 'application/json', 'cache-control', 'no-store']);
-  const bcAnswer = (status: number, error?: string, description?: string): DirectResponse =>
-    Object.freeze({ status, headers: BC_HEADERS, body: error === undefined ? '' : JSON.stringify({ error, error_description: description }) });
-
-  function backchannelLogout(body: string, contentType: string): Promise<DirectResponse> {
-    if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) return Promise.resolve(bcAnswer(400, 'invalid_request', 'expected an application/x-www-form-urlencoded body'));
-    const token = body.length <= 16_384 ? new URLSearchParams(body).get('logout_token') : null;
-    if (token === null || token === '' || token.length > 8192) return Promise.resolve(bcAnswer(400, 'invalid_request', 'no logout_token'));
-    return discovery.get().then(async (meta) => {
-      if (meta === null) return bcAnswer(503, 'temporarily_unavailable', 'the provider metadata could not be loaded');
-      const input: LogoutTokenInput = { token, jwksUri: meta.jwksUri, issuer: meta.issuer, clientId: cfg.client_id, algorithms: meta.algorithms, leewaySec };
-      const r = await pool.run<LogoutTokenResult>('oidc#logoutToken', input, cfg.timeout).catch((e: unknown): LogoutTokenResult => ({
-        ok: false, kind: 'unavailable', detail: e instanceof Error ? e.message : String(e),
-      }));
-      if (!r.ok) {
-        log.warn('OIDC back-channel logout refused', { authenticator: name, kind: r.kind, detail: r.detail });
-        return r.kind === 'unavailable' ? bcAnswer(503, 'temporarily_unavailable', 'the provider keys could not be loaded') : bcAnswer(400, 'invalid_request', 'the logout token is not valid');
-      }
-      const now = Date.now();
-      const until = Math.max(r.exp * 1000, now) + leewaySec * 1000;
-      // A replay matters: a sub-only token replayed later would end sessions begun after the real logout.
-      // Cluster-wide when Redis answers, and always in this process.
-      const first = usedJtis.get(r.jti, now) === undefined && (link === null || (await link.claimOnce(`${cfg.issuer}\t${r.jti}`, until - now)) !== false);
-      if (!first) {
-        log.warn('OIDC back-channel logout refused', { authenticator: name, kind: 'replayed', detail: 'logout token jti already used' });
-        return bcAnswer(400, 'invalid_request', 'the logout token was already used');
-      }
-      usedJtis.set(r.jti, {}, until);
-      // Every session this provider session (or, without sid, this subject) holds here, begun until now.
-      const nowSec = Math.floor(now / 1000);
-      stats.revocations++;
-      if (r.sid !== null) record(providerSidKey(r.sid), nowSec + ttlSec, nowSec, true);
-      else record(providerSubKey(r.sub!), nowSec + ttlSec, nowSec, true);
-      log.info('OIDC back-channel logout', { authenticator: name, by: r.sid !== null ? 'sid' : 'sub' });
-      return bcAnswer(200);
-    });
+    return revocation.isRevoked(e);
   }
 
   let warnedBody = false;
@@ -316,17 +222,15 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
    * it does, say so loudly rather than answer 200 for a logout not applied.
    */
   function backchannelWithoutBody(view: RequestView): Promise<AuthResult> {
-    if (view.method !== 'POST') return Promise.resolve(respond(bcAnswer(405, 'invalid_request', 'POST a logout_token'), R.method_not_allowed));
+    if (view.method !== 'POST') return Promise.resolve(respond(backchannelAnswer(405, 'invalid_request', 'POST a logout_token'), R.method_not_allowed));
     if (!warnedBody) {
       warnedBody = true;
       log.error('OIDC back-channel logout not applied: this gateway build does not hand request bodies to the authenticator', {
         authenticator: name, path: backchannelPath, fix: 'rely on logout_path until back-channel logout is wired in the pipeline',
       });
     }
-    return Promise.resolve(respond(bcAnswer(501, 'temporarily_unavailable', 'back-channel logout is not available on this gateway'), R.bad_request));
+    return Promise.resolve(respond(backchannelAnswer(501, 'temporarily_unavailable', 'back-channel logout is not available on this gateway'), R.bad_request));
   }
-
-  const unregister = link !== null ? link.register(name, (key, exp, before) => record(key, exp, before, false), revocationFile !== null ? () => revocationFile.live() : undefined) : null;
 
   /** Whole session cookie value (chunks joined). Chunks exist only after a full first chunk. */
   function readSession(view: RequestView, first: string): string {
@@ -523,7 +427,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       cache.delete(value);
       // Clearing the browser's cookie is not enough: a copy of it must stop working too.
       const s = asSession(open(sessionKey, value));
-      if (s !== null && Date.now() / 1000 < s.exp) revoke(s);
+      if (s !== null && Date.now() / 1000 < s.exp) revocation.revokeSession(s);
     }
     const present = presentChunks(view);
     const cookies = [clearCookie(cookieName)];
@@ -669,43 +573,14 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     },
     cookieNames,
     backchannelPath,
-    backchannelLogout,
+    backchannelLogout: (body, contentType) => backchannel.logout(body, contentType),
     ready(): Promise<void> {
-      return link !== null ? Promise.all([discovery.first, link.firstSync]).then(() => undefined) : discovery.first;
+      return Promise.all([discovery.first, revocation.ready]).then(() => undefined);
     },
     close(): void {
       discovery.close();
       cache.clear();
-      unregister?.();
+      revocation.close();
     },
   };
-}
-
-/**
- * The file that keeps this authenticator's revocations across restarts:
- * session.revocation_file, else oidc-NAME.revocations in systemd's
- * StateDirectory, else beside the config file. null for a config built in
- * code (tests): revocations then live as long as the process. A file the
- * gateway cannot write is a config error: start refuses it rather than let a
- * restart revive logged-out sessions, and so does `check` for a configured
- * path (the default one depends on the service's environment, which `check`
- * run by hand does not have).
- */
-function revocationFileFor(name: string, cfg: OidcConfig, at: string, ctx: CompileContext, checkOnly: boolean): string | null {
-  const where = `${at}.session.revocation_file`;
-  let file: string;
-  if (cfg.session.revocation_file !== undefined) file = ctx.resolvePath(cfg.session.revocation_file);
-  else {
-    if (ctx.plan.file === '') return null;
-    const base = `oidc-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.revocations`;
-    const state = process.env.STATE_DIRECTORY?.split(':')[0];
-    file = state ? path.join(state, base) : ctx.resolvePath(base);
-    if (checkOnly) return file;
-  }
-  const problem = revocationFileProblem(file);
-  if (problem !== '') {
-    ctx.issue(where, `logged-out sessions are kept in ${file}, but ${problem}; set session.revocation_file to a path the gateway may write`);
-    return null;
-  }
-  return file;
 }
