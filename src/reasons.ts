@@ -66,6 +66,7 @@ const DEFS = [
   ['cors_preflight', 204, 'route'],
   // A credential query parameter sent twice (any spelling): the gateway would check one value, the upstream might read the other.
   ['duplicate_credential', 400, 'authn'],
+  ['session_revoked', 401, 'authn'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];

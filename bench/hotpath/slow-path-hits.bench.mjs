@@ -40,6 +40,8 @@ const plan = validateConfig({
     rs: { type: 'jwt', issuer: ISS, audience: ['bench-api'], algorithms: ['RS256'], keys: [publicKey.export({ type: 'spki', format: 'pem' })], forward_claims: { sub: 'x-user-id' } },
     // The issuer is never contacted: the session cookie is sealed here and discovery may fail.
     sso: { type: 'oidc', issuer: 'http://127.0.0.1:1', client_id: 'c', public_url: 'https://app.test', session: { secret: SECRET }, forward_claims: { sub: 'x-user-id' }, timeout: '100ms' },
+    // With back-channel logout a hit checks three revocation keys (session id, provider sid, provider sub).
+    sso3: { type: 'oidc', issuer: 'http://127.0.0.1:1', client_id: 'c', public_url: 'https://app.test', session: { secret: SECRET }, forward_claims: { sub: 'x-user-id' }, timeout: '100ms', backchannel_logout_path: '/bc' },
     intro: { type: 'introspection', endpoint: `${svcUrl}/introspect`, client_id: 'gw', client_secret: 's', forward_claims: { sub: 'x-user-id' } },
     // The default cache key: everything the service is sent (method, path, query, host, ip, the sent headers).
     ext: { type: 'external', url: `${svcUrl}/authn`, send: { headers: ['authorization'] }, cache: { ttl: '1h' }, forward_claims: { sub: 'x-user-id' }, allowed_upstream_headers: [] },
@@ -53,12 +55,14 @@ const pool = createWorkerPool({ threads: 1, maxQueue: 64 });
 const a = plan.config.authenticators;
 const jwtA = compileJwt('rs', a.rs, 'authenticators.rs', ctx);
 const oidcA = compileOidc('sso', a.sso, 'authenticators.sso', ctx, pool);
+const oidc3 = compileOidc('sso3', a.sso3, 'authenticators.sso3', ctx, pool);
 const introA = compileIntrospection('intro', a.intro, 'authenticators.intro', ctx, pool);
 const extA = compileExternalAuthn('ext', a.ext, 'authenticators.ext', ctx, pool);
 const authz = compileAuthorizer('geo', plan.config.authorizers.geo, 'authorizers.geo', ctx, pool, new Map([['u', 0]]));
 if (issues.length) throw new Error(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
 
-const session = seal(deriveKey(SECRET, 'session', 'sso'), { v: 1, sub: 'alice', c: { sub: 'alice', email: 'alice@example.test' }, iat: now, exp: now + 3600, ref: 0 });
+const session = seal(deriveKey(SECRET, 'session', 'sso'), { v: 2, sid: crypto.randomBytes(16).toString('base64url'), sub: 'alice', c: { sub: 'alice', email: 'alice@example.test' }, iat: now, exp: now + 3600, ref: 0 });
+const session3 = seal(deriveKey(SECRET, 'session', 'sso3'), { v: 2, sid: crypto.randomBytes(16).toString('base64url'), psid: 'provider-session-1', psub: 'alice', sub: 'alice', c: { sub: 'alice', email: 'alice@example.test' }, iat: now, exp: now + 3600, ref: 0 });
 const opaque = 'opaque-access-token-0123456789abcdefghijklmnop';
 
 /** A view as the pipeline hands it: headers read from a small table, cookies found in the Cookie header. */
@@ -74,9 +78,11 @@ function view(headers) {
 const jwtView = view({ authorization: `Bearer ${jwt}` });
 const oidcView = view({ cookie: `_ga=GA1.2.3; theme=dark; __Host-portcullis=${session}`, accept: 'text/html' });
 const introView = view({ authorization: `Bearer ${opaque}` });
+const oidc3View = view({ cookie: `_ga=GA1.2.3; theme=dark; __Host-portcullis=${session3}`, accept: 'text/html' });
 await pool.start();
 const AUTH_OK = jwtA.authenticate(jwtView);
 if (oidcA.authenticate(oidcView) !== AUTH_OK) throw new Error('OIDC session did not open');
+if (oidc3.authenticate(oidc3View) !== AUTH_OK) throw new Error('OIDC session (3 keys) did not open');
 const warm = introA.authenticate(introView);
 if ((await warm).outcome !== AUTH_OK) throw new Error('introspection did not warm');
 const extView = view({ authorization: `Bearer ${opaque}` });
@@ -91,6 +97,7 @@ await suite('Slow-path stages on a cache hit', {
   baseline: { name: 'JWT verified-token cache hit', fn: () => { jwtView.identity = null; return jwtA.authenticate(jwtView); }, check: (v) => v === AUTH_OK },
   cases: [
     { name: 'OIDC session cookie hit', fn: () => { oidcView.identity = null; return oidcA.authenticate(oidcView); }, check: (v) => v === AUTH_OK && oidcView.identity !== null, target: { label: '0 B/op', maxBytes: 0 } },
+    { name: 'OIDC session cookie hit, back-channel logout on (3 revocation keys)', fn: () => { oidc3View.identity = null; return oidc3.authenticate(oidc3View); }, check: (v) => v === AUTH_OK && oidc3View.identity !== null, target: { label: '0 B/op', maxBytes: 0 } },
     { name: 'introspection cache hit (sha256 of token)', fn: () => { introView.identity = null; return introA.authenticate(introView); }, check: (v) => v === AUTH_OK },
     { name: 'external authn cache hit', fn: () => { extView.identity = null; return extA.authenticate(extView); }, check: (v) => v === AUTH_OK && extView.identity !== null },
     { name: 'JWT hit + warm external authz decision', fn: () => { jwtView.identity = null; jwtA.authenticate(jwtView); authzView.identity = jwtView.identity; return authz.authorize(authzView); }, check: (v) => v === d0 },
@@ -98,6 +105,7 @@ await suite('Slow-path stages on a cache hit', {
 });
 
 oidcA.close();
+oidc3.close();
 introA.close();
 extA.close();
 authz.close?.();

@@ -54,9 +54,10 @@ const OIDC_SECRET = 'bench-session-secret-0123456789abcdefghij';
  */
 async function prepareOidcSession(row) {
   const { deriveKey, seal } = await import('../../dist/auth/oidc/jwe.js');
+  const { randomBytes } = await import('node:crypto');
   const now = Math.floor(Date.now() / 1000);
   const key = deriveKey(OIDC_SECRET, 'session', 'sso');
-  const cookie = (exp) => `_ga=GA1.2.3; theme=dark; __Host-portcullis=${seal(key, { v: 1, sub: 'alice', c: { sub: 'alice', email: 'alice@example.test' }, iat: now, exp, ref: 0 })}`;
+  const cookie = (exp) => `_ga=GA1.2.3; theme=dark; __Host-portcullis=${seal(key, { v: 2, sid: randomBytes(16).toString('base64url'), sub: 'alice', c: { sub: 'alice', email: 'alice@example.test' }, iat: now, exp, ref: 0 })}`;
   const good = cookie(now + 86400);
   row.load = { headers: { Cookie: good } };
   // Refused sessions from an API client (Accept: application/json) get a 401; a browser would be sent to log in.

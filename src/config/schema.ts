@@ -245,13 +245,25 @@ const oidcSchema = obj({
   scopes: z.array(z.string()).default(['openid']),
   callback_path: z.string().startsWith('/').default('/oauth2/callback'),
   logout_path: z.string().startsWith('/').default('/oauth2/logout'),
+  backchannel_logout_path: z.string().startsWith('/').optional().meta({
+    description: 'OIDC Back-Channel Logout 1.0: where the provider POSTs logout tokens; register PUBLIC_URL + this path as the client\'s backchannel_logout_uri',
+  }),
   post_logout_redirect: z.string().default('/'),
   public_url: httpUrl.optional().meta({ description: 'external base URL of the gateway, used for redirect_uri' }),
+  allowed_hosts: z.array(z.string()).optional().meta({
+    description: 'without public_url: the Host header values (host, host:port or *.suffix) a redirect_uri may be built from; any other Host is refused',
+  }),
   session: obj({
     cookie: z.string().default('__Host-portcullis'),
     ...secret('secret'),
     ttl: duration().prefault('8h'),
+    revocation_file: z.string().optional().meta({
+      description: 'where logged-out sessions are kept across restarts (default: $STATE_DIRECTORY/oidc-NAME.revocations under systemd, else oidc-NAME.revocations beside the config file)',
+    }),
   }).prefault({}),
+  revocation: z.enum(['local', 'cluster']).default('local').meta({
+    description: 'local: a logout ends the session in every thread of this process, across restarts; cluster: also on every gateway sharing cluster.redis',
+  }),
   forward_claims: z.record(z.string(), headerName).default({}),
   consumer_claim: z.string().default('sub'),
   timeout: duration().prefault('5s'),
@@ -328,6 +340,7 @@ const clusterSchema = obj({
   sync_interval: duration().prefault('100ms'),
   failure_mode: z.enum(['local']).default('local'),
   key_prefix: z.string().default('portcullis:rl:'),
+  revocation_prefix: z.string().default('portcullis:rv:').meta({ description: 'prefix of the Redis keys and channel of OIDC session revocations (revocation: cluster)' }),
 });
 
 const matchSchema = obj({

@@ -3,11 +3,13 @@
 import type { CompiledRoute } from '../server/runtime.js';
 import type { DetachedView } from '../server/view.js';
 import { newRequestId } from '../server/request-id.js';
+import { stripOwnCookies } from '../lib/own-cookies.js';
 import { copyForwardable, validValue, type Framing } from './headers.js';
 
 export function compileForwardHeaders(v: DetachedView, f: Framing, route: CompiledRoute, consumedHeader: string): string[] {
   const out: string[] = [];
   copyForwardable(v.headers, f, route.headers, out);
+  stripOwnCookies(out, route.ownCookies); // the gateway's own OIDC cookies never go upstream
   if (consumedHeader !== '') removeHeader(out, consumedHeader);
   // Headers a called service chose per request (external authn `headers`,
   // external authorizer `headers`) are not known at compile time, so the

@@ -63,6 +63,8 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       chunkedUploads: r.chunked_uploads,
       cors: r.cors ? compileCors(r.cors, `${at}.cors`, ctx) : null,
       headers: compileHeaderPolicy(drop, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}, r.request_headers?.pass_overrides ?? false),
+      // On every route, not only the OIDC ones: a browser sends the session cookie to every path of the site.
+      ownCookies: stages.ownCookies,
       timeout: r.timeout ?? c.server.limits.request_timeout,
     } satisfies CompiledRoute;
   });

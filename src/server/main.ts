@@ -9,6 +9,7 @@ import { assertPortFree, Gateway, type BoundListener } from './gateway.js';
 import { makeSink, type SinkHandle } from './sink.js';
 import { adoptRateLimitStore, closeThreadResources, type SharedState } from './stages.js';
 import { createRateLimitStore } from '../ratelimit/bucket-table.js';
+import { revocationBuffer } from '../auth/oidc/revocation.js';
 // Type only: admin.ts imports uWS statically, and uWS reads
 // UWS_HTTP_MAX_HEADERS_SIZE once when it first loads. A static import here loaded
 // it before loadUws() (Gateway.start) could set server.limits.max_header_bytes,
@@ -56,7 +57,8 @@ export async function startGateway(configFile: string): Promise<Running> {
   // Several threads share one rate-limit table (Atomics), made before they start.
   const capacity = plan.config.server.rate_limit_capacity;
   const store = threads > 1 ? createRateLimitStore({ capacity }) : null;
-  let shared: SharedState = { threadSlot: 0, threads, rateLimitCapacity: capacity, rateLimitBuffer: store?.buffer };
+  // Likewise one table of revoked OIDC sessions, so a logout on any thread ends the session on all.
+  let shared: SharedState = { threadSlot: 0, threads, rateLimitCapacity: capacity, rateLimitBuffer: store?.buffer, ...(threads > 1 ? { revocationBuffer: revocationBuffer() } : {}) };
   if (store) adoptRateLimitStore(store);
   const sink = makeSink(plan, shared);
   shared = { ...shared, metricsBuffer: sink.metrics.buffer };

@@ -5,6 +5,7 @@ import type {
   AuthResult, ExternalAuthorizer, RequestView, RoutePolicy, RouteRateLimit,
 } from '../contracts.js';
 import type { HeaderPolicy } from '../proxy/headers.js';
+import type { OwnCookieNames } from '../lib/own-cookies.js';
 import type { UpstreamGroup } from '../proxy/upstreams.js';
 import type { ClientIpResolver } from '../policy/client-ip.js';
 import type { CorsPolicy } from '../policy/cors.js';
@@ -32,6 +33,12 @@ export interface CompiledRoute {
   /** routes[].cors, or null. */
   readonly cors: CorsPolicy | null;
   readonly headers: HeaderPolicy;
+  /**
+   * The gateway's own cookies (OIDC session, chunks, login state) to remove
+   * from the Cookie header sent upstream (stripOwnCookies); null when the
+   * config has no OIDC authenticator.
+   */
+  readonly ownCookies: OwnCookieNames | null;
   /** request_timeout for this route (ms). */
   readonly timeout: number;
 }

@@ -9,7 +9,10 @@ import { compileChain } from '../auth/chain.js';
 import { compileJwt } from '../auth/jwt/index.js';
 import { compileBasic } from '../auth/basic/index.js';
 import { compileApiKey } from '../auth/api-key/index.js';
-import { compileOidc } from '../auth/oidc/index.js';
+import { compileOidc, type OidcAuthenticator } from '../auth/oidc/index.js';
+import { adoptRevocationBuffer } from '../auth/oidc/revocation.js';
+import { closeRevocationLinks } from '../auth/oidc/revocation-cluster.js';
+import { mergeOwnCookieNames, type OwnCookieNames } from '../lib/own-cookies.js';
 import { compileIntrospection } from '../auth/introspection/index.js';
 import { compileExternalAuthn } from '../auth/external/index.js';
 import { compileAuthorizer } from '../policy/external-authorizer/index.js';
@@ -36,6 +39,8 @@ export interface SharedState {
   readonly rateLimitCapacity?: number;
   /** Metrics slices (one per thread). */
   readonly metricsBuffer?: SharedArrayBuffer;
+  /** Revoked OIDC sessions, read by every thread (src/auth/oidc/revocation.ts). */
+  readonly revocationBuffer?: SharedArrayBuffer;
   /** `check` builds a runtime only to validate: start no network activity. */
   readonly checkOnly?: boolean;
 }
@@ -71,6 +76,7 @@ function workerPool(plan: Plan, shared: SharedState): WorkerPool {
 
 /** Closes thread resources at shutdown. */
 export async function closeThreadResources(): Promise<void> {
+  closeRevocationLinks();
   const p = thread.pool;
   thread.pool = null;
   if (p) await p.close();
@@ -83,6 +89,8 @@ export interface Stages {
   ready(): Promise<void>;
   /** Named readiness checks for /readyz: every JWT key set loaded, the pool started. */
   readiness(): Record<string, boolean>;
+  /** The gateway's own cookies (every OIDC authenticator's): removed from what upstreams receive; null when none. */
+  readonly ownCookies: OwnCookieNames | null;
   readonly collectors: (() => string)[];
   close(): Promise<void>;
 }
@@ -126,6 +134,8 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
   const c = plan.config;
   // Only what routes use is compiled: an unused authenticator fetches no keys.
   const used = new Set(c.routes.flatMap((r) => r.authenticate ?? []));
+  // Every thread's OIDC sessions are revoked in one table: adopt the main thread's before compiling.
+  if (shared.revocationBuffer) adoptRevocationBuffer(shared.revocationBuffer);
   const authns = new Map<string, Built>();
   for (const [name, cfg] of Object.entries(c.authenticators)) {
     if (!used.has(name)) continue;
@@ -182,7 +192,10 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
     return family('portcullis_worker_pool', 'gauge', 'Worker pool: queue depth, running, completed, timeouts, rejected (by stat)', samples);
   });
 
+  const own = [...authns.values()].flatMap((a) => ('cookieNames' in a ? [(a as OidcAuthenticator).cookieNames] : []));
+
   return {
+    ownCookies: own.length > 0 ? mergeOwnCookieNames(own) : null,
     chain(names, at) {
       const list: Authenticator[] = [];
       names.forEach((n, i) => {

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import Provider from 'oidc-provider';
+import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 
 export interface ProviderOptions {
   /** The gateway's redirect URIs (callback_path on its public URL). */
@@ -17,6 +18,12 @@ export interface ProviderOptions {
   /** ID token / access token lifetime, seconds. */
   idTokenTtl?: number;
   accessTokenTtl?: number;
+  /**
+   * Enables OIDC Back-Channel Logout 1.0: the provider POSTs logout tokens
+   * here. The provider then signs with a key the test can use too
+   * (`signingKey`), to forge well-signed hostile tokens.
+   */
+  backchannelLogoutUri?: string;
 }
 
 export interface OidcProvider {
@@ -27,6 +34,8 @@ export interface OidcProvider {
   readonly clientSecret: string;
   /** A confidential client allowed client_credentials (to mint opaque access tokens) and introspection. */
   readonly apiClient: { id: string; secret: string };
+  /** The provider's signing key, when backchannelLogoutUri is set. */
+  readonly signingKey: { readonly privateKey: CryptoKey; readonly kid: string } | null;
   /** An opaque access token from the client_credentials grant. */
   clientCredentialsToken(scope?: string): Promise<string>;
   /** Stops listening (the provider is "down") but keeps state; start() brings it back on the same port. */
@@ -47,6 +56,13 @@ export async function startOidcProvider(opts: ProviderOptions): Promise<OidcProv
   const clientSecret = opts.clientSecret ?? 'gateway-client-secret-0123456789';
   const apiClient = { id: 'api-client', secret: 'api-client-secret-0123456789' };
   const refresh = opts.refreshTokens ?? true;
+  let signingKey: OidcProvider['signingKey'] = null;
+  let jwks: { keys: Record<string, unknown>[] } | undefined;
+  if (opts.backchannelLogoutUri !== undefined) {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    signingKey = { privateKey, kid: 'test-signing-key' };
+    jwks = { keys: [{ ...(await exportJWK(privateKey)), kid: signingKey.kid, alg: 'RS256', use: 'sig' }] };
+  }
 
   const provider = new Provider(issuer, {
     clients: [
@@ -58,6 +74,7 @@ export async function startOidcProvider(opts: ProviderOptions): Promise<OidcProv
         grant_types: refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
+        ...(opts.backchannelLogoutUri !== undefined ? { backchannel_logout_uri: opts.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
       },
       {
         client_id: apiClient.id,
@@ -77,7 +94,11 @@ export async function startOidcProvider(opts: ProviderOptions): Promise<OidcProv
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      ...(opts.backchannelLogoutUri !== undefined ? { backchannelLogout: { enabled: true } } : {}),
     },
+    ...(jwks !== undefined ? { jwks } : {}),
+    // The provider refuses to call special-use addresses (SSRF protection); the tests' gateway is on 127.0.0.1.
+    ...(opts.backchannelLogoutUri !== undefined ? { fetch: (url: string | URL, o: RequestInit & { dispatcher?: unknown }) => globalThis.fetch(url, { ...o, dispatcher: undefined } as RequestInit) } : {}),
     cookies: { keys: ['test-only-cookie-signing-key-0123456789'] },
     ttl: {
       AccessToken: opts.accessTokenTtl ?? 3600,
@@ -108,6 +129,7 @@ export async function startOidcProvider(opts: ProviderOptions): Promise<OidcProv
     clientId,
     clientSecret,
     apiClient,
+    signingKey,
     async clientCredentialsToken(scope = 'api:read') {
       const res = await fetch(`${issuer}/token`, {
         method: 'POST',

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { compactDecrypt } from 'jose';
 import { validateConfig, makeCompileContext } from '../../src/config/load.js';
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, AUTH_RESPOND, type AuthResult } from '../../src/contracts.js';
@@ -45,6 +45,7 @@ function build(over: Record<string, unknown> = {}, issuer = op.issuer): OidcAuth
 }
 
 const sessionKey = () => deriveKey(SECRET, 'session', 'sso');
+const newSid = () => randomBytes(16).toString('base64url');
 
 beforeAll(async () => {
   op = await startOidcProvider({ redirectUris: ['https://app.test/oauth2/callback'], postLogoutRedirectUris: ['https://app.test/bye'] });
@@ -173,8 +174,8 @@ describe('OIDC login', () => {
     const a = build();
     await a.ready();
     const now = Math.floor(Date.now() / 1000);
-    const expired = seal(sessionKey(), { v: 1, sub: 'alice', c: { sub: 'alice' }, iat: now - 30_000, exp: now - 10, ref: 0 });
-    const live = seal(sessionKey(), { v: 1, sub: 'alice', c: { sub: 'alice' }, iat: now, exp: now + 600, ref: 0 });
+    const expired = seal(sessionKey(), { v: 2, sid: newSid(), sub: 'alice', c: { sub: 'alice' }, iat: now - 30_000, exp: now - 10, ref: 0 });
+    const live = seal(sessionKey(), { v: 2, sid: newSid(), sub: 'alice', c: { sub: 'alice' }, iat: now, exp: now + 600, ref: 0 });
     expect(a.authenticate(makeView({ path: '/', cookies: { [COOKIE]: live } }))).toBe(AUTH_OK);
     const api = makeView({ path: '/api', headers: { accept: 'application/json' }, cookies: { [COOKIE]: expired } });
     expect(a.authenticate(api)).toBe(AUTH_REJECT);
@@ -200,11 +201,11 @@ describe('OIDC login', () => {
     expect(a.authenticate(api)).toBe(AUTH_REJECT);
     expect(api.reason).toBe(R.invalid_session);
     // A session sealed with another secret is refused the same way.
-    const foreign = seal(deriveKey('another-secret-0123456789abcdefghijklmn', 'session', 'sso'), { v: 1, sub: 'root', c: {}, iat: 0, exp: 4e9, ref: 0 });
+    const foreign = seal(deriveKey('another-secret-0123456789abcdefghijklmn', 'session', 'sso'), { v: 2, sid: newSid(), sub: 'root', c: {}, iat: 0, exp: 4e9, ref: 0 });
     const v = makeView({ path: '/api', headers: { accept: 'application/json' }, cookies: { [COOKIE]: foreign } });
     expect(a.authenticate(v)).toBe(AUTH_REJECT);
     // And a login-state cookie is not a session.
-    const loginish = seal(deriveKey(SECRET, 'login', 'sso'), { v: 1, sub: 'root', c: {}, iat: 0, exp: 4e9, ref: 0 });
+    const loginish = seal(deriveKey(SECRET, 'login', 'sso'), { v: 2, sid: newSid(), sub: 'root', c: {}, iat: 0, exp: 4e9, ref: 0 });
     expect(a.authenticate(makeView({ path: '/api', headers: { accept: 'application/json' }, cookies: { [COOKIE]: loginish } }))).toBe(AUTH_REJECT);
   });
 

@@ -3,6 +3,7 @@
 // production does — the other OIDC tests hand cookies over as a map, which
 // never reaches this path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { makeCompileContext, validateConfig } from '../../src/config/load.js';
 import { AUTH_OK, AUTH_REJECT, type RequestView } from '../../src/contracts.js';
 import { R } from '../../src/reasons.js';
@@ -33,7 +34,7 @@ function build(): OidcAuthenticator {
 }
 const key = () => deriveKey(SECRET, 'session', 'sso');
 const session = (sub: string, exp: number, extra: Record<string, unknown> = {}) =>
-  seal(key(), { v: 1, sub, c: { sub, ...extra }, iat: exp - 600, exp, ref: 0 });
+  seal(key(), { v: 2, sid: randomBytes(16).toString('base64url'), sub, c: { sub, ...extra }, iat: exp - 600, exp, ref: 0 });
 
 /** An API client's request whose cookies are read from its Cookie header, as BaseView.cookie does. */
 function withCookies(cookie: string): RequestView {

@@ -9,6 +9,11 @@
 //
 // The routes that use this authenticator must cover callback_path and
 // logout_path: the authenticator answers those paths itself.
+//
+// Sessions are revocable: each has an id (`sid`) in its sealed payload, and
+// logout records it in the process's revocation table (revocation.ts), which
+// every hit consults, persisted to session.revocation_file and, with
+// `revocation: cluster`, shared through Redis (revocation-cluster.ts).
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, AUTH_RESPOND, type AuthResult, type Authenticator, type DirectResponse, type Identity, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
@@ -26,18 +31,33 @@ import { CHUNK, chunkNames, clearCookie, sessionCookies, setCookie } from './coo
 import { Discovery, type ProviderMetadata } from './discovery.js';
 import { page, redirect } from './pages.js';
 import { isSafeReturnPath, safeReturnPath } from './return-url.js';
+import type { RevocationCheck } from './revocation.js';
+import { compileSessionRevocation } from './session-revocation.js';
+import { backchannelAnswer, compileBackchannel } from './backchannel.js';
+import { compileHostAllowList } from './hosts.js';
+import { ownCookieNames, type OwnCookieNames } from '../../lib/own-cookies.js';
 
 const SESSION_CACHE_ENTRIES = 50_000;
 const LOGIN_TTL_SEC = 600;
 /** With failure_mode: allow, how long a session due for refresh is trusted while the provider is away. */
 const GRACE_MS = 60_000;
 const STATE_RE = /^[A-Za-z0-9_-]{32}$/;
+const SID_RE = /^[A-Za-z0-9_-]{22}$/;
 const COOKIE_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HOST_RE = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
-/** What the session cookie holds (sealed). */
+/**
+ * What the session cookie holds (sealed). v2 added `sid`: a v1 cookie (made
+ * before sessions were revocable) is refused, and its browser signs in again,
+ * since nothing could ever revoke it.
+ */
 interface Session {
-  v: 1;
+  v: 2;
+  /** Session id (16 random bytes, base64url): what logout revokes. Kept across refreshes. */
+  sid: string;
+  /** The provider's session id (`sid` claim) and subject, for back-channel logout. */
+  psid?: string;
+  psub?: string;
   /** Consumer. */
   sub: string;
   /** ID token claims without protocol noise. */
@@ -61,6 +81,10 @@ interface LoginState {
 
 export interface OidcStats {
   hits: number;
+  /** Sessions refused because they were revoked (logout). */
+  revoked: number;
+  /** Logouts recorded in the revocation table. */
+  revocations: number;
   opened: number;
   logins: number;
   callbacks: number;
@@ -75,6 +99,21 @@ export interface OidcAuthenticator extends Authenticator {
   readonly stats: OidcStats;
   /** Whether the request carries a session cookie (lets the chain name the deciding authenticator). */
   hasCredential(view: RequestView): boolean;
+  /** The gateway's own cookies (session, its chunks, login state): never sent upstream. */
+  readonly cookieNames: OwnCookieNames;
+  /** backchannel_logout_path, or null. */
+  readonly backchannelPath: string | null;
+  /**
+   * OIDC Back-Channel Logout 1.0: the body of a POST to backchannelPath
+   * (application/x-www-form-urlencoded, `logout_token=…`) → the answer for the
+   * provider (200, or 400 with an error). Revokes the sessions it names.
+   */
+  backchannelLogout(body: string, contentType: string): Promise<DirectResponse>;
+}
+
+/** A cached session: the identity, and what the revocation check needs (made once, read on every hit). */
+interface SessionEntry extends RevocationCheck {
+  readonly id: Identity;
 }
 
 function b64(n: number): string {
@@ -86,9 +125,10 @@ function trimSlash(s: string): string {
 }
 
 function asSession(o: Record<string, unknown> | null): Session | null {
-  if (o === null || o.v !== 1 || typeof o.sub !== 'string' || typeof o.iat !== 'number' || typeof o.exp !== 'number' || typeof o.ref !== 'number') return null;
+  if (o === null || o.v !== 2 || typeof o.sid !== 'string' || !SID_RE.test(o.sid) || typeof o.sub !== 'string' || typeof o.iat !== 'number' || typeof o.exp !== 'number' || typeof o.ref !== 'number') return null;
   if (o.c === null || typeof o.c !== 'object' || Array.isArray(o.c)) return null;
   if (o.rt !== undefined && typeof o.rt !== 'string') return null;
+  if ((o.psid !== undefined && typeof o.psid !== 'string') || (o.psub !== undefined && typeof o.psub !== 'string')) return null;
   return o as unknown as Session;
 }
 
@@ -118,29 +158,45 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   if (!COOKIE_NAME_RE.test(cookieName)) ctx.issue(`${at}.session.cookie`, `"${cookieName}" is not a valid cookie name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
   if (!cfg.scopes.includes('openid')) ctx.issue(`${at}.scopes`, 'scopes must include "openid" (the login needs an ID token)');
   if (cfg.callback_path === cfg.logout_path) ctx.issue(`${at}.logout_path`, 'logout_path must differ from callback_path');
+  const backchannelPath = cfg.backchannel_logout_path ?? null;
+  if (backchannelPath !== null && (backchannelPath === cfg.callback_path || backchannelPath === cfg.logout_path)) {
+    ctx.issue(`${at}.backchannel_logout_path`, 'backchannel_logout_path must differ from callback_path and logout_path');
+  }
   if (cfg.public_url !== undefined && /^http:/i.test(cfg.public_url) && !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/i.test(cfg.public_url)) {
     ctx.issue(`${at}.public_url`, 'session cookies are Secure (browsers drop them over plain http except on localhost): serve the gateway over https and give an https:// public_url');
   }
   if (!cfg.post_logout_redirect.startsWith('/') && !/^https?:\/\//.test(cfg.post_logout_redirect)) {
     ctx.issue(`${at}.post_logout_redirect`, 'give a path on this site (/bye) or an absolute http(s) URL');
   }
+  // Without public_url the redirect_uri is built from the Host header: a forged Host would send the login code elsewhere.
+  if (cfg.public_url === undefined && (cfg.allowed_hosts === undefined || cfg.allowed_hosts.length === 0)) {
+    ctx.issue(`${at}.public_url`, 'set public_url (e.g. https://app.example.com) so redirect_uri never follows the client\'s Host header, or list the hosts this gateway answers for in allowed_hosts: [app.example.com]');
+  }
+  if (cfg.public_url !== undefined && cfg.allowed_hosts !== undefined) {
+    ctx.issue(`${at}.allowed_hosts`, 'give public_url or allowed_hosts, not both: with public_url the redirect_uri is always built from it');
+  }
+  const allowedHost = compileHostAllowList(cfg.allowed_hosts ?? [], `${at}.allowed_hosts`, ctx);
 
   const sessionKey = deriveKey(sessionSecret, 'session', name);
   const loginKey = deriveKey(sessionSecret, 'login', name);
   const chunks = chunkNames(cookieName);
   const loginPrefix = `${cookieName}-login-`;
+  const cookieNames = ownCookieNames([cookieName, ...chunks], [{ prefix: loginPrefix, rest: 16 }]);
   const ttlSec = Math.max(1, Math.floor(cfg.session.ttl / 1000));
   const callbackPath = cfg.callback_path;
   const logoutPath = cfg.logout_path;
   const fixedOrigin = cfg.public_url !== undefined ? trimSlash(new URL(cfg.public_url).origin + new URL(cfg.public_url).pathname) : null;
-  const cache = new TailKeyedCache<Identity>(SESSION_CACHE_ENTRIES);
+  const cache = new TailKeyedCache<SessionEntry>(SESSION_CACHE_ENTRIES);
   /** States already redeemed in this process: a replayed callback is refused before reaching the provider. */
   const usedStates = new ExpiringCache<object>(100_000);
   const refreshing = new Map<string, Promise<TokenResult>>();
   const discovery = new Discovery(cfg.issuer, pool, cfg.timeout, name);
   const { challenge, byReason } = challenges('Session', name);
-  const stats: OidcStats = { hits: 0, opened: 0, logins: 0, callbacks: 0, refreshes: 0, failures: 0 };
+  const stats: OidcStats = { hits: 0, revoked: 0, revocations: 0, opened: 0, logins: 0, callbacks: 0, refreshes: 0, failures: 0 };
   const leewaySec = 30;
+  // `check` compiles with an inert pool: nothing is read, written or connected then.
+  const revocation = compileSessionRevocation(name, cfg, at, ctx, pool.inert, stats);
+  const backchannel = compileBackchannel(name, cfg, discovery, pool, revocation, leewaySec);
 
   const UNAVAILABLE = page(503, 'Sign-in is unavailable', 'The identity provider could not be reached. Please try again in a moment.', ['retry-after', '5']);
   const respond = (response: DirectResponse, reason: number): AuthResult => ({ outcome: AUTH_RESPOND, identity: null, reason, response });
@@ -148,6 +204,32 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   function identityOf(s: Session, untilMs?: number): Identity {
     const until = untilMs ?? Math.min(s.exp, s.ref === 0 ? Infinity : s.ref) * 1000;
     return makeIdentity(name, s.sub, { ...s.c }, cfg.forward_claims, until);
+  }
+
+  function entryOf(s: Session, untilMs?: number): SessionEntry {
+    const c = revocation.checkFor(s);
+    return { id: identityOf(s, untilMs), keys: c.keys, n: c.n, iat: c.iat, seen: -1 };
+  }
+
+  function isRevoked(e: SessionEntry): boolean {
+    return revocation.isRevoked(e);
+  }
+
+  let warnedBody = false;
+  /**
+   * authenticate() sees no request body, so the POST cannot be acted on from
+   * here: the pipeline must read the body and call backchannelLogout(). Until
+   * it does, say so loudly rather than answer 200 for a logout not applied.
+   */
+  function backchannelWithoutBody(view: RequestView): Promise<AuthResult> {
+    if (view.method !== 'POST') return Promise.resolve(respond(backchannelAnswer(405, 'invalid_request', 'POST a logout_token'), R.method_not_allowed));
+    if (!warnedBody) {
+      warnedBody = true;
+      log.error('OIDC back-channel logout not applied: this gateway build does not hand request bodies to the authenticator', {
+        authenticator: name, path: backchannelPath, fix: 'rely on logout_path until back-channel logout is wired in the pipeline',
+      });
+    }
+    return Promise.resolve(respond(backchannelAnswer(501, 'temporarily_unavailable', 'back-channel logout is not available on this gateway'), R.bad_request));
   }
 
   /** Whole session cookie value (chunks joined). Chunks exist only after a full first chunk. */
@@ -182,8 +264,8 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   /** Scheme://host[:port] of this request as the browser sees it; null when the Host header is unusable. */
   function originOf(view: RequestView): string | null {
     if (fixedOrigin !== null) return fixedOrigin;
-    const host = view.header('host');
-    if (!HOST_RE.test(host)) return null;
+    const host = view.header('host').toLowerCase();
+    if (!HOST_RE.test(host) || !allowedHost(host)) return null;
     // X-Forwarded-Proto only from a trusted proxy; else the listener's own scheme (https when unknown).
     const xfp = view.peerTrusted === true ? view.header('x-forwarded-proto').split(',')[0]!.trim().toLowerCase() : '';
     const scheme = xfp === 'http' || xfp === 'https' ? xfp : view.proto ?? 'https';
@@ -324,13 +406,15 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       }
       const now = Math.floor(Date.now() / 1000);
       const exp = now + ttlSec;
-      const s: Session = { v: 1, sub: consumer, c: r.claims, iat: now, exp, ref: r.refreshToken !== null ? Math.min(r.refreshAt, exp) : 0 };
+      const s: Session = { v: 2, sid: b64(16), sub: consumer, c: r.claims, iat: now, exp, ref: r.refreshToken !== null ? Math.min(r.refreshAt, exp) : 0 };
+      if (typeof r.claims.sid === 'string') s.psid = r.claims.sid;
+      if (typeof r.claims.sub === 'string') s.psub = r.claims.sub;
       if (r.refreshToken !== null) s.rt = r.refreshToken;
       const sc = sessionSetCookies(s, present);
       if (sc === null) return fail(500, 'Sign-in failed', 'The session is too large to store in cookies.', 'too_large', 'session too large', loginCookieName);
-      const id = identityOf(s);
+      const e = entryOf(s);
       // The redirected request is then a cache hit.
-      cache.set(sc.sealed, id, id.expiresAt);
+      cache.set(sc.sealed, e, e.id.expiresAt);
       log.info('OIDC sign-in', { authenticator: name, consumer });
       return respond(redirect(302, ls.r, [...sc.cookies, clearCookie(loginPrefix + state.slice(0, 16))]), R.login_required);
     });
@@ -338,7 +422,13 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
 
   function logout(view: RequestView): Promise<AuthResult> {
     const first = view.cookie(cookieName);
-    if (first !== undefined && first !== '') cache.delete(readSession(view, first));
+    if (first !== undefined && first !== '') {
+      const value = readSession(view, first);
+      cache.delete(value);
+      // Clearing the browser's cookie is not enough: a copy of it must stop working too.
+      const s = asSession(open(sessionKey, value));
+      if (s !== null && Date.now() / 1000 < s.exp) revocation.revokeSession(s);
+    }
     const present = presentChunks(view);
     const cookies = [clearCookie(cookieName)];
     for (let i = 1; i < present; i++) cookies.push(clearCookie(chunks[i - 1]!));
@@ -378,13 +468,16 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     return p.then((r): AuthResult | Promise<AuthResult> => {
       if (r.ok) {
         const now = Math.floor(Date.now() / 1000);
-        const next: Session = { v: 1, sub: s.sub, c: Object.keys(r.claims).length > 0 ? r.claims : s.c, iat: s.iat, exp: s.exp, ref: Math.min(r.refreshAt, s.exp) };
+        // Same session (sid, start, end): a logout of it also ends the refreshed cookie.
+        const next: Session = { v: 2, sid: s.sid, sub: s.sub, c: Object.keys(r.claims).length > 0 ? r.claims : s.c, iat: s.iat, exp: s.exp, ref: Math.min(r.refreshAt, s.exp) };
+        if (s.psid !== undefined) next.psid = s.psid;
+        if (s.psub !== undefined) next.psub = s.psub;
         if (r.refreshToken !== null) next.rt = r.refreshToken;
         if (next.ref <= now) next.ref = Math.min(now + 60, s.exp);
         const sc = sessionSetCookies(next, present);
         if (sc === null) return REJECTED[R.invalid_session]!;
-        const id = identityOf(next);
-        cache.set(sc.sealed, id, id.expiresAt);
+        const e = entryOf(next);
+        cache.set(sc.sealed, e, e.id.expiresAt);
         // Same URL again, now with the new cookie; 307 keeps the method and body.
         return respond(redirect(307, returnTo, sc.cookies), R.ok);
       }
@@ -392,9 +485,10 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       log.warn('OIDC session refresh failed', { authenticator: name, kind: r.kind, detail: r.detail });
       if (r.kind === 'unavailable') {
         if (cfg.failure_mode === 'allow') {
-          const id = identityOf(s, Date.now() + GRACE_MS);
-          cache.set(value, id, id.expiresAt);
-          return { outcome: AUTH_OK, identity: id, reason: R.ok };
+          const e = entryOf(s, Date.now() + GRACE_MS);
+          if (isRevoked(e)) return REJECTED[R.session_revoked]!;
+          cache.set(value, e, e.id.expiresAt);
+          return { outcome: AUTH_OK, identity: e.id, reason: R.ok };
         }
         return browserNav ? respond(UNAVAILABLE, R.authn_unavailable) : REJECTED[R.authn_unavailable]!;
       }
@@ -413,48 +507,59 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       const path = view.path;
       if (path === callbackPath) return callback(view);
       if (path === logoutPath) return logout(view);
+      if (path === backchannelPath) return backchannelWithoutBody(view);
       // Hot path: an unchunked session cookie seen before, probed in place (no substring).
       const ch = view.header('cookie');
       const at = ch === '' ? -1 : cookieRange(ch, cookieName);
       const end = cookieEnd[0]!; // read at once: every cookie lookup rewrites it
       if (at >= 0 && end > at && end - at < CHUNK) {
         const hit = cache.getIn(ch, at, end);
-        if (hit !== undefined) {
+        // Every hit asks the revocation table: a logout on any thread (or gateway) ends it at once.
+        if (hit !== undefined && !isRevoked(hit)) {
           stats.hits++;
-          view.identity = hit;
+          view.identity = hit.id;
           return AUTH_OK;
         }
       }
       const first = view.cookie(cookieName);
       let invalid = false;
+      let revoked = false;
       if (first !== undefined && first !== '') {
         const value = readSession(view, first);
         const now = Date.now();
         const hit = cache.get(value, now);
         if (hit !== undefined) {
-          stats.hits++;
-          view.identity = hit;
-          return AUTH_OK;
-        }
-        const s = asSession(open(sessionKey, value));
-        if (s !== null) {
-          const nowSec = now / 1000;
-          if (nowSec < s.exp) {
-            if (s.ref === 0 || nowSec < s.ref) {
-              stats.opened++;
-              const id = identityOf(s);
-              cache.set(value, id, id.expiresAt);
-              view.identity = id;
-              return AUTH_OK;
+          if (!isRevoked(hit)) {
+            stats.hits++;
+            view.identity = hit.id;
+            return AUTH_OK;
+          }
+          revoked = true;
+        } else {
+          const s = asSession(open(sessionKey, value));
+          if (s !== null) {
+            const nowSec = now / 1000;
+            if (nowSec < s.exp) {
+              const e = entryOf(s);
+              if (isRevoked(e)) {
+                revoked = true;
+                // Cached anyway: a replayed revoked cookie is then refused without another decryption.
+                cache.set(value, e, e.id.expiresAt);
+              } else if (s.ref === 0 || nowSec < s.ref) {
+                stats.opened++;
+                cache.set(value, e, e.id.expiresAt);
+                view.identity = e.id;
+                return AUTH_OK;
+              } else if (s.rt !== undefined) return refreshSession(view, s, value);
             }
-            if (s.rt !== undefined) return refreshSession(view, s, value);
           }
         }
         invalid = true;
       }
+      if (revoked) stats.revoked++;
       if (isApiClient(view) || (view.method !== 'GET' && view.method !== 'HEAD')) {
         if (!invalid) return AUTH_ABSENT;
-        view.reason = R.invalid_session;
+        view.reason = revoked ? R.session_revoked : R.invalid_session;
         return AUTH_REJECT;
       }
       return startLogin(view, invalid ? [clearCookie(cookieName)] : []);
@@ -466,12 +571,16 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       const c = view.cookie(cookieName);
       return c !== undefined && c !== '';
     },
+    cookieNames,
+    backchannelPath,
+    backchannelLogout: (body, contentType) => backchannel.logout(body, contentType),
     ready(): Promise<void> {
-      return discovery.first;
+      return Promise.all([discovery.first, revocation.ready]).then(() => undefined);
     },
     close(): void {
       discovery.close();
       cache.clear();
+      revocation.close();
     },
   };
 }

@@ -3,7 +3,7 @@
 // and the signature check are the slow parts, so both run here. Failures are
 // values: `rejected` (the provider said no: invalid_grant…), `invalid` (the
 // ID token failed a check), `unavailable` (no usable answer in time).
-import { createRemoteJWKSet, jwtVerify, errors, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors, type JWTPayload } from 'jose';
 import { callout } from './http.js';
 import { parseJsonObject } from '../../auth/json-object.js';
 
@@ -161,4 +161,65 @@ export async function refresh(input: RefreshInput): Promise<TokenResult> {
   const payload = v.payload;
   if (payload.sub !== input.sub) return { ok: false, kind: 'invalid', detail: 'refreshed ID token names another subject' };
   return result(payload, tokens, input.refreshToken);
+}
+
+export interface LogoutTokenInput {
+  [key: string]: unknown;
+  token: string;
+  jwksUri: string;
+  issuer: string;
+  clientId: string;
+  algorithms: string[];
+  leewaySec: number;
+}
+
+export type LogoutTokenResult =
+  | { readonly ok: true; readonly sid: string | null; readonly sub: string | null; readonly jti: string; readonly exp: number }
+  | { readonly ok: false; readonly kind: 'invalid' | 'unavailable'; readonly detail: string };
+
+const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+/** A logout token older than this is refused (it would need remembering its jti for longer). */
+const LOGOUT_TOKEN_MAX_AGE_SEC = 600;
+
+/**
+ * Validates an OIDC Back-Channel Logout 1.0 logout token (§2.6): signed by the
+ * issuer's keys, our audience, recent, the back-channel logout event, a sid
+ * and/or sub, a jti, and no nonce (so an ID token can never pass for one).
+ */
+export async function logoutToken(input: LogoutTokenInput): Promise<LogoutTokenResult> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(input.token, jwks(input.jwksUri), {
+      issuer: input.issuer,
+      audience: input.clientId,
+      algorithms: input.algorithms,
+      clockTolerance: input.leewaySec,
+      maxTokenAge: LOGOUT_TOKEN_MAX_AGE_SEC,
+      requiredClaims: ['iat', 'jti'],
+    }));
+    // Explicitly typed as another kind of JWT (at+jwt, …): refused. Untyped or plain JWT: older providers; the events and nonce checks below still tell it apart.
+    const typ = decodeProtectedHeader(input.token).typ?.toLowerCase();
+    if (typ !== undefined && typ !== 'jwt' && typ !== 'logout+jwt' && typ !== 'application/logout+jwt') {
+      return { ok: false, kind: 'invalid', detail: `logout token typ is ${typ}, not logout+jwt` };
+    }
+  } catch (e) {
+    if (e instanceof errors.JWKSTimeout || (e instanceof Error && /fetch failed|ECONNREFUSED/.test(e.message))) {
+      return { ok: false, kind: 'unavailable', detail: `JWKS: ${e.message}` };
+    }
+    const code = e instanceof errors.JOSEError ? e.code : 'ERR_UNKNOWN';
+    return { ok: false, kind: 'invalid', detail: `logout token: ${code} ${(e as Error).message}` };
+  }
+  const events = payload.events;
+  if (events === null || typeof events !== 'object' || Array.isArray(events) || !Object.hasOwn(events, BACKCHANNEL_EVENT)) {
+    return { ok: false, kind: 'invalid', detail: 'logout token lacks the back-channel logout event' };
+  }
+  const ev = (events as Record<string, unknown>)[BACKCHANNEL_EVENT];
+  if (ev === null || typeof ev !== 'object' || Array.isArray(ev)) return { ok: false, kind: 'invalid', detail: 'the back-channel logout event is not a JSON object' };
+  if (payload.nonce !== undefined) return { ok: false, kind: 'invalid', detail: 'logout token carries a nonce (an ID token is not a logout token)' };
+  const sid = typeof payload.sid === 'string' && payload.sid !== '' ? payload.sid : null;
+  const sub = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : null;
+  if (sid === null && sub === null) return { ok: false, kind: 'invalid', detail: 'logout token names neither sid nor sub' };
+  if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) return { ok: false, kind: 'invalid', detail: 'logout token jti is not a usable string' };
+  const exp = typeof payload.exp === 'number' ? payload.exp : (payload.iat as number) + LOGOUT_TOKEN_MAX_AGE_SEC;
+  return { ok: true, sid, sub, jti: payload.jti, exp };
 }
