@@ -6,6 +6,8 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { makeCompileContext, type Plan } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import { locateIssues } from '../config/locate.js';
+import { checkFilesStartReads } from './start-files.js';
 import { compileRouter, normalizePath } from '../router/index.js';
 import { compileClientIp } from '../policy/client-ip.js';
 import { compileRoutePolicy } from '../policy/rules.js';
@@ -20,6 +22,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   const c = plan.config;
 
   checkTls(c.server.listen, ctx);
+  checkFilesStartReads(c, ctx);
   const upstreamNames = Object.keys(c.upstreams);
   const upstreamIndex = new Map(upstreamNames.map((n, i) => [n, i]));
   const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!));
@@ -63,7 +66,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   if (issues.length) {
     await Promise.all(upstreams.map((u) => u.close()));
     await stages.close();
-    throw new ConfigError(plan.file || '<config>', issues);
+    throw new ConfigError(plan.file || '<config>', locateIssues(issues, plan.locate));
   }
 
   const router = compileRouter(c.routes);

@@ -2,7 +2,8 @@
 // `server.threads` > 1, and reload/shutdown across all of them.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { loadConfigFile, type Plan } from '../config/load.js';
+import type { Plan } from '../config/load.js';
+import { checkConfigFile } from './check.js';
 import { ConfigError } from '../config/errors.js';
 import { log } from '../observe/log.js';
 import { assertPortFree, Gateway, type BoundListener } from './gateway.js';
@@ -39,7 +40,8 @@ export function threadCount(plan: Plan): number {
 }
 
 export async function startGateway(configFile: string): Promise<Running> {
-  let plan = loadConfigFile(configFile);
+  // Everything `check` refuses, refused here the same way, in one pass.
+  let plan = await checkConfigFile(configFile);
   const threads = threadCount(plan);
   // Extra threads join the main thread's port through SO_REUSEPORT, which Linux
   // refuses for a port the kernel chose (port 0): the second bind failed with a
@@ -143,7 +145,7 @@ export async function startGateway(configFile: string): Promise<Running> {
     let next: Plan;
     void notifyReloading();
     try {
-      next = loadConfigFile(configFile);
+      next = await checkConfigFile(configFile);
       await gateway.reload(next);
     } catch (e) {
       const issues = e instanceof ConfigError ? e.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)) : [String((e as Error).message ?? e)];
