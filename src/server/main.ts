@@ -4,7 +4,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Plan } from '../config/load.js';
 import { checkConfigFile } from './check.js';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, formatIssue } from '../config/errors.js';
 import { log } from '../observe/log.js';
 import { assertPortFree, Gateway, type BoundListener } from './gateway.js';
 import { makeSink, type SinkHandle } from './sink.js';
@@ -148,7 +148,7 @@ export async function startGateway(configFile: string): Promise<Running> {
       next = await checkConfigFile(configFile);
       await gateway.reload(next);
     } catch (e) {
-      const issues = e instanceof ConfigError ? e.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)) : [String((e as Error).message ?? e)];
+      const issues = e instanceof ConfigError ? e.issues.map((i) => formatIssue(i, configFile)) : [String((e as Error).message ?? e)];
       log.error('reload rejected; the running config stays', { file: configFile, problems: issues });
       void notifyReady();
       return { ok: false, issues };
@@ -188,8 +188,9 @@ export async function startGateway(configFile: string): Promise<Running> {
     },
     async stop(deadlineMs = plan.config.server.shutdown_timeout) {
       void notifyStopping();
-      admin?.close();
-      live?.close();
+      // The admin listener stays up while in-flight requests drain, so /readyz
+      // answers 503 (not_draining: false) and a load balancer takes this node out.
+      gateway.pipeline.draining = true;
       await Promise.all([
         gateway.shutdown(deadlineMs),
         ...workers.map(async (w) => {
@@ -198,6 +199,8 @@ export async function startGateway(configFile: string): Promise<Running> {
           await w.terminate();
         }),
       ]);
+      admin?.close();
+      live?.close();
       await closeThreadResources();
       await sink.close();
     },
