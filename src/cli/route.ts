@@ -62,7 +62,7 @@ Exit 0 when a route matches, 1 when the gateway would answer 400/404/405 itself.
     if (path !== rawPath) out.push(`  normalised path: ${path}`);
     if (idx < 0) {
       const allow = router.allowedMethods(host, path, header);
-      out.push(allow ? `  no route for ${m}: the gateway answers 405 method_not_allowed (Allow: ${allow})` : '  no route matches: the gateway answers 404 no_route');
+      out.push(allow ? `  no route for ${m}: the gateway answers 405 method_not_allowed (Allow: ${allow})` : '  no route matches: the gateway answers 404 route_not_found');
       process.stdout.write(out.join('\n') + '\n');
       return 1;
     }
