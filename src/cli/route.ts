@@ -47,10 +47,11 @@ Exit 0 when a route matches, 1 when the gateway would answer 400/404/405 itself.
       if (e instanceof ConfigError) { printConfigError(e); return 1; }
       throw e;
     }
-    const rawPath = target.startsWith('/') ? target.split('?')[0]! : u.pathname;
+    // The path as sent, not as the URL parser would clean it: the gateway's own normalisation decides.
+    const rawPath = target.replace(/^https?:\/\/[^/?#]*/i, '').split(/[?#]/)[0] || '/';
     const path = normalizePath(rawPath);
     const m = method.toUpperCase() === method ? method : method.toUpperCase();
-    const out: string[] = [`${m} ${host || '(no host)'}${rawPath}${u.search}`];
+    const out: string[] = [`${m} ${rawPath}${u.search}${host ? ` (Host: ${host})` : ''}`];
     if (path === null) {
       out.push('  refused before routing: 400 bad_path (the path does not normalise: encoded slashes, NUL, ..-escapes)');
       process.stdout.write(out.join('\n') + '\n');

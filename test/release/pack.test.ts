@@ -3,8 +3,8 @@
 // `portcullis` runs. The install uses npm's cache first (--prefer-offline):
 // in CI `npm ci` has just filled it with every production dependency, so no
 // tarball is downloaded again (package metadata may still be asked for).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers/gateway.js';
@@ -22,7 +22,7 @@ describe('the npm package', () => {
     expect(post).not.toMatch(/\btsc\b|npm run build/);
   });
 
-  it('packs, installs into a fresh prefix, and runs: --version, check of the shipped configs', () => {
+  it('packs, installs into a fresh prefix, and runs: --version, check of the shipped skeleton, start', async () => {
     const dir = tempDir('portcullis-pack-');
     // dist is built by the test run (npm test builds first); pack it as it is.
     const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
@@ -49,5 +49,27 @@ describe('the npm package', () => {
     const c = spawnSync(bin, ['check', '--config', path.join(lib, 'native-config', 'production.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
     expect(c.stderr).toBe('');
     expect(c.status).toBe(0);
+
+    // The installed gateway serves (its uWS binary loads here: patched by postinstall on glibc < 2.38).
+    const cfg = path.join(dir, 'serve.yaml');
+    writeFileSync(cfg, 'server: { listen: [{ host: 127.0.0.1, port: 0 }] }\nroutes: [{ name: ping, match: { path: /ping }, respond: { status: 200, body: pong } }]\n');
+    const gw = spawn(bin, ['start', '--config', cfg], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        const t = setTimeout(() => reject(new Error(`no listening line: ${buf}`)), 20_000);
+        gw.stderr.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const m = /\{[^\n]*portcullis listening[^\n]*\}/.exec(buf);
+          if (m) { clearTimeout(t); resolve(m[0]); }
+        });
+        gw.once('exit', (code) => { clearTimeout(t); reject(new Error(`exited ${code}: ${buf}`)); });
+      });
+      const url = (JSON.parse(line) as { listeners: string[] }).listeners[0]!;
+      const r = await fetch(`${url}/ping`);
+      expect(await r.text()).toBe('pong');
+    } finally {
+      gw.kill('SIGTERM');
+    }
   }, 420_000);
 });
