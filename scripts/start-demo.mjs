@@ -3,14 +3,21 @@
 // only, under .demo/, never committed), starts the bundled demo upstream and
 // the gateway on the embedded default config, and prints what to try.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CONFIG = process.env.PORTCULLIS_CONFIG ?? path.join(ROOT, 'native-config', 'portcullis.yaml');
 
-if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) {
+// Build when dist/ is missing or older than any source file (installing no
+// longer builds: after a git pull, npm start must not run stale code).
+const newest = (dir) => readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+  const p = path.join(dir, e.name);
+  return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+}, 0);
+const built = path.join(ROOT, 'dist', 'cli.js');
+if (!existsSync(built) || statSync(built).mtimeMs < newest(path.join(ROOT, 'src'))) {
   const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
