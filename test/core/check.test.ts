@@ -183,6 +183,7 @@ describe('check = start, in one pass, with file:line:column', () => {
     const c = await runCli(['check', '--config', f]);
     const s = await runCli(['start', '--config', f]);
     expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/: 5 problems\n$/);
     expect(s.stderr.replaceAll('one-of-each-start', 'X')).toBe(c.stderr.replaceAll('one-of-each-start', 'X'));
   });
 
