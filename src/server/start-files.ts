@@ -1,10 +1,13 @@
 // Files `start` reads or opens outside the stage compilers, checked at build
 // time so `check` refuses what `start` would: the admin token file and the
-// access log (opened for appending).
+// access log (opened for appending; /var/log/portcullis is made by the unit).
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CompileContext } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+
+/** native-config/portcullis.service: LogsDirectory=portcullis. */
+const SYSTEMD_LOGS_DIRECTORY = '/var/log/portcullis';
 
 export function checkFilesStartReads(c: Config, ctx: CompileContext): void {
   if (c.admin) ctx.secret(c.admin, 'token', 'admin', false);
@@ -12,6 +15,9 @@ export function checkFilesStartReads(c: Config, ctx: CompileContext): void {
   if (p === undefined) return;
   const file = ctx.resolvePath(p);
   const dir = path.dirname(file);
+  // The unit's LogsDirectory= makes it (owned by the service user) before start:
+  // a check from a shell, before the first start, must not refuse it.
+  if (dir === SYSTEMD_LOGS_DIRECTORY && !existsSync(dir)) return;
   try {
     if (existsSync(file)) {
       if (statSync(file).isDirectory()) { ctx.issue('access_log.path', `${file} is a directory; give a file name`); return; }
