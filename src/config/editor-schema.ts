@@ -18,18 +18,20 @@ export interface Field {
   readonly path: string;
   readonly node: JsonNode;
   readonly required: boolean;
+  /** Inside one of several alternative forms (`from: { header } | { cookie } | { query }`). */
+  readonly alternative: boolean;
 }
 
 /** Every field of the schema, parents before children, in schema order. */
 export function fields(schema: JsonNode): Field[] {
   const out: Field[] = [];
-  const visit = (n: JsonNode, p: string) => {
+  const visit = (n: JsonNode, p: string, alternative = false) => {
     const props = n.properties as Record<string, JsonNode> | undefined;
     const req = new Set((n.required as string[] | undefined) ?? []);
     if (props) {
       for (const [k, v] of Object.entries(props)) {
         const cp = `${p}${p ? '.' : ''}${k}`;
-        out.push({ path: cp, node: v, required: req.has(k) });
+        out.push({ path: cp, node: v, required: req.has(k), alternative });
         visit(v, cp);
       }
     }
@@ -39,7 +41,8 @@ export function fields(schema: JsonNode): Field[] {
       const branches = n[k] as JsonNode[] | undefined;
       branches?.forEach((b) => {
         const tag = ((b.properties as Record<string, JsonNode> | undefined)?.type?.const);
-        visit(b, typeof tag === 'string' && k === 'oneOf' ? `${p}<${tag}>` : p);
+        const objects = branches.filter((x) => x.properties).length;
+        visit(b, typeof tag === 'string' && k === 'oneOf' ? `${p}<${tag}>` : p, k === 'anyOf' && objects > 1);
       });
     }
   };

@@ -75,11 +75,11 @@ function shown(p: string): string {
   return p.replace(/<[^>]+>/g, '').replace(/\.\*/g, '.NAME');
 }
 
-function row(f: Field): string {
+function row(f: Field, typeText?: string): string {
   const n = f.node;
-  const def = n.default !== undefined ? `\`${cell(yamlInline(n.default))}\`` : f.required ? '**required**' : '—';
+  const def = n.default !== undefined ? `\`${cell(yamlInline(n.default))}\`` : f.required ? (f.alternative ? 'required in this form' : '**required**') : '—';
   const ex = Array.isArray(n.examples) && n.examples.length ? ` e.g. \`${cell(yamlInline(n.examples[0]))}\`` : '';
-  return `| \`${shown(f.path)}\` | ${cell(typeOf(n))} | ${def} | ${cell(String(n.description ?? ''))}${ex} |`;
+  return `| \`${shown(f.path)}\` | ${cell(typeText ?? typeOf(n))} | ${def} | ${cell(String(n.description ?? ''))}${ex} |`;
 }
 
 const HEAD = '| Field | Type | Default | What it does |\n|---|---|---|---|';
@@ -107,7 +107,12 @@ export function renderReference(): string {
       const uniq = list.filter((f) => (seen.has(shown(f.path)) ? false : (seen.add(shown(f.path)), true)));
       if (!uniq.length) continue;
       if (tag) out.push(`### ${top}: \`type: ${tag}\`\n`);
-      out.push(`${HEAD}\n${uniq.map(row).join('\n')}\n`);
+      // The discriminator (authenticators.NAME.type) lists every type.
+      const kinds = (p: string) => [...new Set(mine.filter((f) => f.path.replace(/<[^>]+>/g, '') === p).map((f) => f.node.const).filter((c) => typeof c === 'string'))];
+      out.push(`${HEAD}\n${uniq.map((f) => {
+        const k = f.path.endsWith('.type') ? kinds(f.path.replace(/<[^>]+>/g, '')) : [];
+        return row(f, k.length > 1 ? k.map((x) => `\`${String(x)}\``).join(' | ') : undefined);
+      }).join('\n')}\n`);
     }
   }
   return out.join('\n');
