@@ -53,6 +53,20 @@ describe('the editor JSON Schema', () => {
     expect(validate({ routes: [route], upstreams: { u: { targets: ['http://127.0.0.1:1'], timeout: '1.5s' } }, server: { limits: { max_body: '16KiB' } } })).toBe(true);
   });
 
+  it('accepts every YAML snippet in the docs (a fragment is checked with a placeholder route)', () => {
+    const docs = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    let n = 0;
+    for (const d of docs) {
+      for (const m of readFileSync(path.join(ROOT, d), 'utf8').matchAll(/^```yaml\n([\s\S]*?)^```$/gm)) {
+        const c = parse(m[1]!) as Record<string, unknown>;
+        c.routes ??= [{ name: 'placeholder', match: { path: '/placeholder' }, respond: { status: 200 } }];
+        expect(validate(c), `${d}: ${m[1]!.slice(0, 60)}… ${JSON.stringify(validate.errors)}`).toBe(true);
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThanOrEqual(9);
+  });
+
   for (const f of shippedConfigs()) {
     it(`accepts ${path.relative(ROOT, f)}, which carries the yaml-language-server modeline`, () => {
       const text = readFileSync(f, 'utf8');
