@@ -134,7 +134,7 @@ function checkConfig(raw: unknown, file: string): ReadResult {
     const issues = crossCheck(r.data);
     return { file, plan: freezePlan(r.data, file), issues, ignored: new Set() };
   }
-  const issues = schemaIssues(r.error.issues);
+  const issues = schemaIssues(r.error.issues, raw);
   const s = salvage(raw as Record<string, unknown>, r.error.issues);
   if (!s) return { file, plan: null, issues, ignored: new Set() };
   const ignored = new Set<string>();
@@ -152,9 +152,20 @@ function freezePlan(config: Config, file: string): Plan {
 }
 
 /** zod issues as ours; an unknown-field issue is split per field so each points at its own line. */
-function schemaIssues(zi: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+function schemaIssues(zi: readonly z.core.$ZodIssue[], raw: unknown): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const i of zi) {
+    const disc = /^Invalid discriminator value\. Expected (.+)$/.exec(i.message);
+    if (disc) {
+      // zod's wording names neither the value nor the closest choice.
+      const choices = [...disc[1]!.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+      const v = walk(raw, i.path);
+      const key = String(i.path[i.path.length - 1] ?? 'type');
+      const message = v === undefined ? `${key} is required: one of ${choices.join(', ')}`
+        : `unknown ${key} "${String(v)}"${didYouMean(String(v), choices)}; one of ${choices.join(', ')}`;
+      out.push({ path: formatPath(i.path), message });
+      continue;
+    }
     if (i.code === 'unrecognized_keys' && i.keys.length > 1) {
       const parts = i.message.split(/; (?=unknown field ")/);
       i.keys.forEach((k, j) => out.push({ path: formatPath([...i.path, k]), message: parts[j] ?? i.message }));
@@ -190,7 +201,9 @@ function salvage(raw: Record<string, unknown>, first: readonly z.core.$ZodIssue[
   let issues = first;
   for (let round = 0; round < 4; round++) {
     for (const i of issues) {
-      if (round === 0) removeLeaf(copy, i);
+      // A whole named entry refused (authenticators.x with an unknown type): drop it as broken.
+      const whole = i.path.length === 2 && (NAMED as readonly PropertyKey[]).includes(i.path[0]!);
+      if (round === 0 && !whole) removeLeaf(copy, i);
       else dropEntry(copy, i.path, broken);
     }
     const r = configSchema.safeParse(copy);

@@ -198,6 +198,22 @@ describe('check = start, in one pass, with file:line:column', () => {
     expect(r.out).toMatch(/1 problem\n/);
   });
 
+  it('an authenticator of an unknown type: named with a did-you-mean, and routes using it are not told it is unknown', async () => {
+    const f = file('bad-type.yaml', [
+      'authenticators:',
+      '  corp: { type: jwtt, algorithms: [RS256] }',
+      'routes:',
+      '  - { name: a, match: { path: /a }, authenticate: [corp], authorize: { ip_allow: [300.1.1.1/8] }, respond: { status: 200 } }',
+      '',
+    ].join('\n'));
+    const r = await runCli(['check', '--config', f]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${f}:2:11 authenticators.corp.type: unknown type "jwtt" (did you mean "jwt"?); one of jwt, basic`);
+    expect(r.stderr).toMatch(/routes\[0\]\.authorize\.ip_allow\[0\]: "300\.1\.1\.1\/8" is not a CIDR/);
+    expect(r.stderr).not.toMatch(/unknown authenticator/);
+    expect(r.stderr).toMatch(/2 problems\n$/);
+  });
+
   it('points at the line in a JSON file too', async () => {
     const f = file('lines.json', '{\n  "routes": [\n    { "name": "a", "match": { "path": "/a" }, "anonymous": true, "upstream": "nope" }\n  ]\n}\n');
     const r = await runCli(['check', '--config', f]);
