@@ -48,6 +48,23 @@ describe('usage mistakes exit 2 with the command\'s usage, and nothing runs', ()
   });
 });
 
+describe('the forms that are accepted', () => {
+  const good = path.join(dir, 'good.yaml');
+  writeFileSync(good, 'routes: [{ name: p, match: { path: /p }, respond: { status: 200 } }]\n');
+  for (const args of [['check', '--config', good], ['check', `--config=${good}`], ['check', '-c', good], ['check', `-c${good}`]]) {
+    it(`portcullis ${args.map((a) => a.replace(dir, 'DIR')).join(' ')}`, async () => {
+      const r = await runCli(args);
+      expect(r.stdout).toContain(`${good}: ok`);
+      expect(r.code).toBe(0);
+    });
+  }
+  it('-- ends the options, so a password may start with a dash', async () => {
+    const r = await runCli(['hash-password', '--', '--not-an-option']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\$scrypt\$/);
+  });
+});
+
 describe('every command has its own --help, which runs nothing', () => {
   for (const cmd of [['start'], ['check'], ['route'], ['config', 'print'], ['token'], ['hash-password'], ['healthcheck']]) {
     it(`portcullis ${cmd.join(' ')} --help`, async () => {
