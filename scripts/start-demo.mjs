@@ -3,33 +3,29 @@
 // only, under .demo/, never committed), starts the bundled demo upstream and
 // the gateway on the embedded default config, and prints what to try.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DEMO = path.join(ROOT, '.demo');
 const CONFIG = process.env.PORTCULLIS_CONFIG ?? path.join(ROOT, 'native-config', 'portcullis.yaml');
 
-if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) {
+// Build when dist/ is missing or older than any source file (installing no
+// longer builds: after a git pull, npm start must not run stale code).
+const newest = (dir) => readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+  const p = path.join(dir, e.name);
+  return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+}, 0);
+const built = path.join(ROOT, 'dist', 'cli.js');
+if (!existsSync(built) || statSync(built).mtimeMs < newest(path.join(ROOT, 'src'))) {
   const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
 
+// The demo key pair (made on first use by any command that needs it, dist/cli/demo-key.js).
+const { ensureDemoKeys } = await import(path.join(ROOT, 'dist', 'cli', 'demo-key.js'));
+const privJwk = await ensureDemoKeys();
 const jose = await import('jose');
-mkdirSync(DEMO, { recursive: true, mode: 0o700 });
-const privFile = path.join(DEMO, 'demo-signing-key.jwk.json');
-let privJwk;
-if (existsSync(privFile)) {
-  privJwk = JSON.parse(readFileSync(privFile, 'utf8'));
-} else {
-  const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
-  privJwk = { ...(await jose.exportJWK(privateKey)), kid: `demo-${Date.now().toString(36)}`, alg: 'RS256' };
-  writeFileSync(privFile, JSON.stringify(privJwk), { mode: 0o600 });
-}
-const { d, p, q, dp, dq, qi, ...pubJwk } = privJwk;
-writeFileSync(path.join(DEMO, 'jwks.json'), JSON.stringify({ keys: [{ ...pubJwk, use: 'sig' }] }, null, 2));
-
 const key = await jose.importJWK(privJwk, 'RS256');
 const sign = (claims) => new jose.SignJWT(claims)
   .setProtectedHeader({ alg: 'RS256', kid: privJwk.kid, typ: 'JWT' })

@@ -4,128 +4,83 @@
 // then fills with per-request garbage (JWT pass-through: scavenges of 5–16 ms
 // and mark-compacts, ~1 ms and none without). It must be given to node itself
 // (not allowed in NODE_OPTIONS, ignored by v8.setFlagsFromString once running).
-// portcullis start | check | hash-password — the command-line face of the gateway.
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadConfigFile } from './config/load.js';
-import { ConfigError, formatIssue } from './config/errors.js';
-import { log } from './observe/log.js';
+// The command-line face of the gateway: one strict parser, one module per command.
+import { HelpRequested, helpText, parseArgs, UsageError, usageLine } from './cli/args.js';
+import { VERSION, type Command } from './cli/common.js';
+import { start } from './cli/start.js';
+import { check } from './cli/check.js';
+import { hashPasswordCmd } from './cli/hash-password.js';
+import { healthcheck } from './cli/healthcheck.js';
+import { route } from './cli/route.js';
+import { token } from './cli/token.js';
+import { configPrint } from './cli/config-print.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const DEFAULT_CONFIG = path.join(ROOT, 'native-config', 'portcullis.yaml');
+const COMMANDS: readonly Command[] = [start, check, route, configPrint, token, hashPasswordCmd, healthcheck];
 
-const HELP = `portcullis ${VERSION} — a security-first API gateway
+function overview(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.spec.name.length));
+  return `portcullis ${VERSION} — a security-first API gateway
 
-Usage:
-  portcullis start [--config FILE]     run the gateway (default: ${path.relative(process.cwd(), DEFAULT_CONFIG) || DEFAULT_CONFIG})
-  portcullis check [--config FILE]     validate a config without starting; exit 0, or 1 listing every problem
-  portcullis hash-password [PASSWORD]  print an scrypt hash for a Basic users_file line (reads stdin when no argument)
-  portcullis --version | --help
+Usage: portcullis COMMAND [OPTIONS]
 
-Signals (start): SIGHUP reloads the config (a bad file keeps the running one),
-SIGTERM/SIGINT drain in-flight requests and exit, SIGUSR1 reopens the access log.
+Commands:
+${COMMANDS.map((c) => `  ${c.spec.name.padEnd(w)}  ${c.spec.summary.split('\n')[0]}`).join('\n')}
+  ${'help COMMAND'.padEnd(w)}  the options of one command (also: portcullis COMMAND --help)
+
+portcullis --version prints the version. Exit codes: 0 ok, 1 failure (a bad
+config, an unhealthy gateway), 2 a usage mistake.
 `;
-
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i >= 0) return args[i + 1];
-  const eq = args.find((a) => a.startsWith(`${name}=`));
-  return eq?.slice(name.length + 1);
 }
 
-function configPath(args: string[]): string {
-  return path.resolve(arg(args, '--config') ?? arg(args, '-c') ?? process.env.PORTCULLIS_CONFIG ?? DEFAULT_CONFIG);
+function find(argv: readonly string[]): { cmd: Command; rest: readonly string[] } | null {
+  for (const c of COMMANDS) {
+    const words = c.spec.name.split(' ');
+    if (words.every((w, i) => argv[i] === w)) return { cmd: c, rest: argv.slice(words.length) };
+  }
+  return null;
 }
 
-function printConfigError(e: ConfigError): void {
-  process.stderr.write(`portcullis: ${e.file}: ${e.issues.length} problem${e.issues.length === 1 ? '' : 's'}:\n`);
-  for (const i of e.issues) process.stderr.write(`  ${formatIssue(i)}\n`);
-}
-
-async function check(args: string[]): Promise<number> {
-  const file = configPath(args);
-  try {
-    const plan = loadConfigFile(file);
-    const { buildRuntime } = await import('./server/build.js');
-    const rt = await buildRuntime(plan, { threadSlot: 0, threads: 1, checkOnly: true });
-    await rt.close();
-    process.stdout.write(`portcullis: ${file}: ok (${plan.config.routes.length} routes, ${Object.keys(plan.config.upstreams).length} upstreams)\n`);
+async function main(argv: readonly string[]): Promise<number> {
+  const [first] = argv;
+  if (first === '--version' || first === '-V' || first === 'version') {
+    if (argv.length > 1) { process.stderr.write(`portcullis: --version takes no arguments\n`); return 2; }
+    process.stdout.write(`${VERSION}\n`);
     return 0;
-  } catch (e) {
-    if (e instanceof ConfigError) { printConfigError(e); return 1; }
-    process.stderr.write(`portcullis: ${file}: ${(e as Error).message}\n`);
-    return 1;
   }
-}
-
-async function start(args: string[]): Promise<number> {
-  const file = configPath(args);
-  if (!existsSync(file)) {
-    process.stderr.write(`portcullis: config file not found: ${file}\n  pass --config FILE, or run from the project directory\n`);
-    return 1;
+  if (first === undefined || first === '--help' || first === '-h') {
+    if (argv.length > 1) { process.stderr.write(`portcullis: unexpected argument "${argv[1]}"\n\n${overview()}`); return 2; }
+    process.stdout.write(overview());
+    return 0;
   }
-  const { startGateway } = await import('./server/main.js');
-  let running;
+  if (first === 'help') {
+    if (argv.length === 1) { process.stdout.write(overview()); return 0; }
+    const f = find(argv.slice(1));
+    if (!f || f.rest.length) { process.stderr.write(`portcullis help: no command "${argv.slice(1).join(' ')}"\n\n${overview()}`); return 2; }
+    process.stdout.write(helpText(f.cmd.spec));
+    return 0;
+  }
+  const f = find(argv);
+  if (!f) {
+    const partial = COMMANDS.find((c) => c.spec.name.split(' ')[0] === first);
+    const hint = partial ? `; did you mean "portcullis ${partial.spec.name}"?` : '';
+    process.stderr.write(`portcullis: unknown command "${argv.slice(0, partial ? 2 : 1).join(' ')}"${hint}\n\n${overview()}`);
+    return 2;
+  }
   try {
-    running = await startGateway(file);
+    return await f.cmd.run(parseArgs(f.cmd.spec, f.rest));
   } catch (e) {
-    if (e instanceof ConfigError) { printConfigError(e); return 1; }
-    log.error('failed to start', { error: (e as Error).message });
-    return 1;
-  }
-  const r = running;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping: draining in-flight requests', { signal });
-    void r.stop().then(() => {
-      log.info('stopped');
-      process.exit(0);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => { void r.reload(); });
-  process.on('SIGUSR1', () => r.reopenLogs());
-  return -1; // keep running
-}
-
-async function hashPasswordCmd(args: string[]): Promise<number> {
-  let pw = args[0];
-  if (pw === undefined) {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  }
-  if (!pw) { process.stderr.write('portcullis hash-password: empty password\n'); return 1; }
-  const { hashPassword } = await import('./auth/basic/index.js');
-  process.stdout.write(`${await hashPassword(pw)}\n`);
-  return 0;
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'start': return start(rest);
-    case 'check': return check(rest);
-    case 'hash-password': return hashPasswordCmd(rest);
-    case '--version': case '-v': case 'version':
-      process.stdout.write(`${VERSION}\n`);
-      return 0;
-    case undefined: case '--help': case '-h': case 'help':
-      process.stdout.write(HELP);
-      return 0;
-    default:
-      process.stderr.write(`portcullis: unknown command "${cmd}"\n\n${HELP}`);
+    if (e instanceof HelpRequested) { process.stdout.write(helpText(e.command)); return 0; }
+    if (e instanceof UsageError) {
+      process.stderr.write(`portcullis ${e.command.name}: ${e.message}\nusage: ${usageLine(e.command)}\n(see: portcullis ${e.command.name} --help)\n`);
       return 2;
+    }
+    throw e;
   }
 }
 
 void main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exitCode = code;
+}, (e: unknown) => {
+  process.stderr.write(`portcullis: ${(e as Error).message ?? String(e)}\n`);
+  process.exitCode = 1;
 });
-
-export { loadConfigFile };

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, didYouMean, type Config } from './schema.js';
+import type { z } from 'zod';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
+import { locateIssues, locatorFor, type Locator } from './locate.js';
 import { resolveSecret } from './secrets.js';
 
 export interface Plan {
@@ -16,6 +18,8 @@ export interface Plan {
   readonly config: Readonly<Config>;
   /** Loaded at (epoch ms). */
   readonly loadedAt: number;
+  /** Line and column of a config path in the file (absent for a config built from an object). */
+  readonly locate?: Locator;
 }
 
 /** What stage compilers get: where to resolve paths and secrets, and where to report problems. */
@@ -36,52 +40,221 @@ export function makeCompileContext(plan: Plan, issues: ConfigIssue[]): CompileCo
   };
 }
 
-export function loadConfigFile(file: string): Plan {
+/** A file read and checked: every schema and reference problem, and what can still be compiled. */
+export interface ReadResult {
+  readonly file: string;
+  /**
+   * The plan when there are no issues; with issues, a salvaged plan (broken
+   * entries dropped, broken routes replaced by inert ones, indices kept) whose
+   * compilation finds the problems of the rest in the same pass. Null when
+   * nothing could be salvaged.
+   */
+  readonly plan: Plan | null;
+  readonly issues: readonly ConfigIssue[];
+  /** Later (compile) issues at these paths restate a reference to a broken part: drop them. */
+  readonly ignored: ReadonlySet<string>;
+  readonly locate?: Locator;
+}
+
+export function readConfigFile(file: string): ReadResult {
   const abs = path.resolve(file);
   let text: string;
   try {
     text = readFileSync(abs, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(abs, [{ path: '', message: code === 'ENOENT' ? `file not found: ${abs}; pass --config FILE` : `cannot read ${abs}: ${code ?? String(e)}` }]);
+    const message = code === 'ENOENT' ? `file not found: ${abs}; pass --config FILE`
+      : code === 'EACCES' ? `cannot read ${abs}: permission denied; make it readable by this user (the service runs as its own user)`
+      : `cannot read ${abs}: ${code ?? String(e)}`;
+    return { file: abs, plan: null, issues: [{ path: '', message }], ignored: new Set() };
   }
-  return parseConfigText(text, abs);
+  return readConfigText(text, abs);
 }
 
-export function parseConfigText(text: string, file: string): Plan {
+/** Loads a config file; throws a ConfigError listing every schema and reference problem. */
+export function loadConfigFile(file: string): Plan {
+  const r = readConfigFile(file);
+  if (r.issues.length || !r.plan) throw new ConfigError(r.file, r.issues);
+  return r.plan;
+}
+
+export function readConfigText(text: string, file: string): ReadResult {
   let raw: unknown;
   if (file.endsWith('.json')) {
     try {
       raw = JSON.parse(text);
     } catch (e) {
-      throw new ConfigError(file, [{ path: '', message: `not valid JSON: ${(e as Error).message}` }]);
+      const m = /position (\d+)/.exec((e as Error).message);
+      const at = m ? lineCol(text, Number(m[1])) : undefined;
+      return { file, plan: null, issues: [{ path: '', message: `not valid JSON: ${(e as Error).message}`, ...at }], ignored: new Set() };
     }
   } else {
     const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
     if (doc.errors.length) {
-      throw new ConfigError(file, doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}` })));
+      return {
+        file, plan: null, ignored: new Set(),
+        issues: doc.errors.map((e) => ({
+          path: '', message: `YAML: ${e.message.split('\n')[0]}`,
+          ...(e.linePos ? { line: e.linePos[0].line, column: e.linePos[0].col } : {}),
+        })),
+      };
     }
     raw = doc.toJS({ maxAliasCount: 100 });
   }
-  return validateConfig(raw, file);
+  const locate = locatorFor(text);
+  const r = checkConfig(raw, file);
+  return { ...r, issues: locateIssues(r.issues, locate), locate, plan: r.plan ? Object.freeze({ ...r.plan, locate }) : null };
+}
+
+export function parseConfigText(text: string, file: string): Plan {
+  const r = readConfigText(text, file);
+  if (r.issues.length || !r.plan) throw new ConfigError(file || '<config>', r.issues);
+  return r.plan;
 }
 
 export function validateConfig(raw: unknown, file = ''): Plan {
+  const r = checkConfig(raw, file);
+  if (r.issues.length || !r.plan) throw new ConfigError(file || '<config>', r.issues);
+  return r.plan;
+}
+
+function lineCol(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const nl = before.lastIndexOf('\n');
+  return { line: before.split('\n').length, column: offset - nl };
+}
+
+/** Schema, then references, on whatever the schema let through: one pass reports both kinds. */
+function checkConfig(raw: unknown, file: string): ReadResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(file || '<config>', [{ path: '', message: 'the config must be a mapping with at least `routes:`' }]);
+    return { file, plan: null, ignored: new Set(), issues: [{ path: '', message: 'the config must be a mapping with at least `routes:`' }] };
   }
   const r = configSchema.safeParse(raw);
-  if (!r.success) {
-    throw new ConfigError(file || '<config>', r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  if (r.success) {
+    const issues = crossCheck(r.data);
+    return { file, plan: freezePlan(r.data, file), issues, ignored: new Set() };
   }
-  const issues = crossCheck(r.data);
-  if (issues.length) throw new ConfigError(file || '<config>', issues);
+  const issues = schemaIssues(r.error.issues, raw);
+  const s = salvage(raw as Record<string, unknown>, r.error.issues);
+  if (!s) return { file, plan: null, issues, ignored: new Set() };
+  const ignored = new Set<string>();
+  const cross = crossCheck(s.config, s.broken, ignored);
+  return { file, plan: freezePlan(s.config, file), issues: [...issues, ...cross], ignored };
+}
+
+function freezePlan(config: Config, file: string): Plan {
   return Object.freeze({
     file,
     baseDir: file ? path.dirname(file) : process.cwd(),
-    config: deepFreeze(r.data),
+    config: deepFreeze(config),
     loadedAt: Date.now(),
   });
+}
+
+/** zod issues as ours; an unknown-field issue is split per field so each points at its own line. */
+function schemaIssues(zi: readonly z.core.$ZodIssue[], raw: unknown): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const i of zi) {
+    const disc = /^Invalid discriminator value\. Expected (.+)$/.exec(i.message);
+    if (disc) {
+      // zod's wording names neither the value nor the closest choice.
+      const choices = [...disc[1]!.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+      const v = walk(raw, i.path);
+      const key = String(i.path[i.path.length - 1] ?? 'type');
+      const message = v === undefined ? `${key} is required: one of ${choices.join(', ')}`
+        : `unknown ${key} "${String(v)}"${didYouMean(String(v), choices)}; one of ${choices.join(', ')}`;
+      out.push({ path: formatPath(i.path), message });
+      continue;
+    }
+    if (i.code === 'unrecognized_keys' && i.keys.length > 1) {
+      const parts = i.message.split(/; (?=unknown field ")/);
+      i.keys.forEach((k, j) => out.push({ path: formatPath([...i.path, k]), message: parts[j] ?? i.message }));
+    } else if (i.code === 'unrecognized_keys' && i.keys.length === 1) {
+      out.push({ path: formatPath([...i.path, i.keys[0]!]), message: i.message });
+    } else {
+      out.push({ path: formatPath(i.path), message: i.message });
+    }
+  }
+  return out;
+}
+
+/** Names of entries dropped because the schema refused them. */
+export interface Broken {
+  readonly upstreams: Set<string>;
+  readonly authenticators: Set<string>;
+  readonly authorizers: Set<string>;
+  readonly rate_limits: Set<string>;
+  readonly sections: Set<string>;
+}
+
+const NAMED = ['upstreams', 'authenticators', 'authorizers', 'rate_limits'] as const;
+
+/**
+ * A copy of the config the schema accepts: a refused field that is optional
+ * is removed (its default applies), then whatever still fails is dropped at
+ * its entry — a named upstream/authenticator/authorizer/limit, a route (made
+ * inert, so later indices do not move) or a whole section. Bounded rounds.
+ */
+function salvage(raw: Record<string, unknown>, first: readonly z.core.$ZodIssue[]): { config: Config; broken: Broken } | null {
+  const copy = structuredClone(raw) as Record<string, unknown>;
+  const broken: Broken = { upstreams: new Set(), authenticators: new Set(), authorizers: new Set(), rate_limits: new Set(), sections: new Set() };
+  let issues = first;
+  for (let round = 0; round < 4; round++) {
+    for (const i of issues) {
+      // A whole named entry refused (authenticators.x with an unknown type): drop it as broken.
+      const whole = i.path.length === 2 && (NAMED as readonly PropertyKey[]).includes(i.path[0]!);
+      if (round === 0 && !whole) removeLeaf(copy, i);
+      else dropEntry(copy, i.path, broken);
+    }
+    const r = configSchema.safeParse(copy);
+    if (r.success) return { config: r.data, broken };
+    issues = r.error.issues;
+  }
+  return null;
+}
+
+function removeLeaf(root: Record<string, unknown>, i: z.core.$ZodIssue): void {
+  const parent = walk(root, i.path.slice(0, -1));
+  const last = i.path[i.path.length - 1];
+  if (i.code === 'unrecognized_keys') {
+    const target = walk(root, i.path);
+    if (target && typeof target === 'object' && !Array.isArray(target)) for (const k of i.keys) delete (target as Record<string, unknown>)[k];
+    return;
+  }
+  // Array elements are not spliced out (that would move the indices of later problems).
+  if (parent && typeof parent === 'object' && !Array.isArray(parent) && typeof last === 'string') delete (parent as Record<string, unknown>)[last];
+}
+
+function dropEntry(root: Record<string, unknown>, p: readonly PropertyKey[], broken: Broken): void {
+  const [top, second] = p;
+  if (typeof top !== 'string') return;
+  if ((NAMED as readonly string[]).includes(top) && typeof second === 'string') {
+    const rec = root[top];
+    if (rec && typeof rec === 'object') delete (rec as Record<string, unknown>)[second];
+    broken[top as (typeof NAMED)[number]].add(second);
+    return;
+  }
+  if (top === 'routes' && typeof second === 'number' && Array.isArray(root.routes)) {
+    root.routes[second] = { name: `\u0000broken-${second}`, match: { path: `/\u0000broken-${second}` }, respond: { status: 404 } };
+    broken.sections.add(`routes[${second}]`);
+    return;
+  }
+  if (top === 'routes' && p.length === 1) {
+    // No route left (or routes missing): an inert one, so the sections can still be checked.
+    root.routes = [{ name: '\u0000none', match: { path: '/\u0000none' }, respond: { status: 404 } }];
+    return;
+  }
+  delete root[top];
+  broken.sections.add(top);
+}
+
+function walk(root: unknown, p: readonly PropertyKey[]): unknown {
+  let n: unknown = root;
+  for (const s of p) {
+    if (n === null || typeof n !== 'object') return undefined;
+    n = (n as Record<PropertyKey, unknown>)[s as string];
+  }
+  return n;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -95,9 +268,18 @@ function deepFreeze<T>(o: T): T {
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'];
 
 /** References between sections: names that must exist, combinations that make no sense. */
-function crossCheck(c: Config): ConfigIssue[] {
+function crossCheck(c: Config, broken?: Broken, ignored?: Set<string>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const add = (p: string, message: string) => issues.push({ path: p, message });
+  const add = (p: string, message: string) => {
+    // A reference to an entry the schema refused is not "unknown": that entry's own problem is reported.
+    if (broken) {
+      const m = /^unknown (upstream|authenticator|rate limit|authorizer) "([^"]*)"/.exec(message);
+      const set = m && { upstream: broken.upstreams, authenticator: broken.authenticators, 'rate limit': broken.rate_limits, authorizer: broken.authorizers }[m[1]!];
+      if ((set && set.has(m![2]!)) || /^routes\[\d+\]/.test(p) && broken.sections.has(p.replace(/^(routes\[\d+\]).*$/, '$1'))) { ignored?.add(p); return; }
+      if (p.endsWith('.scope') && message.startsWith('scope: cluster') && broken.sections.has('cluster')) return;
+    }
+    issues.push({ path: p, message });
+  };
   const upstreams = Object.keys(c.upstreams);
   const authns = Object.keys(c.authenticators);
   const authzs = Object.keys(c.authorizers);

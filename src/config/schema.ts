@@ -1,4 +1,4 @@
-// The configuration contract (shared/design/CONFIG.md) as one zod schema.
+// The configuration contract (docs/configuration.md is generated from it) as one zod schema.
 // It is the single source of truth: validation, the TypeScript types of the
 // parsed config and native-config/portcullis.schema.json all come from here.
 // Field names are what users write: extend, never rename.

@@ -29,7 +29,10 @@ export function resolveSecret(
     try {
       return readFileSync(p, 'utf8').trim();
     } catch (e) {
-      issues.push({ path: `${where}.${name}_file`, message: `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
+      const code = (e as NodeJS.ErrnoException).code;
+      const fix = code === 'ENOENT' ? `create it (e.g. umask 077; openssl rand -hex 32 > ${p}) or point ${name}_file elsewhere`
+        : code === 'EACCES' ? "make it readable by the gateway's user (chgrp portcullis FILE; chmod 0640 FILE)" : `fix ${name}_file`;
+      issues.push({ path: `${where}.${name}_file`, message: `cannot read ${p}: ${code ?? String(e)}; ${fix}` });
       return undefined;
     }
   }

@@ -122,7 +122,7 @@ function openAppend(path: string): number {
     return fs.openSync(path, 'a', 0o640);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new Error(`access log: cannot open ${path} for appending (${code}); check admin.access_log.path and that the directory exists and is writable by the gateway's user`);
+    throw new Error(`access log: cannot open ${path} for appending (${code}); check access_log.path and that the directory exists and is writable by the gateway's user`);
   }
 }
 

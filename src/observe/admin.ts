@@ -1,6 +1,8 @@
 // The admin listener: its own uWS app, never one of the public listeners.
 //   GET  /healthz    process is up (never needs the token)
-//   GET  /readyz     plan loaded, key sets fetched, pool up (503 otherwise)
+//   GET  /readyz     plan loaded, key sets fetched, pool up, not draining (503
+//                    otherwise); no token needed (load balancers), checks named
+//                    only for a token holder
 //   GET  /metrics    Prometheus text
 //   GET  /config     effective config, secrets redacted
 //   POST /reload     validate and swap the config (old plan kept on error)
@@ -31,7 +33,7 @@ export interface ReadyResult {
 export interface AdminOptions {
   readonly host: string;
   readonly port: number;
-  /** Bearer token for everything but /healthz (and the static page). */
+  /** Bearer token for everything but /healthz, /readyz (and the static page). */
   readonly token?: string;
   /** Full Prometheus exposition (metrics.renderPrometheus(collectors)). */
   readonly metrics: () => string;
@@ -144,11 +146,15 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     send(res, '200 OK', 'text/plain; charset=utf-8', 'ok\n');
   });
 
+  // A load balancer cannot send the admin token: readiness answers without it
+  // and then says only ok or not; the named checks are for token holders.
   app.get('/readyz', (res, req) => {
-    if (!guard(res, req)) return;
+    if (!guard(res, req, false)) return;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.getHeader('authorization'));
+    const detail = !tokenDigest || (m !== null && tokenOk(m[1]!));
     answer(res, () => {
       const r = opts.ready();
-      return { status: r.ok ? '200 OK' : '503 Service Unavailable', type: JSON_TYPE, body: jsonBody({ ok: r.ok, checks: r.checks }) };
+      return { status: r.ok ? '200 OK' : '503 Service Unavailable', type: JSON_TYPE, body: jsonBody(detail ? { ok: r.ok, checks: r.checks } : { ok: r.ok }) };
     });
   });
 

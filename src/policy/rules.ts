@@ -1,6 +1,6 @@
 // A route's `authorize` and `route_by`, compiled into a RoutePolicy.
 //
-// When each part runs (the pipeline's order; ARCHITECTURE.md steps):
+// When each part runs (the pipeline's order; docs/architecture.md steps):
 //   2. route match
 //   checkNetwork   — ip_deny, then ip_allow, on view.clientIp16. Before rate
 //                    limits by identity and before authentication, so a

@@ -14,6 +14,7 @@ import type { HttpResponse } from '../server/uws.js';
 import { statusLineBuffer, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
 import { prepareUpstreamHead } from './upstream-head.js';
+import { assignRequestId } from '../server/request-id.js';
 import { NO_CORS } from '../policy/cors.js';
 import { classifyResponseHeader, parseLength, RESP_CONTENT_LENGTH, RESP_PASS } from './headers.js';
 import type { Target, UpstreamGroup } from './upstreams.js';
@@ -249,7 +250,8 @@ export class Exchange implements UpstreamHandler {
     this.done = true;
     this.res.cork(() => {
       this.unpause();
-      writeDirect(this.res, r.status, r.headers, r.body, this.head, this.closeAfter, this.view.corsHeaders);
+      assignRequestId(this.view, '');
+      writeDirect(this.res, r.status, r.headers, r.body, this.head, this.closeAfter, this.view.corsHeaders, this.view.requestId);
     });
     this.host.finished(this);
   }
@@ -358,6 +360,8 @@ export class Exchange implements UpstreamHandler {
     const raw = this.corkHeaders!;
     this.corkHeaders = null;
     res.writeStatus(statusLineBuffer(this.corkStatus));
+    // The id the upstream was sent (its own x-request-id is dropped: RESPONSE_DROP).
+    if (this.view.requestId !== '') res.writeHeader('x-request-id', this.view.requestId);
     let total = -1;
     const cors = this.view.corsHeaders;
     // On a CORS route the answer's access-control-* are the gateway's: the upstream's would contradict them.

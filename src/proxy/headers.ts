@@ -190,7 +190,7 @@ export function copyForwardable(h: readonly string[], f: Framing, p: HeaderPolic
 /** Response headers from upstream that are not passed to the client (uWS sets its own framing and Date). */
 export const RESPONSE_DROP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'proxy-authenticate', 'content-length', 'date',
+  'proxy-authenticate', 'content-length', 'date', 'x-request-id',
 ]);
 
 export const RESP_PASS = 0;

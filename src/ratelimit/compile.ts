@@ -3,7 +3,7 @@
 // request needs is decided here: limit → directory index in the store, how
 // to read its key from the view, the RateLimit-Policy strings.
 //
-// Keys (CONFIG.md):
+// Keys (docs/configuration.md):
 //   global        the limit's shared bucket
 //   ip            view.clientIp16: 4 bytes for IPv4, the /64 (first 8 bytes) for IPv6
 //   consumer      view.identity.consumer

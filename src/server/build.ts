@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { makeCompileContext, type Plan } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { checkServiceHeaderOwners } from '../config/service-header-owners.js';
+import { locateIssues } from '../config/locate.js';
+import { checkFilesStartReads } from './start-files.js';
 import { compileRouter, normalizePath } from '../router/index.js';
 import { compileClientIp } from '../policy/client-ip.js';
 import { compileRoutePolicy } from '../policy/rules.js';
@@ -24,6 +26,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   checkTls(c.server.listen, ctx);
   // Beside the stages' own compile problems (cache keys…), so `check` lists them in one run.
   checkServiceHeaderOwners(c, (p, msg) => ctx.issue(p, msg));
+  checkFilesStartReads(c, ctx);
   const upstreamNames = Object.keys(c.upstreams);
   const upstreamIndex = new Map(upstreamNames.map((n, i) => [n, i]));
   const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!));
@@ -72,7 +75,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   if (issues.length) {
     await Promise.all(upstreams.map((u) => u.close()));
     await stages.close();
-    throw new ConfigError(plan.file || '<config>', issues);
+    throw new ConfigError(plan.file || '<config>', locateIssues(issues, plan.locate));
   }
 
   const router = compileRouter(c.routes);

@@ -2,8 +2,9 @@
 // `server.threads` > 1, and reload/shutdown across all of them.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { loadConfigFile, type Plan } from '../config/load.js';
-import { ConfigError } from '../config/errors.js';
+import type { Plan } from '../config/load.js';
+import { checkConfigFile } from './check.js';
+import { ConfigError, formatIssue } from '../config/errors.js';
 import { log } from '../observe/log.js';
 import { assertPortFree, Gateway, type BoundListener } from './gateway.js';
 import { makeSink, type SinkHandle } from './sink.js';
@@ -40,7 +41,8 @@ export function threadCount(plan: Plan): number {
 }
 
 export async function startGateway(configFile: string): Promise<Running> {
-  let plan = loadConfigFile(configFile);
+  // Everything `check` refuses, refused here the same way, in one pass.
+  let plan = await checkConfigFile(configFile);
   const threads = threadCount(plan);
   // Extra threads join the main thread's port through SO_REUSEPORT, which Linux
   // refuses for a port the kernel chose (port 0): the second bind failed with a
@@ -145,10 +147,10 @@ export async function startGateway(configFile: string): Promise<Running> {
     let next: Plan;
     void notifyReloading();
     try {
-      next = loadConfigFile(configFile);
+      next = await checkConfigFile(configFile);
       await gateway.reload(next);
     } catch (e) {
-      const issues = e instanceof ConfigError ? e.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)) : [String((e as Error).message ?? e)];
+      const issues = e instanceof ConfigError ? e.issues.map((i) => formatIssue(i, configFile)) : [String((e as Error).message ?? e)];
       log.error('reload rejected; the running config stays', { file: configFile, problems: issues });
       void notifyReady();
       return { ok: false, issues };
@@ -188,8 +190,9 @@ export async function startGateway(configFile: string): Promise<Running> {
     },
     async stop(deadlineMs = plan.config.server.shutdown_timeout) {
       void notifyStopping();
-      admin?.close();
-      live?.close();
+      // The admin listener stays up while in-flight requests drain, so /readyz
+      // answers 503 (not_draining: false) and a load balancer takes this node out.
+      gateway.pipeline.draining = true;
       await Promise.all([
         gateway.shutdown(deadlineMs),
         ...workers.map(async (w) => {
@@ -198,6 +201,8 @@ export async function startGateway(configFile: string): Promise<Running> {
           await w.terminate();
         }),
       ]);
+      admin?.close();
+      live?.close();
       await closeThreadResources();
       await sink.close();
     },

@@ -1,4 +1,4 @@
-// The request's way (ARCHITECTURE.md), stage by stage:
+// The request's way (docs/architecture.md), stage by stage:
 //   1 parse+limits → 2 route → 3 network policy + rate-limit peek →
 //   4 authenticate → 5 rate limit (all keys) → 6 authorize (rules, route_by) →
 //   7 slow decisions (external authz) → 8 proxy.
@@ -18,6 +18,7 @@ import { upstreamTarget } from '../proxy/request-target.js';
 import { acceptableMethod } from '../lib/http-syntax.js';
 import { NO_CORS } from '../policy/cors.js';
 import { writeDirect, writeRejection } from './respond.js';
+import { assignRequestId } from './request-id.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
 import { DetachedView, LiveView } from './view.js';
@@ -195,7 +196,8 @@ export class Pipeline implements ExchangeHost {
     if (route.respond !== null) {
       const rr = route.respond;
       if (this.chunked) return this.respondDeferred(res, req, v, rr, R.respond, t0);
-      writeDirect(res, rr.status, rr.headers, rr.body, v.method === 'HEAD', false, v.corsHeaders);
+      assignRequestId(v, v.peerTrusted ? req.getHeader('x-request-id') : '');
+      writeDirect(res, rr.status, rr.headers, rr.body, v.method === 'HEAD', false, v.corsHeaders, v.requestId);
       this.sink.request(v, rr.status, R.respond, (performance.now() - t0) * 1000, -1, rr.body.length, 0);
       return;
     }
@@ -378,6 +380,7 @@ export class Pipeline implements ExchangeHost {
 
   /** A rejection written on the next turn of the event loop, then the connection closed (see rejectFraming). */
   private rejectDeferred(res: HttpResponse, req: HttpRequest, v: LiveView, reasonId: number, extra: readonly string[], t0: number): void {
+    assignRequestId(v, req.getHeader('x-request-id'));
     const ex = this.exchangeFor(res, req, v, null, t0);
     ex.closeAfter = true;
     v.reason = reasonId;
@@ -385,6 +388,7 @@ export class Pipeline implements ExchangeHost {
   }
 
   private respondDeferred(res: HttpResponse, req: HttpRequest, v: LiveView, r: DirectResponse, reasonId: number, t0: number): void {
+    assignRequestId(v, req.getHeader('x-request-id'));
     const ex = this.exchangeFor(res, req, v, null, t0);
     ex.closeAfter = true;
     setImmediate(this.respondLater, ex, r, reasonId);
@@ -402,19 +406,22 @@ export class Pipeline implements ExchangeHost {
 
   private rejectNow(res: HttpResponse, v: LiveView, reasonId: number, extra: readonly string[], t0: number): void {
     if (this.chunked && reasonId !== R.authz_dropped) return this.rejectDeferred(res, v.req!, v, reasonId, extra, t0);
+    let bytes = 0;
     if (reasonId === R.authz_dropped) {
       res.close();
     } else {
-      writeRejection(res, reasonId, extra, '', v.limitName, undefined, v.corsHeaders); // limitName: the 429 body names the limit
+      assignRequestId(v, v.peerTrusted ? v.req!.getHeader('x-request-id') : '');
+      bytes = writeRejection(res, reasonId, extra, v.requestId, v.limitName, undefined, v.corsHeaders); // limitName: the 429 body names the limit
     }
     v.reason = reasonId;
-    this.sink.request(v, REASON_STATUS[reasonId]!, reasonId, (performance.now() - t0) * 1000, -1, 0, 0);
+    this.sink.request(v, REASON_STATUS[reasonId]!, reasonId, (performance.now() - t0) * 1000, -1, bytes, 0);
   }
 
   private respondNow(res: HttpResponse, v: LiveView, r: DirectResponse, t0: number): void {
     this.pendingResponse = null;
     if (this.chunked) return this.respondDeferred(res, v.req!, v, r, v.reason, t0);
-    writeDirect(res, r.status, r.headers, r.body, v.method === 'HEAD', false, v.corsHeaders);
+    assignRequestId(v, v.peerTrusted ? v.req!.getHeader('x-request-id') : '');
+    writeDirect(res, r.status, r.headers, r.body, v.method === 'HEAD', false, v.corsHeaders, v.requestId);
     this.sink.request(v, r.status, v.reason, (performance.now() - t0) * 1000, -1, r.body.length, 0);
   }
 
@@ -439,6 +446,7 @@ export class Pipeline implements ExchangeHost {
     if (r.outcome !== AUTH_OK) {
       v.reason = r.reason || R.no_credentials;
       if (route.rateLimit !== null) route.rateLimit.chargeRefused(v);
+      assignRequestId(v, '');
       return ex.reject(v.reason, challengeHeaders(route.chain!.challenges(v, v.reason)));
     }
     v.identity = r.identity;
@@ -465,7 +473,7 @@ export class Pipeline implements ExchangeHost {
       return ex.respond(r, v.reason);
     }
     if (d === R.authz_dropped) return ex.drop(d);
-    if (d >= 0) return ex.reject(d, d === R.rate_limited ? this.limitHeaders(v, route) : EMPTY);
+    if (d >= 0) { assignRequestId(v, ''); return ex.reject(d, d === R.rate_limited ? this.limitHeaders(v, route) : EMPTY); }
     if (route.respond !== null) {
       const rr = route.respond;
       return ex.respond({ status: rr.status, headers: rr.headers, body: rr.body }, R.respond);

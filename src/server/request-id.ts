@@ -9,3 +9,16 @@ export function newRequestId(): string {
   counter++;
   return prefix + counter.toString(36);
 }
+
+/** Visible ASCII, as a header value we write back must be. */
+const SAFE_ID = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * Gives a request its id once, for the gateway's own answers (rejections,
+ * respond routes): a trusted proxy's x-request-id is kept, else a new one.
+ * A request already given one (or proxied, src/proxy/forward-headers.ts) keeps it.
+ */
+export function assignRequestId(v: { requestId: string; peerTrusted: boolean }, fromClient: string): void {
+  if (v.requestId !== '') return;
+  v.requestId = v.peerTrusted && fromClient !== '' && SAFE_ID.test(fromClient) ? fromClient : newRequestId();
+}

@@ -80,12 +80,13 @@ export function defineLimitBodies(names: readonly string[]): void {
  * Writes a rejection with the reason's precomputed JSON body. `extra` is a flat
  * [name, value…] list (WWW-Authenticate, Retry-After, RateLimit…). A 429 with
  * `limitName` (view.limitName) gets that limit's precomputed body.
+ * Returns the body's length in bytes (for the access log).
  * Must be called synchronously inside the uWS handler or inside res.cork().
  */
 export function writeRejection(
   res: HttpResponse, reasonId: number, extra: readonly string[] = NO_HEADERS, requestId = '', limitName = '',
   close = CLOSE_AFTER[reasonId] === 1, cors: readonly string[] = NO_HEADERS,
-): void {
+): number {
   res.writeStatus(REASON_STATUS_BYTES[reasonId]!);
   res.writeHeader(H_CONTENT_TYPE, V_JSON);
   res.writeHeader(H_CACHE_CONTROL, V_NO_STORE);
@@ -94,13 +95,16 @@ export function writeRejection(
   for (let i = 0; i + 1 < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
   const body = reasonId === R.rate_limited && limitName !== '' ? LIMIT_BODY.get(limitName) ?? REASON_BODY_BYTES[reasonId]! : REASON_BODY_BYTES[reasonId]!;
   res.end(body, close);
+  return body.length;
 }
 
-/** Writes a full answer with a status, flat headers and a body. */
+/** Writes a full answer with a status, flat headers and a body (and the request id, when given). */
 export function writeDirect(
-  res: HttpResponse, status: number, headers: readonly string[], body: string, head = false, close = false, cors: readonly string[] = NO_HEADERS,
+  res: HttpResponse, status: number, headers: readonly string[], body: string, head = false, close = false,
+  cors: readonly string[] = NO_HEADERS, requestId = '',
 ): void {
   res.writeStatus(statusLine(status));
+  if (requestId) res.writeHeader('x-request-id', requestId);
   for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!);
   for (let i = 0; i + 1 < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
   if (status === 204 || status === 304) res.endWithoutBody(undefined, close); // no Content-Length (RFC 9110 §8.6)

@@ -54,6 +54,8 @@ const thread: ThreadResources = { store: null, pool: null };
 
 /** The rate-limit store of this thread: the main thread's (adopted), one over the shared buffer, or a small one for `check`. */
 export function rateLimitStore(shared: SharedState): RateLimitStore {
+  // A check (also run by start before it builds) must not leave its small table behind for the real runtime.
+  if (shared.checkOnly && !shared.rateLimitBuffer) return createRateLimitStore({ capacity: 1 << 12, singleThread: true });
   thread.store ??= shared.rateLimitBuffer
     ? createRateLimitStore({ buffer: shared.rateLimitBuffer })
     // One thread: no Atomics needed (about 15-20% cheaper per check). Created when a plan first has limits.

@@ -144,7 +144,7 @@ describe('admin API, metrics, config, reload and access log', () => {
     expect(refused.status).toBe(422);
     const issues = (refused.json as { ok: boolean; issues: string[] }).issues.join('\n');
     expect((refused.json as { ok: boolean }).ok).toBe(false);
-    expect(issues).toMatch(/server: .*"treads".*did you mean "threads"/);
+    expect(issues).toMatch(/:\d+:\d+ server\.treads: unknown field "treads".*did you mean "threads"/);
     expect((await request(gw.url, '/ping')).body).toBe('v2');
     gw.writeConfig(config('v2'));
   });

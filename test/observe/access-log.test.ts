@@ -144,6 +144,6 @@ describe('access log', () => {
 
   it('says which file it cannot open and what to check', () => {
     expect(() => createAccessLog({ path: '/nonexistent-dir/x/access.log', sample: 1, enabled: true }))
-      .toThrow(/access log: cannot open \/nonexistent-dir\/x\/access.log .*ENOENT.*admin.access_log.path/);
+      .toThrow(/access log: cannot open \/nonexistent-dir\/x\/access.log .*ENOENT.*access_log.path/);
   });
 });

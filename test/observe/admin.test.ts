@@ -78,7 +78,7 @@ describe('admin API', () => {
   });
 
   it('enforces the bearer token on every data endpoint', async () => {
-    for (const [method, path] of [['GET', '/metrics'], ['GET', '/config'], ['GET', '/readyz'], ['GET', '/live.json'], ['POST', '/reload']] as const) {
+    for (const [method, path] of [['GET', '/metrics'], ['GET', '/config'], ['GET', '/live.json'], ['POST', '/reload']] as const) {
       const none = await http(admin.port, path, { method });
       expect(none.status, `${method} ${path} without token`).toBe(401);
       expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
@@ -106,6 +106,19 @@ describe('admin API', () => {
     const c = JSON.parse(r.body) as typeof effectiveConfig;
     expect(c.admin.token).toBe('[redacted]');
     expect(c.authenticators.sso.client_secret_file).toBe('secrets/oidc');
+  });
+
+  it('answers /readyz without the token (a load balancer has none), naming no checks', async () => {
+    readiness = { ok: false, checks: { plan: true, jwks: false, pool: true } };
+    const not = await http(admin.port, '/readyz');
+    expect(not.status).toBe(503);
+    expect(JSON.parse(not.body)).toEqual({ ok: false });
+    const wrong = await http(admin.port, '/readyz', { headers: { authorization: `Bearer ${TOKEN}x` } });
+    expect(JSON.parse(wrong.body)).toEqual({ ok: false });
+    readiness = { ok: true, checks: { plan: true, jwks: true, pool: true } };
+    const ready = await http(admin.port, '/readyz');
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.body)).toEqual({ ok: true });
   });
 
   it('reports readiness with 503 until every check passes', async () => {

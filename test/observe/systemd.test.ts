@@ -3,8 +3,8 @@
 // real notify socket (a unix datagram socket, served by python3 as systemd
 // would; Node cannot bind one itself).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { notifyReady, notifyReloading, notifyStopping } from '../../src/observe/sd-notify.js';
@@ -70,15 +70,18 @@ describe('systemd unit', () => {
 });
 
 describe('install-service', () => {
-  it('plans user, config, build, unit, logrotate and enable in --dry-run, changing nothing', () => {
+  it('plans user, config, build, check, swap, unit, logrotate and enable in --dry-run, changing nothing', () => {
     const r = spawnSync('bash', [path.join(ROOT, 'scripts/install-service'), '--dry-run', '--prefix', '/opt/pc-test-never-created'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = r.stdout;
     const order = [
       /\+ (useradd --system .* portcullis|.*)/, /install -d -m 0750 -o root -g portcullis \/etc\/portcullis/,
-      /npm ci/, /npm prune --omit=dev/, /mv \/opt\/pc-test-never-created.staging \/opt\/pc-test-never-created/,
-      /cli.js check --config \/etc\/portcullis\/portcullis.yaml/, /\/etc\/systemd\/system\/portcullis.service/,
+      /npm ci/, /npm run build/, /npm prune --omit=dev/,
+      // The config is checked with the new build before it is swapped in.
+      /pc-test-never-created.staging\/dist\/cli.js check --config \/etc\/portcullis\/portcullis.yaml/,
+      /mv \/opt\/pc-test-never-created.staging \/opt\/pc-test-never-created/,
+      /\/etc\/systemd\/system\/portcullis.service/,
       /write \/etc\/logrotate.d\/portcullis/, /systemctl daemon-reload/, /systemctl enable portcullis.service/, /systemctl restart portcullis.service/,
     ];
     let at = 0;
@@ -90,6 +93,76 @@ describe('install-service', () => {
     expect(out).toMatch(/systemctl kill --signal=USR1 --kill-who=main portcullis.service/);
     expect(existsSync('/opt/pc-test-never-created')).toBe(false);
     expect(existsSync('/opt/pc-test-never-created.staging')).toBe(false);
+  });
+
+  it('installs the production skeleton, never the demo config', () => {
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts/install-service'), '--dry-run', '--config-dir', '/etc/pc-test-never-created'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/install -m 0640 -o root -g portcullis \S*native-config\/production.yaml \/etc\/pc-test-never-created\/portcullis.yaml/);
+    expect(r.stdout).not.toMatch(/native-config\/portcullis.yaml/);
+    expect(r.stdout).toMatch(/next step: .*portcullis check --config/);
+  });
+
+  it('--destdir stages every file under DIR, the config passes check with the staged build, and a bad config swaps nothing in', () => {
+    const dest = tmp();
+    const script = path.join(ROOT, 'scripts/install-service');
+    const etc = path.join(dest, 'etc/portcullis');
+    // First a config the new build refuses: nothing is swapped in, no unit is written.
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(path.join(etc, 'portcullis.yaml'), 'routes:\n  - { name: x, match: { path: /x }, upstream: nowhere, anonymous: true }\n');
+    const systemBefore = existsSync('/opt/portcullis.staging');
+    const bad = spawnSync('bash', [script, '--destdir', dest], { encoding: 'utf8', timeout: 300_000 });
+    expect(bad.status, bad.stdout + bad.stderr).toBe(1);
+    expect(bad.stderr).toMatch(/routes\[0\]\.upstream: unknown upstream "nowhere"/);
+    expect(bad.stderr).toMatch(/nothing was swapped in/);
+    expect(existsSync(path.join(dest, 'opt/portcullis'))).toBe(false);
+    expect(existsSync(path.join(dest, 'etc/systemd/system/portcullis.service'))).toBe(false);
+
+    // A fresh destination: the skeleton is installed and passes.
+    rmSync(path.join(dest, 'etc'), { recursive: true, force: true });
+    rmSync(path.join(dest, 'opt'), { recursive: true, force: true });
+    const good = spawnSync('bash', [script, '--destdir', dest], { encoding: 'utf8', timeout: 300_000 });
+    expect(good.status, good.stdout + good.stderr).toBe(0);
+    for (const f of ['opt/portcullis/dist/cli.js', 'etc/portcullis/portcullis.yaml', 'etc/systemd/system/portcullis.service', 'etc/logrotate.d/portcullis']) {
+      expect(existsSync(path.join(dest, f)), f).toBe(true);
+    }
+    expect(existsSync(path.join(dest, 'opt/portcullis/node_modules/typescript'))).toBe(false);
+    const cfg = readFileSync(path.join(etc, 'portcullis.yaml'), 'utf8');
+    expect(cfg).toBe(readFileSync(path.join(ROOT, 'native-config/production.yaml'), 'utf8')
+      .replace(/^# yaml-language-server: .*$/m, '# yaml-language-server: $schema=/opt/portcullis/native-config/portcullis.schema.json'));
+    expect(cfg).not.toMatch(/demo/);
+    const check = spawnSync(process.execPath, [path.join(dest, 'opt/portcullis/dist/cli.js'), 'check', '--config', path.join(etc, 'portcullis.yaml')], { encoding: 'utf8', timeout: 30_000 });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+    expect(good.stdout).toMatch(/skipped \(--destdir\): systemctl enable/);
+    expect(existsSync('/opt/portcullis.staging')).toBe(systemBefore);
+  }, 620_000);
+
+  it('refuses node older than 20 and a node under a home directory, saying how to get one', () => {
+    const script = path.join(ROOT, 'scripts/install-service');
+    const bin = tmp();
+    writeFileSync(path.join(bin, 'node'), '#!/bin/sh\necho 18\n', { mode: 0o755 });
+    const old = spawnSync('bash', [script, '--dry-run'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } });
+    expect(old.status).toBe(1);
+    expect(old.stderr).toMatch(/too old: Portcullis needs Node.js 20 or newer/);
+    expect(old.stderr).toMatch(/deb\.nodesource\.com/);
+    expect(old.stderr).toMatch(/Debian 12's own nodejs package is 18/);
+
+    const home = homedir();
+    if (!/^\/(home|root)(\/|$)/.test(home)) return;
+    const inHome = mkdtempSync(path.join(home, '.portcullis-test-node-'));
+    cleanup.push(() => rmSync(inHome, { recursive: true, force: true }));
+    symlinkSync(process.execPath, path.join(inHome, 'node'));
+    const r = spawnSync('bash', [script, '--dry-run'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PATH: `${inHome}:/usr/bin:/bin` } });
+    // The symlink resolves to this node: refused only when that is itself under a home directory.
+    if (/^\/(home|root)\//.test(process.execPath)) expect(r.status).toBe(1);
+    const fake = path.join(inHome, 'fake-node');
+    writeFileSync(fake, '#!/bin/sh\necho 20\n', { mode: 0o755 });
+    rmSync(path.join(inHome, 'node'));
+    symlinkSync(fake, path.join(inHome, 'node'));
+    const h = spawnSync('bash', [script, '--dry-run'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PATH: `${inHome}:/usr/bin:/bin` } });
+    expect(h.status).toBe(1);
+    expect(h.stderr).toMatch(/under a home directory: the unit runs with ProtectHome=yes/);
   });
 
   it('refuses unknown options with usage', () => {
