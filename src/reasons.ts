@@ -64,6 +64,11 @@ const DEFS = [
   ['unsafe_header_value', 400, 'proxy'],
   ['cors_denied', 403, 'route'],
   ['cors_preflight', 204, 'route'],
+  ['client_cert_required', 401, 'authn'],
+  ['client_cert_not_allowed', 403, 'authn'],
+  ['client_cert_revoked', 401, 'authn'],
+  ['client_cert_expired', 401, 'authn'],
+  ['upstream_tls', 502, 'proxy'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];

@@ -88,6 +88,10 @@ const tlsSchema = obj({
   cert: nonEmpty.meta({ description: 'PEM certificate chain file (relative to the config file)' }),
   key: nonEmpty.meta({ description: 'PEM private key file' }),
   ...secret('passphrase'),
+  client_ca: nonEmpty.optional()
+    .meta({ description: 'PEM file of the CA certificates client certificates must chain to (mutual TLS); a certificate from another CA fails the handshake' }),
+  client_cert: z.enum(['required', 'optional']).optional()
+    .meta({ description: "with client_ca: 'required' (default) answers 401 client_cert_required to every request without a certificate, before routing; 'optional' lets each route decide (type: mtls authenticators)" }),
 });
 
 const listenSchema = obj({
@@ -277,8 +281,27 @@ const externalAuthnSchema = obj({
   allowed_upstream_headers: allowedUpstreamHeaders,
 });
 
+const FINGERPRINT = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31})$/;
+const mtlsSchema = obj({
+  type: z.literal('mtls'),
+  consumer_from: z.enum(['san_uri', 'san_dns', 'subject_cn', 'fingerprint']).default('san_uri')
+    .meta({ description: 'which name of the verified client certificate is the consumer: san_uri (e.g. a SPIFFE ID), san_dns, subject_cn or fingerprint (SHA-256)' }),
+  allow: obj({
+    san_uri_prefix: z.array(nonEmpty).optional().meta({ description: 'a SAN URI must start with one of these (e.g. spiffe://example.org/)' }),
+    san_dns: z.array(nonEmpty).optional().meta({ description: 'a SAN DNS name must be one of these; "*.example.org" matches exactly one more label' }),
+    subject_cn: z.array(nonEmpty).optional().meta({ description: 'the subject CN must be one of these' }),
+  }).optional().meta({ description: 'every listed kind must match; absent = any certificate the listener verified' }),
+  deny_fingerprints: z.array(z.string().regex(FINGERPRINT, 'must be a SHA-256 fingerprint: 64 hex digits, colons allowed (`openssl x509 -in CERT -noout -fingerprint -sha256`)'))
+    .default([]).meta({ description: 'revoked certificates (SHA-256 of the DER); reloaded with the config' }),
+  forward: obj({ header: headerName.default('x-forwarded-client-cert') }).optional()
+    .meta({ description: "send the certificate's details upstream in Envoy's XFCC format (Hash=…;Subject=\"…\";URI=…;DNS=…); a client's copy of the header is always removed" }),
+  forward_claims: z.record(z.string(), headerName).default({}),
+  cache: obj({ max_entries: z.number().int().min(0).default(10_000) }).prefault({})
+    .meta({ description: 'parsed certificates kept (a kept-alive connection presents the same one on every request)' }),
+});
+
 const authenticatorSchema = z.discriminatedUnion('type', [
-  jwtSchema, basicSchema, apiKeySchema, oidcSchema, introspectionSchema, externalAuthnSchema,
+  jwtSchema, basicSchema, apiKeySchema, oidcSchema, introspectionSchema, externalAuthnSchema, mtlsSchema,
 ]);
 
 const authorizerSchema = obj({
@@ -414,6 +437,7 @@ export type ApiKeyConfig = z.output<typeof apiKeySchema>;
 export type OidcConfig = z.output<typeof oidcSchema>;
 export type IntrospectionConfig = z.output<typeof introspectionSchema>;
 export type ExternalAuthnConfig = z.output<typeof externalAuthnSchema>;
+export type MtlsConfig = z.output<typeof mtlsSchema>;
 export type AuthorizerConfig = z.output<typeof authorizerSchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type ClusterConfig = z.output<typeof clusterSchema>;

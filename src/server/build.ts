@@ -16,6 +16,9 @@ import { UpstreamGroup } from '../proxy/upstreams.js';
 import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
 import { buildStages, type SharedState } from './stages.js';
 
+/** Envoy's header for client-certificate details: never taken from a client. */
+const XFCC = 'x-forwarded-client-cert';
+
 export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Runtime> {
   const issues: ConfigIssue[] = [];
   const ctx = makeCompileContext(plan, issues);
@@ -31,10 +34,12 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   const stages = buildStages(plan, ctx, shared, upstreamIndex);
 
   // Every header any authenticator may set from claims is removed from client requests on every route.
-  const claimHeaders = new Set<string>();
+  // x-forwarded-client-cert too, always (Envoy's SANITIZE): only the gateway vouches for a client certificate.
+  const claimHeaders = new Set<string>([XFCC]);
   for (const a of Object.values(c.authenticators)) {
     const fc = (a as { forward_claims?: Record<string, string> }).forward_claims;
     if (fc) for (const h of Object.values(fc)) claimHeaders.add(h.toLowerCase());
+    if (a.type === 'mtls' && a.forward) claimHeaders.add(a.forward.header.toLowerCase());
   }
 
   const routes: CompiledRoute[] = c.routes.map((r, i) => {
@@ -157,6 +162,8 @@ function checkTls(listen: Plan['config']['server']['listen'], ctx: ReturnType<ty
     } catch (e) {
       ctx.issue(`${at}.cert`, `${ctx.resolvePath(l.tls.cert)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a PEM certificate'}`);
     }
+    if (l.tls.client_ca !== undefined) checkClientCa(ctx.resolvePath(l.tls.client_ca), `${at}.client_ca`, ctx);
+    else if (l.tls.client_cert !== undefined) ctx.issue(`${at}.client_cert`, 'client_cert needs tls.client_ca: set client_ca to the PEM file of the CAs that sign your clients\' certificates, or remove client_cert');
     try {
       const passphrase = ctx.secret(l.tls, 'passphrase', at, false);
       const key = createPrivateKey({ key: readFileSync(ctx.resolvePath(l.tls.key)), passphrase });
@@ -165,6 +172,27 @@ function checkTls(listen: Plan['config']['server']['listen'], ctx: ReturnType<ty
       ctx.issue(`${at}.key`, `${ctx.resolvePath(l.tls.key)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a readable PEM private key (encrypted? set tls.passphrase_file)'}`);
     }
   });
+}
+
+/** The client CA file holds at least one PEM certificate and nothing unreadable (a bad file would fail every handshake). */
+function checkClientCa(file: string, at: string, ctx: ReturnType<typeof makeCompileContext>): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    ctx.issue(at, `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'cannot be read'}`);
+    return;
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) { ctx.issue(at, `${file}: no PEM certificate in it; give the CA certificate(s) (-----BEGIN CERTIFICATE-----)`); return; }
+  for (const b of blocks) {
+    try {
+      const c = new X509Certificate(b);
+      if (!c.ca) ctx.issue(at, `${file}: "${c.subject.replace(/\n/g, ', ')}" is not a CA certificate (basicConstraints CA:TRUE); give the CA that signed your clients' certificates, not a client certificate`);
+    } catch {
+      ctx.issue(at, `${file}: a certificate in it is not valid PEM`);
+    }
+  }
 }
 
 function flatHeaders(h: Record<string, string>): string[] {

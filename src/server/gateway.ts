@@ -57,17 +57,19 @@ export class Gateway {
     if (l.tls) {
       const cert = planPath(plan, l.tls.cert);
       const key = planPath(plan, l.tls.key);
-      for (const [what, p] of [['cert', cert], ['key', key]] as const) {
+      const ca = l.tls.client_ca !== undefined ? planPath(plan, l.tls.client_ca) : null;
+      for (const [what, p] of [['cert', cert], ['key', key], ...(ca !== null ? [['client_ca', ca] as const] : [])] as const) {
         if (!existsSync(p)) throw new Error(`server.listen ${l.host}:${l.port}: tls.${what} file not found: ${p}`);
       }
       const issues: ConfigIssue[] = [];
       const passphrase = resolveSecret(l.tls as unknown as Record<string, unknown>, 'passphrase', 'server.listen.tls', plan.baseDir, issues, false);
       if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
-      app = uWS.SSLApp({ cert_file_name: cert, key_file_name: key, passphrase: passphrase ?? '' });
+      app = uWS.SSLApp({ ...sslFiles(plan, l.tls), passphrase: passphrase ?? '' });
     } else {
       app = uWS.App();
     }
-    app.any('/*', this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol }));
+    const clientCert = l.tls?.client_ca !== undefined ? l.tls.client_cert ?? 'required' : undefined;
+    app.any('/*', this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol, clientCert }));
     const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));
     if (!sock) {
       throw new Error(`cannot listen on ${l.host}:${l.port}: the address is in use, not local, or needs privileges (ports < 1024 need CAP_NET_BIND_SERVICE)`);
@@ -137,6 +139,17 @@ export function assertPortFree(host: string, port: number): Promise<void> {
     });
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
   });
+}
+
+/**
+ * uWS's file options for one listener. With client_ca, uWS asks every client
+ * for a certificate and fails a handshake whose certificate does not chain to
+ * those CAs; a client sending none still gets through (see pipeline: required).
+ */
+function sslFiles(plan: Plan, t: NonNullable<ListenConfig['tls']>): { cert_file_name: string; key_file_name: string; ca_file_name?: string } {
+  const out: { cert_file_name: string; key_file_name: string; ca_file_name?: string } = { cert_file_name: planPath(plan, t.cert), key_file_name: planPath(plan, t.key) };
+  if (t.client_ca !== undefined) out.ca_file_name = planPath(plan, t.client_ca);
+  return out;
 }
 
 function planPath(plan: Plan, p: string): string {

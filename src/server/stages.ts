@@ -12,6 +12,7 @@ import { compileApiKey } from '../auth/api-key/index.js';
 import { compileOidc } from '../auth/oidc/index.js';
 import { compileIntrospection } from '../auth/introspection/index.js';
 import { compileExternalAuthn } from '../auth/external/index.js';
+import { compileMtls } from '../auth/mtls/index.js';
 import { compileAuthorizer } from '../policy/external-authorizer/index.js';
 import { createRateLimitStore, type RateLimitStore } from '../ratelimit/bucket-table.js';
 import { compileRateLimits, type RateLimitRegistry } from '../ratelimit/compile.js';
@@ -98,6 +99,7 @@ function compileAuthenticator(name: string, cfg: AuthenticatorConfig, ctx: Compi
     case 'oidc': return compileOidc(name, cfg, at, ctx, workerPool(plan, shared));
     case 'introspection': return compileIntrospection(name, cfg, at, ctx, workerPool(plan, shared));
     case 'external': return compileExternalAuthn(name, cfg, at, ctx, workerPool(plan, shared));
+    case 'mtls': return compileMtls(name, cfg, at, ctx);
   }
 }
 

@@ -30,3 +30,17 @@ export function uws(): UwsModule {
   if (!loaded) throw new Error('uWS used before loadUws()');
   return loaded;
 }
+
+/**
+ * PEM of the client certificate the TLS handshake verified against
+ * `tls.client_ca`, or '' when the client sent none. uWS verifies the chain
+ * itself (a certificate from another CA fails the handshake) but completes a
+ * handshake without any certificate, so "required" is the gateway's to
+ * enforce. The method exists in the pinned binary but not in its typings.
+ * It builds a new string per call (native PEM encoding): call it once per
+ * request, and only on listeners with client_ca.
+ */
+export function clientCertificate(res: HttpResponse): string {
+  const pem = (res as unknown as { getX509Certificate(): string | ArrayBuffer | undefined }).getX509Certificate();
+  return typeof pem === 'string' ? pem : '';
+}
