@@ -16,9 +16,6 @@ import { UpstreamGroup } from '../proxy/upstreams.js';
 import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
 import { buildStages, type SharedState } from './stages.js';
 
-/** Envoy's header for client-certificate details: never taken from a client. */
-const XFCC = 'x-forwarded-client-cert';
-
 export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Runtime> {
   const issues: ConfigIssue[] = [];
   const ctx = makeCompileContext(plan, issues);
@@ -34,8 +31,9 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   const stages = buildStages(plan, ctx, shared, upstreamIndex);
 
   // Every header any authenticator may set from claims is removed from client requests on every route.
-  // x-forwarded-client-cert too, always (Envoy's SANITIZE): only the gateway vouches for a client certificate.
-  const claimHeaders = new Set<string>([XFCC]);
+  // So is an mtls authenticator's forward.header (x-forwarded-client-cert, like every x-forwarded-*
+  // name, is dropped on every route anyway: only the gateway vouches for a client certificate).
+  const claimHeaders = new Set<string>();
   for (const a of Object.values(c.authenticators)) {
     const fc = (a as { forward_claims?: Record<string, string> }).forward_claims;
     if (fc) for (const h of Object.values(fc)) claimHeaders.add(h.toLowerCase());

@@ -39,14 +39,14 @@ export function makeCa(dir: string, name: string): CaFiles {
 
 export interface LeafOptions {
   readonly cn: string;
-  /** Extra subject parts after CN, e.g. '/O=Example'. */
-  readonly subjectExtra?: string;
+  /** Subject parts before CN (less specific), e.g. '/O=Example'. */
+  readonly subjectPrefix?: string;
   readonly uris?: readonly string[];
   readonly dns?: readonly string[];
   readonly ips?: readonly string[];
   /** clientAuth (default) or serverAuth. */
   readonly usage?: 'client' | 'server';
-  /** Validity in days (default 2); negative start with `notBefore` unsupported, keep it simple. */
+  /** Validity in days (default 2). */
   readonly days?: number;
 }
 
@@ -65,7 +65,7 @@ export function makeLeaf(ca: CaFiles, name: string, o: LeafOptions): LeafFiles {
     ...(sans.length ? [`subjectAltName=${sans.join(',')}`] : []),
   ].join('\n') + '\n');
   openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-subj', `/CN=${o.cn}${o.subjectExtra ?? ''}`, '-keyout', key, '-out', csr]);
+    '-subj', `${o.subjectPrefix ?? ''}/CN=${o.cn}`, '-keyout', key, '-out', csr]);
   openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', String(o.days ?? 2),
     '-extfile', ext, '-out', cert]);
   const pem = readFileSync(cert, 'utf8');

@@ -3,30 +3,11 @@
 // certificate through, so `required` is enforced by the gateway before
 // routing: 401 client_cert_required, nothing proxied. `optional` lets each
 // route decide (anonymous routes serve, mtls routes need a certificate).
-import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, tempDir, type RunningGateway } from '../helpers/gateway.js';
 import { makeCa, makeLeaf, type CaFiles, type LeafFiles } from '../helpers/pki.js';
 import { startLabUpstream, type LabUpstream } from '../core/util.js';
-
-export interface TlsResult { status: number; text: string; headers: Record<string, unknown> }
-
-/** One HTTPS request on a fresh connection to 127.0.0.1, trusting `ca`, presenting `client` when given. */
-export function mtlsGet(port: number, path: string, ca: string, client?: LeafFiles, headers: Record<string, string> = {}, servername = 'localhost'): Promise<TlsResult> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({
-      host: '127.0.0.1', port, path, ca, servername, agent: false, headers,
-      ...(client ? { cert: client.pem, key: client.keyPem } : {}),
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode!, text, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { mtlsGet as get } from '../helpers/mtls-client.js';
 
 let lab: LabUpstream;
 let ca: CaFiles;
@@ -78,7 +59,7 @@ afterAll(async () => {
 describe('tls.client_cert: required', () => {
   it('answers 401 client_cert_required to a client without a certificate, and proxies nothing', async () => {
     const before = lab.arrived();
-    const r = await mtlsGet(required.ports[0]!, '/anything', ca.pem);
+    const r = await get(required.ports[0]!, '/anything', { ca: ca.pem });
     expect(r.status).toBe(401);
     expect(JSON.parse(r.text)).toEqual({ error: 'unauthorized', reason: 'client_cert_required' });
     // Before routing: even a path no route matches gets the same answer.
@@ -86,36 +67,36 @@ describe('tls.client_cert: required', () => {
   });
 
   it('serves a client whose certificate chains to client_ca', async () => {
-    const r = await mtlsGet(required.ports[0]!, '/with-cert', ca.pem, device);
+    const r = await get(required.ports[0]!, '/with-cert', { ca: ca.pem, client: device });
     expect(r.status).toBe(200);
     expect((JSON.parse(r.text) as { url: string }).url).toBe('/with-cert');
   });
 
   it('fails the handshake of a certificate from another CA: no request reaches the upstream', async () => {
     const before = lab.arrived();
-    await expect(mtlsGet(required.ports[0]!, '/stranger', ca.pem, stranger)).rejects.toThrow();
+    await expect(get(required.ports[0]!, '/stranger', { ca: ca.pem, client: stranger })).rejects.toThrow();
     expect(lab.arrived()).toBe(before);
   });
 });
 
 describe('tls.client_cert: optional', () => {
   it('serves an anonymous route to a client without a certificate', async () => {
-    const r = await mtlsGet(optional.ports[0]!, '/public', ca.pem);
+    const r = await get(optional.ports[0]!, '/public', { ca: ca.pem });
     expect(r.status).toBe(200);
   });
 
   it('refuses an mtls route without a certificate (401 no_credentials) and serves it with one', async () => {
     const before = lab.arrived();
-    const r = await mtlsGet(optional.ports[0]!, '/device/status', ca.pem);
+    const r = await get(optional.ports[0]!, '/device/status', { ca: ca.pem });
     expect(r.status).toBe(401);
     expect(JSON.parse(r.text)).toMatchObject({ reason: 'no_credentials' });
     expect(lab.arrived()).toBe(before);
-    const ok = await mtlsGet(optional.ports[0]!, '/device/status', ca.pem, device);
+    const ok = await get(optional.ports[0]!, '/device/status', { ca: ca.pem, client: device });
     expect(ok.status).toBe(200);
     expect((JSON.parse(ok.text) as { headers: Record<string, string> }).headers['x-portcullis-consumer']).toBe('device-42');
   });
 
   it('still fails the handshake of a certificate from another CA', async () => {
-    await expect(mtlsGet(optional.ports[0]!, '/public', ca.pem, stranger)).rejects.toThrow();
+    await expect(get(optional.ports[0]!, '/public', { ca: ca.pem, client: stranger })).rejects.toThrow();
   });
 });
