@@ -167,6 +167,13 @@ const upstreamSchema = obj({
   unhealthy_for: duration().prefault('5s'),
   client: z.enum(['native', 'undici']).default('native')
     .meta({ description: "HTTP/1.1 client for this upstream: 'native' (Portcullis' own strict keep-alive client, the fast path) or 'undici'" }),
+  tls: obj({
+    ca: nonEmpty.optional().meta({ description: "PEM file of the CAs the upstream's certificate must chain to; set = only these are trusted (not the system store)" }),
+    cert: nonEmpty.optional().meta({ description: 'PEM client certificate the gateway presents (upstream mTLS); needs key' }),
+    key: nonEmpty.optional().meta({ description: 'PEM private key of cert' }),
+    ...secret('passphrase'),
+    server_name: nonEmpty.optional().meta({ description: "SNI sent and the name verified in the upstream's certificate; default the target's host name" }),
+  }).optional().meta({ description: 'TLS to https:// targets; a failed handshake answers 502 upstream_tls' }),
 });
 
 const fromSchema = z.union([

@@ -13,6 +13,7 @@ import { compileRoutePolicy } from '../policy/rules.js';
 import { compileCors } from '../policy/cors.js';
 import { compileHeaderPolicy, singletonIndex } from '../proxy/headers.js';
 import { UpstreamGroup } from '../proxy/upstreams.js';
+import { compileUpstreamTls } from '../proxy/upstream-tls.js';
 import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
 import { buildStages, type SharedState } from './stages.js';
 
@@ -26,7 +27,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   checkServiceHeaderOwners(c, (p, msg) => ctx.issue(p, msg));
   const upstreamNames = Object.keys(c.upstreams);
   const upstreamIndex = new Map(upstreamNames.map((n, i) => [n, i]));
-  const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!));
+  const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!, compileUpstreamTls(c.upstreams[n]!, `upstreams.${n}`, ctx)));
   const clientIp = compileClientIp(c.server.trusted_proxies, ctx);
   const stages = buildStages(plan, ctx, shared, upstreamIndex);
 
