@@ -90,6 +90,13 @@ const tlsSchema = obj({
   ...secret('passphrase'),
   client_ca: nonEmpty.optional()
     .meta({ description: 'PEM file of the CA certificates client certificates must chain to (mutual TLS); a certificate from another CA fails the handshake' }),
+  sni: z.array(obj({
+    server_name: z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'must be a host name (api.example.com) or a wildcard of one label (*.example.org)'),
+    cert: nonEmpty.meta({ description: 'PEM certificate chain for this name' }),
+    key: nonEmpty.meta({ description: 'PEM private key' }),
+    ...secret('passphrase'),
+  })).default([])
+    .meta({ description: 'more certificates chosen by the TLS server name (exact or *. wildcard); unknown names get cert/key; reloaded on SIGHUP without dropping connections' }),
   client_cert: z.enum(['required', 'optional']).optional()
     .meta({ description: "with client_ca: 'required' (default) answers 401 client_cert_required to every request without a certificate, before routing; 'optional' lets each route decide (type: mtls authenticators)" }),
 });

@@ -155,22 +155,34 @@ function checkTls(listen: Plan['config']['server']['listen'], ctx: ReturnType<ty
   listen.forEach((l, i) => {
     if (!l.tls) return;
     const at = `server.listen[${i}].tls`;
-    let cert: X509Certificate | null = null;
-    try {
-      cert = new X509Certificate(readFileSync(ctx.resolvePath(l.tls.cert)));
-    } catch (e) {
-      ctx.issue(`${at}.cert`, `${ctx.resolvePath(l.tls.cert)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a PEM certificate'}`);
-    }
+    checkCertKey(l.tls, at, ctx);
+    const seen = new Set<string>();
+    l.tls.sni.forEach((e, j) => {
+      const name = e.server_name.toLowerCase();
+      if (seen.has(name)) ctx.issue(`${at}.sni[${j}].server_name`, `"${e.server_name}" is listed twice; keep one entry per name`);
+      seen.add(name);
+      checkCertKey(e, `${at}.sni[${j}]`, ctx);
+    });
     if (l.tls.client_ca !== undefined) checkClientCa(ctx.resolvePath(l.tls.client_ca), `${at}.client_ca`, ctx);
     else if (l.tls.client_cert !== undefined) ctx.issue(`${at}.client_cert`, 'client_cert needs tls.client_ca: set client_ca to the PEM file of the CAs that sign your clients\' certificates, or remove client_cert');
-    try {
-      const passphrase = ctx.secret(l.tls, 'passphrase', at, false);
-      const key = createPrivateKey({ key: readFileSync(ctx.resolvePath(l.tls.key)), passphrase });
-      if (cert && !cert.checkPrivateKey(key)) ctx.issue(`${at}.key`, 'this private key does not belong to the certificate in tls.cert');
-    } catch (e) {
-      ctx.issue(`${at}.key`, `${ctx.resolvePath(l.tls.key)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a readable PEM private key (encrypted? set tls.passphrase_file)'}`);
-    }
   });
+}
+
+/** One certificate/key pair: files exist, parse, and belong together. */
+function checkCertKey(t: { cert: string; key: string }, at: string, ctx: ReturnType<typeof makeCompileContext>): void {
+  let cert: X509Certificate | null = null;
+  try {
+    cert = new X509Certificate(readFileSync(ctx.resolvePath(t.cert)));
+  } catch (e) {
+    ctx.issue(`${at}.cert`, `${ctx.resolvePath(t.cert)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a PEM certificate'}`);
+  }
+  try {
+    const passphrase = ctx.secret(t, 'passphrase', at, false);
+    const key = createPrivateKey({ key: readFileSync(ctx.resolvePath(t.key)), passphrase });
+    if (cert && !cert.checkPrivateKey(key)) ctx.issue(`${at}.key`, 'this private key does not belong to the certificate in tls.cert');
+  } catch (e) {
+    ctx.issue(`${at}.key`, `${ctx.resolvePath(t.key)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a readable PEM private key (encrypted? set tls.passphrase_file)'}`);
+  }
 }
 
 /** The client CA file holds at least one PEM certificate and nothing unreadable (a bad file would fail every handshake). */

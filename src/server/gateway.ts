@@ -13,7 +13,7 @@ import { buildRuntime } from './build.js';
 import { Pipeline, type ObserveSink } from './pipeline.js';
 import type { Runtime } from './runtime.js';
 import type { SharedState } from './stages.js';
-import { loadUws, type ListenSocket, type TemplatedApp } from './uws.js';
+import { loadUws, removeServerName, setServerName, type HttpRequest, type HttpResponse, type ListenSocket, type TemplatedApp } from './uws.js';
 
 export interface BoundListener {
   readonly host: string;
@@ -23,6 +23,12 @@ export interface BoundListener {
 
 export class Gateway {
   private apps: TemplatedApp[] = [];
+  /** Per app: its index in server.listen (listeners cannot change on reload; their SNI certificates can). */
+  private appListener: number[] = [];
+  /** Per TLS app: the tls.sni server names it serves now. */
+  private readonly sniNames = new Map<TemplatedApp, Set<string>>();
+  /** Per app: the pipeline's handler for its listener (attached under each SNI name too). */
+  private readonly handlers = new Map<TemplatedApp, (res: HttpResponse, req: HttpRequest) => void>();
   private sockets: ListenSocket[] = [];
   readonly listeners: BoundListener[] = [];
   private constructor(
@@ -69,15 +75,56 @@ export class Gateway {
       app = uWS.App();
     }
     const clientCert = l.tls?.client_ca !== undefined ? l.tls.client_cert ?? 'required' : undefined;
-    app.any('/*', this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol, clientCert }));
+    const handler = this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol, clientCert });
+    app.any('/*', handler);
+    this.handlers.set(app, handler);
+    if (l.tls) this.sniNames.set(app, this.applySni(app, plan, l, new Set()));
     const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));
     if (!sock) {
       throw new Error(`cannot listen on ${l.host}:${l.port}: the address is in use, not local, or needs privileges (ports < 1024 need CAP_NET_BIND_SERVICE)`);
     }
     const port = uWS.us_socket_local_port(sock as never);
     this.apps.push(app);
+    this.appListener.push(this.listeners.length);
     this.sockets.push(sock);
     this.listeners.push({ host: l.host, port, tls: !!l.tls });
+  }
+
+  /**
+   * tls.sni: each name gets its own context (certificate, key, and the
+   * listener's client_ca so client certificates are asked for under every
+   * name). Returns the names now served; names in `before` not in the plan are removed.
+   */
+  private applySni(app: TemplatedApp, plan: Plan, l: ListenConfig, before: ReadonlySet<string>): Set<string> {
+    const now = new Set<string>();
+    const t = l.tls;
+    if (!t) return now;
+    t.sni.forEach((e, j) => {
+      const issues: ConfigIssue[] = [];
+      const passphrase = resolveSecret(e as unknown as Record<string, unknown>, 'passphrase', `server.listen.tls.sni[${j}]`, plan.baseDir, issues, false);
+      if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
+      const files = { ...sslFiles(plan, { ...t, cert: e.cert, key: e.key }), passphrase: passphrase ?? '' };
+      const name = e.server_name.toLowerCase();
+      setServerName(app, name, files, before.has(name), this.handlers.get(app)!);
+      now.add(name);
+    });
+    for (const n of before) if (!now.has(n)) removeServerName(app, n);
+    return now;
+  }
+
+  /** SIGHUP: every tls.sni certificate is read again; open connections keep the context they started with. */
+  private reloadSni(plan: Plan): void {
+    const ls = plan.config.server.listen;
+    this.apps.forEach((app, i) => {
+      const before = this.sniNames.get(app);
+      const l = ls[this.appListener[i]!];
+      if (before === undefined || l === undefined || !l.tls) return;
+      try {
+        this.sniNames.set(app, this.applySni(app, plan, l, before));
+      } catch (e) {
+        log.error('reloading tls.sni certificates failed; the previous ones stay', { error: String(e) });
+      }
+    });
   }
 
   get current(): Runtime {
@@ -91,6 +138,7 @@ export class Gateway {
     const old = this.runtime;
     this.runtime = next;
     this.pipeline.rt = next;
+    this.reloadSni(plan);
     // In-flight requests still hold the old upstream pools; close them once those are done.
     const grace = old.plan.config.server.limits.request_timeout + 1000;
     setTimeout(() => void old.close().catch((e: unknown) => log.warn('closing the previous runtime failed', { error: String(e) })), grace).unref();
@@ -116,6 +164,7 @@ export class Gateway {
   private closeNow(): void {
     for (const a of this.apps) a.close();
     this.apps = [];
+    this.appListener = [];
   }
 }
 
@@ -146,7 +195,7 @@ export function assertPortFree(host: string, port: number): Promise<void> {
  * for a certificate and fails a handshake whose certificate does not chain to
  * those CAs; a client sending none still gets through (see pipeline: required).
  */
-function sslFiles(plan: Plan, t: NonNullable<ListenConfig['tls']>): { cert_file_name: string; key_file_name: string; ca_file_name?: string } {
+function sslFiles(plan: Plan, t: Pick<NonNullable<ListenConfig['tls']>, 'cert' | 'key' | 'client_ca'>): { cert_file_name: string; key_file_name: string; ca_file_name?: string } {
   const out: { cert_file_name: string; key_file_name: string; ca_file_name?: string } = { cert_file_name: planPath(plan, t.cert), key_file_name: planPath(plan, t.key) };
   if (t.client_ca !== undefined) out.ca_file_name = planPath(plan, t.client_ca);
   return out;
