@@ -419,6 +419,19 @@ const routeSchema = obj({
   respond: respondSchema.optional(),
   timeout: duration().optional(),
   cors: corsSchema.optional(),
+  identity_assertion: z.boolean().default(false)
+    .meta({ description: 'send the signed identity assertion (identity_assertion at the top level) to the upstream with each authenticated request' }),
+});
+
+const identityAssertionSchema = obj({
+  header: headerName.default('x-portcullis-assertion')
+    .meta({ description: "upstream header carrying the signed assertion; a client's copy is always removed" }),
+  issuer: nonEmpty.meta({ description: 'iss of every assertion (e.g. https://gateway.example.com)' }),
+  algorithm: z.enum(['ES256', 'EdDSA']).default('ES256'),
+  keys_file: nonEmpty.meta({ description: 'private JWKS (JSON {"keys":[…]}), each key with a kid; the first signs, all are published (rotation)' }),
+  ttl: duration().prefault('60s').meta({ description: "lifetime of an assertion (exp - iat), never past the identity's own expiry; a signed one is reused until half of it has passed" }),
+  expose_jwks: z.boolean().default(false)
+    .meta({ description: 'also answer GET /.well-known/portcullis/jwks.json on the public listeners (always on the admin listener)' }),
 });
 
 const workersSchema = obj({
@@ -436,6 +449,7 @@ export const configSchema = obj({
   rate_limits: z.record(z.string(), rateLimitSchema).default({}),
   cluster: clusterSchema.optional(),
   workers: workersSchema.prefault({}),
+  identity_assertion: identityAssertionSchema.optional(),
   routes: z.array(routeSchema).min(1, 'at least one route is needed'),
 });
 
@@ -462,3 +476,4 @@ export type RouteByConfig = z.output<typeof routeBySchema>;
 export type TokenSource = z.output<typeof fromSchema>;
 export { ALGORITHMS };
 export type CorsConfig = z.output<typeof corsSchema>;
+export type IdentityAssertionConfig = z.output<typeof identityAssertionSchema>;

@@ -14,6 +14,7 @@ import { compileCors } from '../policy/cors.js';
 import { compileHeaderPolicy, singletonIndex } from '../proxy/headers.js';
 import { UpstreamGroup } from '../proxy/upstreams.js';
 import { compileUpstreamTls } from '../proxy/upstream-tls.js';
+import { compileAssertion } from '../proxy/assertion/index.js';
 import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
 import { buildStages, type SharedState } from './stages.js';
 
@@ -40,6 +41,9 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     if (fc) for (const h of Object.values(fc)) claimHeaders.add(h.toLowerCase());
     if (a.type === 'mtls' && a.forward) claimHeaders.add(a.forward.header.toLowerCase());
   }
+  // Only the gateway signs an identity assertion: a client's copy never passes, on any route.
+  if (c.identity_assertion) claimHeaders.add(c.identity_assertion.header.toLowerCase());
+  const assertion = compileAssertion(c, upstreamNames, ctx);
 
   const routes: CompiledRoute[] = c.routes.map((r, i) => {
     const at = `routes[${i}]`;
@@ -68,6 +72,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       cors: r.cors ? compileCors(r.cors, `${at}.cors`, ctx) : null,
       headers: compileHeaderPolicy(drop, r.request_headers?.remove ?? [], r.request_headers?.add ?? {}, r.request_headers?.pass_overrides ?? false),
       timeout: r.timeout ?? c.server.limits.request_timeout,
+      identityAssertion: r.identity_assertion && assertion !== null,
     } satisfies CompiledRoute;
   });
 
@@ -93,6 +98,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     credentials: consumedCredentials(c),
     singletons: singletonIndex(decidingHeaders(c)),
     hasCors: routes.some((r) => r.cors !== null),
+    assertion,
     readiness: () => stages.readiness(),
     collectors: stages.collectors,
     async close() {

@@ -10,6 +10,7 @@ import { resolveSecret } from '../config/secrets.js';
 import type { ListenConfig } from '../config/schema.js';
 import { log } from '../observe/log.js';
 import { buildRuntime } from './build.js';
+import { JWKS_PATH } from '../proxy/assertion/index.js';
 import { Pipeline, type ObserveSink } from './pipeline.js';
 import type { Runtime } from './runtime.js';
 import type { SharedState } from './stages.js';
@@ -77,6 +78,14 @@ export class Gateway {
     const clientCert = l.tls?.client_ca !== undefined ? l.tls.client_cert ?? 'required' : undefined;
     const handler = this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol, clientCert });
     app.any('/*', handler);
+    // identity_assertion.expose_jwks: the public keys on this listener too; otherwise routed like any path.
+    app.get(JWKS_PATH, (res, req) => {
+      const a = this.runtime.assertion;
+      if (a === null || !a.exposeJwks) return handler(res, req);
+      res.cork(() => {
+        res.writeStatus('200 OK').writeHeader('content-type', 'application/jwk-set+json').writeHeader('cache-control', 'max-age=60').end(a.jwksJson);
+      });
+    });
     this.handlers.set(app, handler);
     if (l.tls) this.sniNames.set(app, this.applySni(app, plan, l, new Set()));
     const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));

@@ -491,6 +491,7 @@ export class Pipeline implements ExchangeHost {
     if (route.rateLimit !== null) ex.responseHeaders = v.rateHeaders;
     const cred = v.identity !== null ? this.rt.credentials.get(v.identity.authenticator) : undefined;
     const headers = compileForwardHeaders(v, f, route, cred !== undefined ? cred.header : '');
+    if (route.identityAssertion && v.identity !== null) headers.push(this.rt.assertion!.header, this.rt.assertion!.token(v.identity, v.upstream));
     if (cred !== undefined && cred.query !== '') v.query = withoutQueryParam(v.query, cred.query);
     let path = v.path;
     if (route.stripPrefix !== '') {
