@@ -214,3 +214,21 @@ describe('parse once', () => {
     expect(await metric('ka', 'parsed')).toBe(1);
   });
 });
+
+describe('deny_fingerprints reload', () => {
+  it('a fingerprint added to the config and reloaded (SIGHUP) refuses that certificate from then on', async () => {
+    expect((await get('/cn', dev42)).status).toBe(200);
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const { parse, stringify } = await import('yaml');
+    const cfg = parse(readFileSync(gw.configFile, 'utf8')) as { authenticators: Record<string, { deny_fingerprints?: string[] }> };
+    cfg.authenticators['by-cn']!.deny_fingerprints = [dev42.fingerprint];
+    writeFileSync(gw.configFile, stringify(cfg));
+    const reloads = gw.logs.filter((l) => /config reloaded/.test(l)).length;
+    gw.proc.kill('SIGHUP');
+    for (let i = 0; i < 100 && gw.logs.filter((l) => /config reloaded/.test(l)).length === reloads; i++) await new Promise((r) => setTimeout(r, 50));
+    const r = await get('/cn', dev42);
+    expect(r.status).toBe(401);
+    expect(reasonOf(r)).toBe('client_cert_revoked');
+  });
+});
+
