@@ -41,6 +41,9 @@ describe('example configs', () => {
       ssl(['req', '-new', ...ec, '-subj', `/CN=${leaf}`, '-keyout', `${leaf}.key`, '-out', `${leaf}.csr`]);
       ssl(['x509', '-req', '-in', `${leaf}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '30', '-extfile', `${leaf}.ext`, '-out', `${leaf}.crt`]);
     }
+    mkdirSync(path.join(dir, 'keys'));
+    // The docs' one-liner for the assertion keys.
+    writeFileSync(path.join(dir, 'keys/assertion.jwks.json'), execFileSync(process.execPath, ['-e', "const c=require('crypto');const k=c.generateKeyPairSync('ec',{namedCurve:'P-256'}).privateKey.export({format:'jwk'});console.log(JSON.stringify({keys:[{...k,kid:'assertion-'+new Date().toISOString().slice(0,10)}]}))"]));
     const r = await runCli(['check', '--config', path.join(dir, 'portcullis.yaml')], { cwd: dir });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
