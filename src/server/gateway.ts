@@ -30,6 +30,8 @@ export class Gateway {
   private readonly sniNames = new Map<TemplatedApp, Set<string>>();
   /** Per app: the pipeline's handler for its listener (attached under each SNI name too). */
   private readonly handlers = new Map<TemplatedApp, (res: HttpResponse, req: HttpRequest) => void>();
+  /** Per app: its JWKS answer (identity_assertion.expose_jwks), served under every SNI name too. */
+  private readonly jwksHandlers = new Map<TemplatedApp, (res: HttpResponse, req: HttpRequest) => void>();
   private sockets: ListenSocket[] = [];
   readonly listeners: BoundListener[] = [];
   private constructor(
@@ -79,14 +81,16 @@ export class Gateway {
     const handler = this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol, clientCert });
     app.any('/*', handler);
     // identity_assertion.expose_jwks: the public keys on this listener too; otherwise routed like any path.
-    app.get(JWKS_PATH, (res, req) => {
+    const jwks = (res: HttpResponse, req: HttpRequest): void => {
       const a = this.runtime.assertion;
       if (a === null || !a.exposeJwks) return handler(res, req);
       res.cork(() => {
         res.writeStatus('200 OK').writeHeader('content-type', 'application/jwk-set+json').writeHeader('cache-control', 'max-age=60').end(a.jwksJson);
       });
-    });
+    };
+    app.get(JWKS_PATH, jwks);
     this.handlers.set(app, handler);
+    this.jwksHandlers.set(app, jwks);
     if (l.tls) this.sniNames.set(app, this.applySni(app, plan, l, new Set()));
     const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));
     if (!sock) {
@@ -114,7 +118,7 @@ export class Gateway {
       if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
       const files = { ...sslFiles(plan, { ...t, cert: e.cert, key: e.key }), passphrase: passphrase ?? '' };
       const name = e.server_name.toLowerCase();
-      setServerName(app, name, files, before.has(name), this.handlers.get(app)!);
+      setServerName(app, name, files, before.has(name), this.handlers.get(app)!, [[JWKS_PATH, this.jwksHandlers.get(app)!]]);
       now.add(name);
     });
     for (const n of before) if (!now.has(n)) removeServerName(app, n);

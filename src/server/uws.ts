@@ -62,10 +62,13 @@ export interface TlsFiles {
  */
 export function setServerName(
   app: TemplatedApp, serverName: string, files: TlsFiles, replace: boolean, handler: (res: HttpResponse, req: HttpRequest) => void,
+  gets: readonly (readonly [string, (res: HttpResponse, req: HttpRequest) => void])[] = [],
 ): void {
   if (replace) app.removeServerName(serverName);
   app.addServerName(serverName, files);
-  app.domain(serverName).any('/*', handler);
+  const d = app.domain(serverName);
+  d.any('/*', handler);
+  for (const [pattern, h] of gets) d.get(pattern, h);
   app.domain('');
 }
 

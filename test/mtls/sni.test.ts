@@ -52,7 +52,11 @@ beforeAll(async () => {
   makeLeaf(ca, 'org', { cn: 'wild.example.org', dns: ['*.example.org'], usage: 'server' });
   device = makeLeaf(ca, 'device', { cn: 'device-1' });
   stranger = makeLeaf(other, 'stranger', { cn: 'device-1' });
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(path.join(dir, 'keys.json'), JSON.stringify({ keys: [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'k1' }] }));
   config = {
+    identity_assertion: { issuer: 'https://gw.test', keys_file: 'keys.json', expose_jwks: true },
     server: {
       listen: [{
         host: '127.0.0.1', port: 0,
@@ -98,6 +102,12 @@ describe('tls.sni', () => {
     expect(ok.text).toBe('device ok');
     expect((await mtlsGet(gw.ports[0]!, '/device', o)).status).toBe(401);
     await expect(mtlsGet(gw.ports[0]!, '/device', { ...o, client: stranger })).rejects.toThrow();
+  });
+
+  it('serves the exposed JWKS under an SNI name too (uWS routes each name apart)', async () => {
+    const r = await mtlsGet(gw.ports[0]!, '/.well-known/portcullis/jwks.json', { ca: ca.pem, servername: 'api.example.com' });
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.text) as { keys: { kid: string }[] }).keys[0]!.kid).toBe('k1');
   });
 
   it('a SIGHUP swaps an SNI certificate; a connection opened before keeps being served', async () => {
