@@ -35,6 +35,12 @@ export interface RequestView {
   readonly peerTrusted?: boolean;
   /** Index of the matched route in the plan. */
   readonly routeIndex: number;
+  /**
+   * PEM of the client certificate the handshake verified against the
+   * listener's tls.client_ca ('' or absent: none). The same string object for
+   * every read of one request: authenticators may key caches on it.
+   */
+  readonly clientCert?: string;
   /** Request header value by lower-case name, '' when absent (first occurrence). */
   header(lowerName: string): string;
   /** Value of one query parameter (raw, percent-decoded), undefined when absent. */

@@ -67,6 +67,11 @@ const DEFS = [
   // A credential query parameter sent twice (any spelling): the gateway would check one value, the upstream might read the other.
   ['duplicate_credential', 400, 'authn'],
   ['session_revoked', 401, 'authn'],
+  ['client_cert_required', 401, 'authn'],
+  ['client_cert_not_allowed', 403, 'authn'],
+  ['client_cert_revoked', 401, 'authn'],
+  ['client_cert_expired', 401, 'authn'],
+  ['upstream_tls', 502, 'proxy'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];

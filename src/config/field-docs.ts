@@ -39,6 +39,13 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   'server.listen[].tls.cert': D('PEM certificate chain file (leaf first), relative to the config file.', 'tls/server.crt'),
   'server.listen[].tls.key': D('PEM private key file of the certificate.', 'tls/server.key'),
   ...prefixed('server.listen[].tls.', SECRET('Passphrase of an encrypted private key', 'passphrase', 'secrets/tls-passphrase', 'TLS_PASSPHRASE')),
+  'server.listen[].tls.client_ca': D('PEM file of the CAs client certificates must chain to (mutual TLS). A certificate from another CA fails the handshake.', 'tls/clients-ca.pem'),
+  'server.listen[].tls.client_cert': D('required (default with client_ca): a request without a client certificate gets 401 client_cert_required; optional: routes decide (type: mtls).'),
+  'server.listen[].tls.sni': D('More certificates, chosen by the TLS server name (exact or *. of one label); unknown names get tls.cert. Swapped on SIGHUP.', '[{ server_name: api.example.com, cert: tls/api.crt, key: tls/api.key }]'),
+  'server.listen[].tls.sni[].server_name': D('Server name this certificate answers for: exact, or *.example.org (one label).', 'api.example.com'),
+  'server.listen[].tls.sni[].cert': D('PEM certificate chain file for this name.', 'tls/api.crt'),
+  'server.listen[].tls.sni[].key': D('PEM private key file for this name.', 'tls/api.key'),
+  ...prefixed('server.listen[].tls.sni[].', SECRET('Passphrase of this name\'s encrypted private key', 'passphrase', 'secrets/api-passphrase', 'API_TLS_PASSPHRASE')),
   'server.listen[].proxy_protocol': D('Expect a PROXY protocol v2 header (HAProxy, AWS NLB) and take the client address from it. Only for ports reachable from those load balancers alone; list them in trusted_proxies.'),
   'server.threads': D('Event-loop threads sharing the listening ports (SO_REUSEPORT); "auto" is one per CPU core. Rate limits stay exact across threads.', 'auto'),
   'server.trusted_proxies': D('CIDRs of proxies whose X-Forwarded-For (and X-Request-Id) is believed; the client address is the first hop not in this list. Empty: the TCP peer is the client.', '[10.0.0.0/8]'),
@@ -70,6 +77,12 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   'upstreams.*.timeout': D('Deadline for the upstream\'s response head after the request was sent (504 upstream_timeout).'),
   'upstreams.*.connections': D('Keep-alive connections kept per target.'),
   'upstreams.*.unhealthy_for': D('A target that failed to connect is skipped this long.'),
+  'upstreams.*.tls': D('TLS to https:// targets: a private CA, a client certificate (upstream mTLS), the name to verify. A failed handshake is 502 upstream_tls.'),
+  'upstreams.*.tls.ca': D('PEM file of the only CAs trusted for the upstream\'s certificate.', 'tls/internal-ca.pem'),
+  'upstreams.*.tls.cert': D('PEM client certificate the gateway presents to the upstream.', 'tls/gateway-client.crt'),
+  'upstreams.*.tls.key': D('PEM private key of that client certificate.', 'tls/gateway-client.key'),
+  ...prefixed('upstreams.*.tls.', SECRET('Passphrase of the client certificate\'s encrypted key', 'passphrase', 'secrets/upstream-key-passphrase', 'UPSTREAM_KEY_PASSPHRASE')),
+  'upstreams.*.tls.server_name': D('SNI sent and the name verified in the upstream\'s certificate (default: the target\'s host).', 'payments.internal'),
   'upstreams.*.client': D('HTTP/1.1 client: native (Portcullis\' own strict keep-alive client, the fast path) or undici.'),
 
   authenticators: D('Named authenticators that routes list in authenticate; each has a type. Only those a route uses are loaded.'),
@@ -156,6 +169,28 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     forward_claims: FORWARD,
   }),
 
+  ...prefixed('authenticators.*<mtls>.', {
+    consumer_from: D('Where the consumer comes from in the verified client certificate: san_uri (e.g. a SPIFFE ID), san_dns, subject_cn or fingerprint.'),
+    allow: D('Optional allow lists; every kind listed must match.'),
+    'allow.san_uri_prefix': D('A SAN URI must start with one of these.', '[spiffe://example.org/]'),
+    'allow.san_dns': D('A SAN DNS name must be one of these (*. matches one label).', '["*.devices.example.org"]'),
+    'allow.subject_cn': D('The subject CN must be one of these.', '[device-42]'),
+    deny_fingerprints: D('Revoked certificates by SHA-256 fingerprint (hex, colons optional); reloaded with the config.', '[9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08]'),
+    forward: D('Send the certificate upstream in Envoy\'s XFCC format; a client\'s copy of the header is always removed.'),
+    'forward.header': D('Header name for the XFCC value.'),
+    forward_claims: FORWARD,
+    cache: D('Parsed certificates kept (a kept-alive connection never parses twice).'),
+    'cache.max_entries': D('Certificates kept.'),
+  }),
+
+  identity_assertion: D('A signed JWT stating who the caller is, sent to upstreams on routes with identity_assertion: true; public keys at /.well-known/portcullis/jwks.json (docs/mtls.md).'),
+  'identity_assertion.header': D('Header carrying the assertion; a client\'s copy is always removed.'),
+  'identity_assertion.issuer': D('iss of the assertion.', 'https://gateway.example.com'),
+  'identity_assertion.algorithm': D('Signature algorithm: ES256 or EdDSA.'),
+  'identity_assertion.keys_file': D('Private JWKS; several keys = rotation (the first signs, all are published).', 'keys/assertion.jwks.json'),
+  'identity_assertion.ttl': D('Lifetime of an assertion (never past the identity\'s own expiry).'),
+  'identity_assertion.expose_jwks': D('Also serve the public JWKS on the public listeners (always on the admin listener).'),
+
   authorizers: D('Named external authorization services that routes reference in authorize.external.'),
   'authorizers.*.url': D('Service asked after authentication: 200 forwards (a JSON body may add upstream headers or pick an upstream), 401/403/other is returned, 3xx redirects, {"action":"drop"} closes.', 'http://127.0.0.1:7001/authz'),
   'authorizers.*.timeout': D('Deadline of one call.'),
@@ -233,6 +268,7 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   'routes[].cors.expose_headers': D('Response headers the page may read.', '[x-request-id]'),
   'routes[].cors.allow_credentials': D('Send Access-Control-Allow-Credentials: true (cookies, Authorization).', 'true'),
   'routes[].cors.max_age': D('How long a browser may cache a preflight answer.', '10m'),
+  'routes[].identity_assertion': D('Send the signed identity assertion (identity_assertion) to this route\'s upstream.', 'true'),
 };
 
 function prefixed(prefix: string, docs: Record<string, FieldDoc>): Record<string, FieldDoc> {

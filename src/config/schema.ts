@@ -96,6 +96,17 @@ const tlsSchema = obj({
   cert: nonEmpty.meta({ description: 'PEM certificate chain file (relative to the config file)' }),
   key: nonEmpty.meta({ description: 'PEM private key file' }),
   ...secret('passphrase'),
+  client_ca: nonEmpty.optional()
+    .meta({ description: 'PEM file of the CA certificates client certificates must chain to (mutual TLS); a certificate from another CA fails the handshake' }),
+  sni: z.array(obj({
+    server_name: z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'must be a host name (api.example.com) or a wildcard of one label (*.example.org)'),
+    cert: nonEmpty.meta({ description: 'PEM certificate chain for this name' }),
+    key: nonEmpty.meta({ description: 'PEM private key' }),
+    ...secret('passphrase'),
+  })).default([])
+    .meta({ description: 'more certificates chosen by the TLS server name (exact or *. wildcard); unknown names get cert/key; reloaded on SIGHUP without dropping connections' }),
+  client_cert: z.enum(['required', 'optional']).optional()
+    .meta({ description: "with client_ca: 'required' (default) answers 401 client_cert_required to every request without a certificate, before routing; 'optional' lets each route decide (type: mtls authenticators)" }),
 });
 
 const listenSchema = obj({
@@ -176,6 +187,13 @@ const upstreamSchema = obj({
   unhealthy_for: duration().prefault('5s'),
   client: z.enum(['native', 'undici']).default('native')
     .meta({ description: "HTTP/1.1 client for this upstream: 'native' (Portcullis' own strict keep-alive client, the fast path) or 'undici'" }),
+  tls: obj({
+    ca: nonEmpty.optional().meta({ description: "PEM file of the CAs the upstream's certificate must chain to; set = only these are trusted (not the system store)" }),
+    cert: nonEmpty.optional().meta({ description: 'PEM client certificate the gateway presents (upstream mTLS); needs key' }),
+    key: nonEmpty.optional().meta({ description: 'PEM private key of cert' }),
+    ...secret('passphrase'),
+    server_name: nonEmpty.optional().meta({ description: "SNI sent and the name verified in the upstream's certificate; default the target's host name" }),
+  }).optional().meta({ description: 'TLS to https:// targets; a failed handshake answers 502 upstream_tls' }),
 });
 
 const fromSchema = z.union([
@@ -302,8 +320,27 @@ const externalAuthnSchema = obj({
   allowed_upstream_headers: allowedUpstreamHeaders,
 });
 
+const FINGERPRINT = /^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){31})$/;
+const mtlsSchema = obj({
+  type: z.literal('mtls'),
+  consumer_from: z.enum(['san_uri', 'san_dns', 'subject_cn', 'fingerprint']).default('san_uri')
+    .meta({ description: 'which name of the verified client certificate is the consumer: san_uri (e.g. a SPIFFE ID), san_dns, subject_cn or fingerprint (SHA-256)' }),
+  allow: obj({
+    san_uri_prefix: z.array(nonEmpty).optional().meta({ description: 'a SAN URI must start with one of these (e.g. spiffe://example.org/)' }),
+    san_dns: z.array(nonEmpty).optional().meta({ description: 'a SAN DNS name must be one of these; "*.example.org" matches exactly one more label' }),
+    subject_cn: z.array(nonEmpty).optional().meta({ description: 'the subject CN must be one of these' }),
+  }).optional().meta({ description: 'every listed kind must match; absent = any certificate the listener verified' }),
+  deny_fingerprints: z.array(z.string().regex(FINGERPRINT, 'must be a SHA-256 fingerprint: 64 hex digits, colons allowed (`openssl x509 -in CERT -noout -fingerprint -sha256`)'))
+    .default([]).meta({ description: 'revoked certificates (SHA-256 of the DER); reloaded with the config' }),
+  forward: obj({ header: headerName.default('x-forwarded-client-cert') }).optional()
+    .meta({ description: "send the certificate's details upstream in Envoy's XFCC format (Hash=…;Subject=\"…\";URI=…;DNS=…); a client's copy of the header is always removed" }),
+  forward_claims: z.record(z.string(), headerName).default({}),
+  cache: obj({ max_entries: z.number().int().min(0).default(10_000) }).prefault({})
+    .meta({ description: 'parsed certificates kept (a kept-alive connection presents the same one on every request)' }),
+});
+
 const authenticatorSchema = z.discriminatedUnion('type', [
-  jwtSchema, basicSchema, apiKeySchema, oidcSchema, introspectionSchema, externalAuthnSchema,
+  jwtSchema, basicSchema, apiKeySchema, oidcSchema, introspectionSchema, externalAuthnSchema, mtlsSchema,
 ]);
 
 const authorizerSchema = obj({
@@ -408,6 +445,19 @@ const routeSchema = obj({
   respond: respondSchema.optional(),
   timeout: duration().optional(),
   cors: corsSchema.optional(),
+  identity_assertion: z.boolean().default(false)
+    .meta({ description: 'send the signed identity assertion (identity_assertion at the top level) to the upstream with each authenticated request' }),
+});
+
+const identityAssertionSchema = obj({
+  header: headerName.default('x-portcullis-assertion')
+    .meta({ description: "upstream header carrying the signed assertion; a client's copy is always removed" }),
+  issuer: nonEmpty.meta({ description: 'iss of every assertion (e.g. https://gateway.example.com)' }),
+  algorithm: z.enum(['ES256', 'EdDSA']).default('ES256'),
+  keys_file: nonEmpty.meta({ description: 'private JWKS (JSON {"keys":[…]}), each key with a kid; the first signs, all are published (rotation)' }),
+  ttl: duration().prefault('60s').meta({ description: "lifetime of an assertion (exp - iat), never past the identity's own expiry; a signed one is reused until half of it has passed" }),
+  expose_jwks: z.boolean().default(false)
+    .meta({ description: 'also answer GET /.well-known/portcullis/jwks.json on the public listeners (always on the admin listener)' }),
 });
 
 const workersSchema = obj({
@@ -425,6 +475,7 @@ export const configSchema = obj({
   rate_limits: z.record(z.string(), rateLimitSchema).default({}),
   cluster: clusterSchema.optional(),
   workers: workersSchema.prefault({}),
+  identity_assertion: identityAssertionSchema.optional(),
   routes: z.array(routeSchema).min(1, 'at least one route is needed'),
 });
 
@@ -440,6 +491,7 @@ export type ApiKeyConfig = z.output<typeof apiKeySchema>;
 export type OidcConfig = z.output<typeof oidcSchema>;
 export type IntrospectionConfig = z.output<typeof introspectionSchema>;
 export type ExternalAuthnConfig = z.output<typeof externalAuthnSchema>;
+export type MtlsConfig = z.output<typeof mtlsSchema>;
 export type AuthorizerConfig = z.output<typeof authorizerSchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type ClusterConfig = z.output<typeof clusterSchema>;
@@ -450,3 +502,4 @@ export type RouteByConfig = z.output<typeof routeBySchema>;
 export type TokenSource = z.output<typeof fromSchema>;
 export { ALGORITHMS };
 export type CorsConfig = z.output<typeof corsSchema>;
+export type IdentityAssertionConfig = z.output<typeof identityAssertionSchema>;

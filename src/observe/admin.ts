@@ -45,6 +45,8 @@ export interface AdminOptions {
   readonly live: () => unknown;
   /** Push interval of the live feed (default 1000 ms). */
   readonly pushIntervalMs?: number;
+  /** The identity-assertion JWKS (public keys), or null when identity_assertion is not configured. */
+  readonly jwks?: () => string | null;
 }
 
 export interface AdminServer {
@@ -156,6 +158,14 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
       const r = opts.ready();
       return { status: r.ok ? '200 OK' : '503 Service Unavailable', type: JSON_TYPE, body: jsonBody(detail ? { ok: r.ok, checks: r.checks } : { ok: r.ok }) };
     });
+  });
+
+  // Public keys: what upstreams verify assertions with. No token (nothing secret; upstreams fetch it).
+  app.get('/.well-known/portcullis/jwks.json', (res, req) => {
+    if (!guard(res, req, false)) return;
+    const body = opts.jwks?.() ?? null;
+    if (body === null) send(res, '404 Not Found', JSON_TYPE, '{"error":"not_found","reason":"identity_assertion is not configured"}');
+    else send(res, '200 OK', 'application/jwk-set+json', body);
   });
 
   app.get('/metrics', (res, req) => {

@@ -18,6 +18,7 @@ import { assignRequestId } from '../server/request-id.js';
 import { NO_CORS } from '../policy/cors.js';
 import { classifyResponseHeader, parseLength, RESP_CONTENT_LENGTH, RESP_PASS } from './headers.js';
 import type { Target, UpstreamGroup } from './upstreams.js';
+import { isTlsFailure } from './upstream-tls.js';
 import { clockNow } from '../ratelimit/clock.js';
 
 export interface ExchangeHost {
@@ -511,7 +512,9 @@ export class Exchange implements UpstreamHandler {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     // A reset with no response head yet counts against the target's health like a refused connection.
     const reset = code === 'ECONNRESET' && this.status === 0;
-    const neverSent = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
+    // A failed TLS handshake never delivered the request either (the upstream refused us or we refused it).
+    const tlsFailed = this.status === 0 && isTlsFailure(code);
+    const neverSent = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || tlsFailed;
     const connectFailed = neverSent || reset;
     const group = this.group;
     if (group && this.target) {
@@ -530,7 +533,7 @@ export class Exchange implements UpstreamHandler {
     }
     const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
     this.upstreamAbort = null;
-    this.fail(timeout ? R.upstream_timeout : connectFailed ? R.upstream_unavailable : R.upstream_error);
+    this.fail(timeout ? R.upstream_timeout : tlsFailed ? R.upstream_tls : connectFailed ? R.upstream_unavailable : R.upstream_error);
   }
 
   private finishResponse(): void {

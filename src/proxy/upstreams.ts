@@ -7,6 +7,7 @@ import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { UpstreamHandler, UpstreamRequest } from './h1/connection.js';
 import { H1Pool } from './h1/pool.js';
+import type { UpstreamTlsOptions } from './upstream-tls.js';
 
 /** What the Exchange needs of a target's connection pool. */
 export interface UpstreamPool {
@@ -18,11 +19,11 @@ export interface UpstreamPool {
 /** undici's Pool behind the same interface (its options object is the request). */
 class UndiciPool implements UpstreamPool {
   private readonly pool: Pool;
-  constructor(origin: string, cfg: UpstreamConfig) {
+  constructor(origin: string, cfg: UpstreamConfig, tls: UpstreamTlsOptions | null) {
     this.pool = new Pool(origin, {
       connections: cfg.connections,
       pipelining: 1,
-      connect: { timeout: cfg.connect_timeout },
+      connect: { timeout: cfg.connect_timeout, ...tls },
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 60_000,
       headersTimeout: cfg.timeout,
@@ -56,14 +57,15 @@ export class Target {
   unhealthyUntil = 0;
   failures = 0;
 
-  constructor(url: string, cfg: UpstreamConfig) {
+  constructor(url: string, cfg: UpstreamConfig, tls: UpstreamTlsOptions | null = null) {
     const u = new URL(url);
     this.origin = u.origin;
     this.hostHeader = u.host;
     this.basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
     this.pool = cfg.client === 'undici'
-      ? new UndiciPool(this.origin, cfg)
+      ? new UndiciPool(this.origin, cfg, u.protocol === 'https:' ? tls : null)
       : new H1Pool(this.origin, {
+        tls: u.protocol === 'https:' ? tls : null,
         connections: cfg.connections,
         connectTimeout: cfg.connect_timeout,
         keepAliveTimeout: 4_000,
@@ -79,8 +81,8 @@ export class UpstreamGroup {
   readonly timeout: number;
   readonly unhealthyFor: number;
 
-  constructor(readonly name: string, readonly index: number, cfg: UpstreamConfig) {
-    this.targets = cfg.targets.map((t) => new Target(t, cfg));
+  constructor(readonly name: string, readonly index: number, cfg: UpstreamConfig, tls: UpstreamTlsOptions | null = null) {
+    this.targets = cfg.targets.map((t) => new Target(t, cfg, tls));
     this.timeout = cfg.timeout;
     this.unhealthyFor = cfg.unhealthy_for;
   }

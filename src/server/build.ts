@@ -15,6 +15,8 @@ import { compileRoutePolicy } from '../policy/rules.js';
 import { compileCors } from '../policy/cors.js';
 import { compileHeaderPolicy, singletonIndex } from '../proxy/headers.js';
 import { UpstreamGroup } from '../proxy/upstreams.js';
+import { compileUpstreamTls } from '../proxy/upstream-tls.js';
+import { compileAssertion } from '../proxy/assertion/index.js';
 import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
 import { buildStages, type SharedState } from './stages.js';
 
@@ -29,16 +31,22 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   checkFilesStartReads(c, ctx);
   const upstreamNames = Object.keys(c.upstreams);
   const upstreamIndex = new Map(upstreamNames.map((n, i) => [n, i]));
-  const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!));
+  const upstreams = upstreamNames.map((n, i) => new UpstreamGroup(n, i, c.upstreams[n]!, compileUpstreamTls(c.upstreams[n]!, `upstreams.${n}`, ctx)));
   const clientIp = compileClientIp(c.server.trusted_proxies, ctx);
   const stages = buildStages(plan, ctx, shared, upstreamIndex);
 
   // Every header any authenticator may set from claims is removed from client requests on every route.
+  // So is an mtls authenticator's forward.header (x-forwarded-client-cert, like every x-forwarded-*
+  // name, is dropped on every route anyway: only the gateway vouches for a client certificate).
   const claimHeaders = new Set<string>();
   for (const a of Object.values(c.authenticators)) {
     const fc = (a as { forward_claims?: Record<string, string> }).forward_claims;
     if (fc) for (const h of Object.values(fc)) claimHeaders.add(h.toLowerCase());
+    if (a.type === 'mtls' && a.forward) claimHeaders.add(a.forward.header.toLowerCase());
   }
+  // Only the gateway signs an identity assertion: a client's copy never passes, on any route.
+  if (c.identity_assertion) claimHeaders.add(c.identity_assertion.header.toLowerCase());
+  const assertion = compileAssertion(c, upstreamNames, ctx);
 
   const routes: CompiledRoute[] = c.routes.map((r, i) => {
     const at = `routes[${i}]`;
@@ -69,6 +77,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       // On every route, not only the OIDC ones: a browser sends the session cookie to every path of the site.
       ownCookies: stages.ownCookies,
       timeout: r.timeout ?? c.server.limits.request_timeout,
+      identityAssertion: r.identity_assertion && assertion !== null,
     } satisfies CompiledRoute;
   });
 
@@ -94,6 +103,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     credentials: consumedCredentials(c),
     singletons: singletonIndex(decidingHeaders(c)),
     hasCors: routes.some((r) => r.cors !== null),
+    assertion,
     readiness: () => stages.readiness(),
     collectors: stages.collectors,
     async close() {
@@ -156,20 +166,55 @@ function checkTls(listen: Plan['config']['server']['listen'], ctx: ReturnType<ty
   listen.forEach((l, i) => {
     if (!l.tls) return;
     const at = `server.listen[${i}].tls`;
-    let cert: X509Certificate | null = null;
-    try {
-      cert = new X509Certificate(readFileSync(ctx.resolvePath(l.tls.cert)));
-    } catch (e) {
-      ctx.issue(`${at}.cert`, `${ctx.resolvePath(l.tls.cert)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a PEM certificate'}`);
-    }
-    try {
-      const passphrase = ctx.secret(l.tls, 'passphrase', at, false);
-      const key = createPrivateKey({ key: readFileSync(ctx.resolvePath(l.tls.key)), passphrase });
-      if (cert && !cert.checkPrivateKey(key)) ctx.issue(`${at}.key`, 'this private key does not belong to the certificate in tls.cert');
-    } catch (e) {
-      ctx.issue(`${at}.key`, `${ctx.resolvePath(l.tls.key)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a readable PEM private key (encrypted? set tls.passphrase_file)'}`);
-    }
+    checkCertKey(l.tls, at, ctx);
+    const seen = new Set<string>();
+    l.tls.sni.forEach((e, j) => {
+      const name = e.server_name.toLowerCase();
+      if (seen.has(name)) ctx.issue(`${at}.sni[${j}].server_name`, `"${e.server_name}" is listed twice; keep one entry per name`);
+      seen.add(name);
+      checkCertKey(e, `${at}.sni[${j}]`, ctx);
+    });
+    if (l.tls.client_ca !== undefined) checkClientCa(ctx.resolvePath(l.tls.client_ca), `${at}.client_ca`, ctx);
+    else if (l.tls.client_cert !== undefined) ctx.issue(`${at}.client_cert`, 'client_cert needs tls.client_ca: set client_ca to the PEM file of the CAs that sign your clients\' certificates, or remove client_cert');
   });
+}
+
+/** One certificate/key pair: files exist, parse, and belong together. */
+function checkCertKey(t: { cert: string; key: string }, at: string, ctx: ReturnType<typeof makeCompileContext>): void {
+  let cert: X509Certificate | null = null;
+  try {
+    cert = new X509Certificate(readFileSync(ctx.resolvePath(t.cert)));
+  } catch (e) {
+    ctx.issue(`${at}.cert`, `${ctx.resolvePath(t.cert)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a PEM certificate'}`);
+  }
+  try {
+    const passphrase = ctx.secret(t, 'passphrase', at, false);
+    const key = createPrivateKey({ key: readFileSync(ctx.resolvePath(t.key)), passphrase });
+    if (cert && !cert.checkPrivateKey(key)) ctx.issue(`${at}.key`, 'this private key does not belong to the certificate in tls.cert');
+  } catch (e) {
+    ctx.issue(`${at}.key`, `${ctx.resolvePath(t.key)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not a readable PEM private key (encrypted? set tls.passphrase_file)'}`);
+  }
+}
+
+/** The client CA file holds at least one PEM certificate and nothing unreadable (a bad file would fail every handshake). */
+function checkClientCa(file: string, at: string, ctx: ReturnType<typeof makeCompileContext>): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    ctx.issue(at, `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'cannot be read'}`);
+    return;
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) { ctx.issue(at, `${file}: no PEM certificate in it; give the CA certificate(s) (-----BEGIN CERTIFICATE-----)`); return; }
+  for (const b of blocks) {
+    try {
+      const c = new X509Certificate(b);
+      if (!c.ca) ctx.issue(at, `${file}: "${c.subject.replace(/\n/g, ', ')}" is not a CA certificate (basicConstraints CA:TRUE); give the CA that signed your clients' certificates, not a client certificate`);
+    } catch {
+      ctx.issue(at, `${file}: a certificate in it is not valid PEM`);
+    }
+  }
 }
 
 function flatHeaders(h: Record<string, string>): string[] {

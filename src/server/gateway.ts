@@ -10,11 +10,12 @@ import { resolveSecret } from '../config/secrets.js';
 import type { ListenConfig } from '../config/schema.js';
 import { log } from '../observe/log.js';
 import { buildRuntime } from './build.js';
+import { JWKS_PATH } from '../proxy/assertion/index.js';
 import { Pipeline, type ObserveSink } from './pipeline.js';
 import type { Runtime } from './runtime.js';
 import type { SharedState } from './stages.js';
 import { applySocketTimers } from './socket-timers.js';
-import { loadUws, type ListenSocket, type TemplatedApp } from './uws.js';
+import { loadUws, removeServerName, setServerName, type HttpRequest, type HttpResponse, type ListenSocket, type TemplatedApp } from './uws.js';
 
 export interface BoundListener {
   readonly host: string;
@@ -24,6 +25,14 @@ export interface BoundListener {
 
 export class Gateway {
   private apps: TemplatedApp[] = [];
+  /** Per app: its index in server.listen (listeners cannot change on reload; their SNI certificates can). */
+  private appListener: number[] = [];
+  /** Per TLS app: the tls.sni server names it serves now. */
+  private readonly sniNames = new Map<TemplatedApp, Set<string>>();
+  /** Per app: the pipeline's handler for its listener (attached under each SNI name too). */
+  private readonly handlers = new Map<TemplatedApp, (res: HttpResponse, req: HttpRequest) => void>();
+  /** Per app: its JWKS answer (identity_assertion.expose_jwks), served under every SNI name too. */
+  private readonly jwksHandlers = new Map<TemplatedApp, (res: HttpResponse, req: HttpRequest) => void>();
   private sockets: ListenSocket[] = [];
   readonly listeners: BoundListener[] = [];
   private constructor(
@@ -58,26 +67,79 @@ export class Gateway {
     if (l.tls) {
       const cert = planPath(plan, l.tls.cert);
       const key = planPath(plan, l.tls.key);
-      for (const [what, p] of [['cert', cert], ['key', key]] as const) {
+      const ca = l.tls.client_ca !== undefined ? planPath(plan, l.tls.client_ca) : null;
+      for (const [what, p] of [['cert', cert], ['key', key], ...(ca !== null ? [['client_ca', ca] as const] : [])] as const) {
         if (!existsSync(p)) throw new Error(`server.listen ${l.host}:${l.port}: tls.${what} file not found: ${p}`);
       }
       const issues: ConfigIssue[] = [];
       const passphrase = resolveSecret(l.tls as unknown as Record<string, unknown>, 'passphrase', 'server.listen.tls', plan.baseDir, issues, false);
       if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
-      app = uWS.SSLApp({ cert_file_name: cert, key_file_name: key, passphrase: passphrase ?? '' });
+      app = uWS.SSLApp({ ...sslFiles(plan, l.tls), passphrase: passphrase ?? '' });
     } else {
       app = uWS.App();
     }
     applySocketTimers(app, plan.config.server.limits);
-    app.any('/*', this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol }));
+    const clientCert = l.tls?.client_ca !== undefined ? l.tls.client_cert ?? 'required' : undefined;
+    const handler = this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol, clientCert });
+    app.any('/*', handler);
+    // identity_assertion.expose_jwks: the public keys on this listener too; otherwise routed like any path.
+    const jwks = (res: HttpResponse, req: HttpRequest): void => {
+      const a = this.runtime.assertion;
+      if (a === null || !a.exposeJwks) return handler(res, req);
+      res.cork(() => {
+        res.writeStatus('200 OK').writeHeader('content-type', 'application/jwk-set+json').writeHeader('cache-control', 'max-age=60').end(a.jwksJson);
+      });
+    };
+    app.get(JWKS_PATH, jwks);
+    this.handlers.set(app, handler);
+    this.jwksHandlers.set(app, jwks);
+    if (l.tls) this.sniNames.set(app, this.applySni(app, plan, l, new Set()));
     const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));
     if (!sock) {
       throw new Error(`cannot listen on ${l.host}:${l.port}: the address is in use, not local, or needs privileges (ports < 1024 need CAP_NET_BIND_SERVICE)`);
     }
     const port = uWS.us_socket_local_port(sock as never);
     this.apps.push(app);
+    this.appListener.push(this.listeners.length);
     this.sockets.push(sock);
     this.listeners.push({ host: l.host, port, tls: !!l.tls });
+  }
+
+  /**
+   * tls.sni: each name gets its own context (certificate, key, and the
+   * listener's client_ca so client certificates are asked for under every
+   * name). Returns the names now served; names in `before` not in the plan are removed.
+   */
+  private applySni(app: TemplatedApp, plan: Plan, l: ListenConfig, before: ReadonlySet<string>): Set<string> {
+    const now = new Set<string>();
+    const t = l.tls;
+    if (!t) return now;
+    t.sni.forEach((e, j) => {
+      const issues: ConfigIssue[] = [];
+      const passphrase = resolveSecret(e as unknown as Record<string, unknown>, 'passphrase', `server.listen.tls.sni[${j}]`, plan.baseDir, issues, false);
+      if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
+      const files = { ...sslFiles(plan, { ...t, cert: e.cert, key: e.key }), passphrase: passphrase ?? '' };
+      const name = e.server_name.toLowerCase();
+      setServerName(app, name, files, before.has(name), this.handlers.get(app)!, [[JWKS_PATH, this.jwksHandlers.get(app)!]]);
+      now.add(name);
+    });
+    for (const n of before) if (!now.has(n)) removeServerName(app, n);
+    return now;
+  }
+
+  /** SIGHUP: every tls.sni certificate is read again; open connections keep the context they started with. */
+  private reloadSni(plan: Plan): void {
+    const ls = plan.config.server.listen;
+    this.apps.forEach((app, i) => {
+      const before = this.sniNames.get(app);
+      const l = ls[this.appListener[i]!];
+      if (before === undefined || l === undefined || !l.tls) return;
+      try {
+        this.sniNames.set(app, this.applySni(app, plan, l, before));
+      } catch (e) {
+        log.error('reloading tls.sni certificates failed; the previous ones stay', { error: String(e) });
+      }
+    });
   }
 
   get current(): Runtime {
@@ -92,6 +154,7 @@ export class Gateway {
     this.runtime = next;
     this.pipeline.rt = next;
     for (const a of this.apps) applySocketTimers(a, plan.config.server.limits);
+    this.reloadSni(plan);
     // In-flight requests still hold the old upstream pools; close them once those are done.
     const grace = old.plan.config.server.limits.request_timeout + 1000;
     setTimeout(() => void old.close().catch((e: unknown) => log.warn('closing the previous runtime failed', { error: String(e) })), grace).unref();
@@ -117,6 +180,7 @@ export class Gateway {
   private closeNow(): void {
     for (const a of this.apps) a.close();
     this.apps = [];
+    this.appListener = [];
   }
 }
 
@@ -140,6 +204,17 @@ export function assertPortFree(host: string, port: number): Promise<void> {
     });
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
   });
+}
+
+/**
+ * uWS's file options for one listener. With client_ca, uWS asks every client
+ * for a certificate and fails a handshake whose certificate does not chain to
+ * those CAs; a client sending none still gets through (see pipeline: required).
+ */
+function sslFiles(plan: Plan, t: Pick<NonNullable<ListenConfig['tls']>, 'cert' | 'key' | 'client_ca'>): { cert_file_name: string; key_file_name: string; ca_file_name?: string } {
+  const out: { cert_file_name: string; key_file_name: string; ca_file_name?: string } = { cert_file_name: planPath(plan, t.cert), key_file_name: planPath(plan, t.key) };
+  if (t.client_ca !== undefined) out.ca_file_name = planPath(plan, t.client_ca);
+  return out;
 }
 
 function planPath(plan: Plan, p: string): string {

@@ -123,6 +123,7 @@ export async function startGateway(configFile: string): Promise<Running> {
           return { ok: Object.values(checks).every(Boolean), checks };
         },
         live: () => live!.snapshot(),
+        jwks: () => gateway.current.assertion?.jwksJson ?? null,
       });
     } catch (e) {
       await gateway.shutdown(0);

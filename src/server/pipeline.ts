@@ -20,7 +20,7 @@ import { NO_CORS } from '../policy/cors.js';
 import { writeDirect, writeRejection } from './respond.js';
 import { assignRequestId } from './request-id.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
-import type { HttpRequest, HttpResponse } from './uws.js';
+import { clientCertificate, type HttpRequest, type HttpResponse } from './uws.js';
 import { DetachedView, LiveView } from './view.js';
 import { Inflight } from './inflight.js';
 import { formatIp16, ip16FromBytes } from '../policy/ip.js';
@@ -45,6 +45,8 @@ const RESPONDED = -3;
 export interface ListenerInfo {
   readonly proto: 'http' | 'https';
   readonly proxyProtocol: boolean;
+  /** tls.client_cert of a listener with tls.client_ca; absent = no client certificates read. */
+  readonly clientCert?: 'required' | 'optional';
 }
 
 
@@ -107,6 +109,8 @@ export class Pipeline implements ExchangeHost {
     v.rateHeaders = EMPTY;
     v.corsHeaders = EMPTY;
     v.proto = l.proto;
+    // Listeners without client_ca never call uWS for a certificate (nothing to read, nothing allocated).
+    v.clientCert = l.clientCert !== undefined ? clientCertificate(res) : '';
 
     // 1. parse + limits
     this.resolveClient(res, req, v, l);
@@ -134,6 +138,8 @@ export class Pipeline implements ExchangeHost {
     v.path = path;
     if (this.draining) return this.rejectNow(res, v, R.shutting_down, EMPTY, t0);
     if (cl !== '' && Number(cl) > rt.maxBody) return this.rejectNow(res, v, R.body_too_large, EMPTY, t0);
+    // tls.client_cert: required: uWS completes a handshake without a certificate; no route is ever reached without one.
+    if (v.clientCert === '' && l.clientCert === 'required') return this.rejectNow(res, v, R.client_cert_required, EMPTY, t0);
 
     // 2. route (a CORS preflight asks about the method it names)
     if (rt.hasCors && v.method === 'OPTIONS') {
@@ -493,6 +499,7 @@ export class Pipeline implements ExchangeHost {
     if (route.rateLimit !== null) ex.responseHeaders = v.rateHeaders;
     const cred = v.identity !== null ? this.rt.credentials.get(v.identity.authenticator) : undefined;
     const headers = compileForwardHeaders(v, f, route, cred !== undefined ? cred.header : '');
+    if (route.identityAssertion && v.identity !== null) headers.push(this.rt.assertion!.header, this.rt.assertion!.token(v.identity, v.upstream));
     if (cred !== undefined && cred.query !== '') v.query = withoutQueryParam(v.query, cred.query);
     let path = v.path;
     if (route.stripPrefix !== '') {

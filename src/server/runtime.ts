@@ -9,6 +9,7 @@ import type { OwnCookieNames } from '../lib/own-cookies.js';
 import type { UpstreamGroup } from '../proxy/upstreams.js';
 import type { ClientIpResolver } from '../policy/client-ip.js';
 import type { CorsPolicy } from '../policy/cors.js';
+import type { AssertionSigner } from '../proxy/assertion/index.js';
 
 export interface AuthChainFace {
   run(view: RequestView): number | Promise<AuthResult>;
@@ -41,6 +42,8 @@ export interface CompiledRoute {
   readonly ownCookies: OwnCookieNames | null;
   /** request_timeout for this route (ms). */
   readonly timeout: number;
+  /** routes[].identity_assertion: authenticated requests carry the signed assertion upstream. */
+  readonly identityAssertion: boolean;
 }
 
 
@@ -68,6 +71,8 @@ export interface Runtime {
   readonly credentials: ReadonlyMap<string, ConsumedCredential>;
   /** Headers refused when repeated (name → slot), see inspectRequestHeaders. */
   readonly singletons: ReadonlyMap<string, number>;
+  /** identity_assertion: the signer (and the JWKS it publishes), or null. */
+  readonly assertion: AssertionSigner | null;
   /** Some route has cors: OPTIONS requests are checked for a preflight. */
   readonly hasCors: boolean;
   /** Named readiness checks (key sets loaded, pool started). */

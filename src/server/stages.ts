@@ -15,6 +15,7 @@ import { closeRevocationLinks } from '../auth/oidc/revocation-cluster.js';
 import { mergeOwnCookieNames, type OwnCookieNames } from '../lib/own-cookies.js';
 import { compileIntrospection } from '../auth/introspection/index.js';
 import { compileExternalAuthn } from '../auth/external/index.js';
+import { compileMtls } from '../auth/mtls/index.js';
 import { compileAuthorizer } from '../policy/external-authorizer/index.js';
 import { createRateLimitStore, type RateLimitStore } from '../ratelimit/bucket-table.js';
 import { compileRateLimits, type RateLimitRegistry } from '../ratelimit/compile.js';
@@ -108,6 +109,7 @@ function compileAuthenticator(name: string, cfg: AuthenticatorConfig, ctx: Compi
     case 'oidc': return compileOidc(name, cfg, at, ctx, workerPool(plan, shared));
     case 'introspection': return compileIntrospection(name, cfg, at, ctx, workerPool(plan, shared));
     case 'external': return compileExternalAuthn(name, cfg, at, ctx, workerPool(plan, shared));
+    case 'mtls': return compileMtls(name, cfg, at, ctx);
   }
 }
 

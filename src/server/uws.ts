@@ -30,3 +30,48 @@ export function uws(): UwsModule {
   if (!loaded) throw new Error('uWS used before loadUws()');
   return loaded;
 }
+
+/**
+ * PEM of the client certificate the TLS handshake verified against
+ * `tls.client_ca`, or '' when the client sent none. uWS verifies the chain
+ * itself (a certificate from another CA fails the handshake) but completes a
+ * handshake without any certificate, so "required" is the gateway's to
+ * enforce. The method exists in the pinned binary but not in its typings.
+ * It builds a new string per call (native PEM encoding): call it once per
+ * request, and only on listeners with client_ca.
+ */
+export function clientCertificate(res: HttpResponse): string {
+  const pem = (res as unknown as { getX509Certificate(): string | ArrayBuffer | undefined }).getX509Certificate();
+  return typeof pem === 'string' ? pem : '';
+}
+
+/** The certificate files of one TLS context, as uWS's SSLApp / addServerName take them. */
+export interface TlsFiles {
+  readonly cert_file_name: string;
+  readonly key_file_name: string;
+  readonly passphrase: string;
+  readonly ca_file_name?: string;
+}
+
+/**
+ * Serves `files` to clients asking for `serverName` (SNI; `*.example.org`
+ * matches one label). uWS gives each server name its own router, so the
+ * handler is attached under it too, then the default router is selected
+ * again (domain() of an unknown name). Replacing a name's certificate removes
+ * the old context first: uWS keeps one per name; open connections keep theirs.
+ */
+export function setServerName(
+  app: TemplatedApp, serverName: string, files: TlsFiles, replace: boolean, handler: (res: HttpResponse, req: HttpRequest) => void,
+  gets: readonly (readonly [string, (res: HttpResponse, req: HttpRequest) => void])[] = [],
+): void {
+  if (replace) app.removeServerName(serverName);
+  app.addServerName(serverName, files);
+  const d = app.domain(serverName);
+  d.any('/*', handler);
+  for (const [pattern, h] of gets) d.get(pattern, h);
+  app.domain('');
+}
+
+export function removeServerName(app: TemplatedApp, serverName: string): void {
+  app.removeServerName(serverName);
+}

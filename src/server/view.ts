@@ -43,6 +43,8 @@ abstract class BaseView implements RequestView {
   limitIndex = -1;
   /** performance.now() when the request arrived. */
   startedAt = 0;
+  /** PEM of the verified client certificate ('' without one, or on a listener without tls.client_ca). */
+  clientCert = '';
   abstract header(lowerName: string): string;
   abstract queryParam(name: string): string | undefined;
   cookie(name: string): string | undefined {
@@ -105,6 +107,7 @@ export class LiveView extends BaseView {
     d.rateHeaders = this.rateHeaders;
     d.corsHeaders = this.corsHeaders;
     d.startedAt = this.startedAt;
+    d.clientCert = this.clientCert;
     return d;
   }
 }

@@ -69,7 +69,7 @@ describe.each(['native', 'undici'] as const)('https upstream with client: %s', (
       for (let i = 0; i < 3; i++) {
         const r = await request(`${gw.url}/untrusted`);
         expect(r.status).toBe(502);
-        expect(r.text).toContain('upstream_error');
+        expect(r.text).toContain('upstream_tls');
       }
       expect(seen.length).toBe(before);
     } finally {

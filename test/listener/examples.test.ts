@@ -25,6 +25,31 @@ describe('example configs', () => {
     expect(r.stdout).toContain('ok (5 routes, 2 upstreams)');
   }, 60_000);
 
+  it('native-config/examples/zero-trust.yaml passes check with the certificates docs/mtls.md makes', async () => {
+    const dir = tempDir();
+    copyFileSync(path.join(ROOT, 'native-config/examples/zero-trust.yaml'), path.join(dir, 'portcullis.yaml'));
+    const tls = path.join(dir, 'tls');
+    mkdirSync(tls);
+    const ssl = (args: string[]) => execFileSync('openssl', args, { cwd: tls, stdio: 'ignore' });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+    for (const ca of ['clients-ca', 'internal-ca']) {
+      ssl(['req', '-x509', ...ec, '-days', '30', '-subj', `/CN=${ca}`, '-addext', 'basicConstraints=critical,CA:TRUE',
+        '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', `${ca}.key`, '-out', `${ca}.pem`]);
+    }
+    for (const [leaf, ca, ext] of [['server', 'clients-ca', 'subjectAltName=DNS:localhost'], ['gateway-client', 'internal-ca', 'extendedKeyUsage=clientAuth']] as const) {
+      writeFileSync(path.join(tls, `${leaf}.ext`), `${ext}\n`);
+      ssl(['req', '-new', ...ec, '-subj', `/CN=${leaf}`, '-keyout', `${leaf}.key`, '-out', `${leaf}.csr`]);
+      ssl(['x509', '-req', '-in', `${leaf}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '30', '-extfile', `${leaf}.ext`, '-out', `${leaf}.crt`]);
+    }
+    mkdirSync(path.join(dir, 'keys'));
+    // The docs' one-liner for the assertion keys.
+    writeFileSync(path.join(dir, 'keys/assertion.jwks.json'), execFileSync(process.execPath, ['-e', "const c=require('crypto');const k=c.generateKeyPairSync('ec',{namedCurve:'P-256'}).privateKey.export({format:'jwk'});console.log(JSON.stringify({keys:[{...k,kid:'assertion-'+new Date().toISOString().slice(0,10)}]}))"]));
+    const r = await runCli(['check', '--config', path.join(dir, 'portcullis.yaml')], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('ok (3 routes, 2 upstreams)');
+  }, 60_000);
+
   it('check refuses a TLS key that does not belong to the certificate', async () => {
     const dir = tempDir();
     for (const n of ['a', 'b']) {

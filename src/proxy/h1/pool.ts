@@ -7,6 +7,7 @@
 // Same handler interface as undici's Dispatcher, so the Exchange drives both.
 import net from 'node:net';
 import tls from 'node:tls';
+import type { UpstreamTlsOptions } from '../upstream-tls.js';
 import { Call, H1Connection, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './connection.js';
 import { UpstreamError } from './errors.js';
 import { clockNow } from '../../ratelimit/clock.js';
@@ -16,6 +17,8 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export interface H1PoolOptions {
   connections: number;
+  /** upstreams.*.tls for an https:// origin (CA, client certificate, server name); null = defaults. */
+  tls?: UpstreamTlsOptions | null;
   connectTimeout: number;
   /** Idle connections are closed after this long (ms). */
   keepAliveTimeout: number;
@@ -91,7 +94,7 @@ export class H1Pool implements ConnectionOwner {
     // stream machinery per read. TLS sockets keep 'data' events.
     let conn!: H1Connection;
     const socket = this.secure
-      ? tls.connect({ host: this.host, port: this.port, servername: this.servername, ALPNProtocols: ['http/1.1'] })
+      ? tls.connect({ host: this.host, port: this.port, servername: this.servername, ALPNProtocols: ['http/1.1'], ...this.o.tls })
       : net.connect({ host: this.host, port: this.port, onread: { buffer: READ_BUFFER, callback: (n, b) => conn.onRead(n, b as Buffer) } });
     socket.setNoDelay(true);
     conn = new H1Connection(this, socket, !this.secure);

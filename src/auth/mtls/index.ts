@@ -1,0 +1,1 @@
+export { compileMtls, MtlsAuthenticator, normalizeFingerprint } from './compile.js';
