@@ -9,8 +9,14 @@
 import type { CompileContext } from '../config/load.js';
 import type { CorsConfig } from '../config/schema.js';
 
-/** A request on a CORS route whose Origin is absent or not allowed: no CORS headers, and none from the upstream either. */
-export const NO_CORS: readonly string[] = Object.freeze([]);
+/**
+ * A request on a CORS route whose Origin is absent or not allowed: no CORS
+ * headers (and none from the upstream), but Vary: Origin, so a shared cache
+ * never serves this answer to an allowed origin.
+ */
+export const NO_CORS: readonly string[] = Object.freeze(['vary', 'Origin']);
+/** Origins longer than this are never cached (an attacker's distinct origins must not fill memory). */
+const MAX_CACHED_ORIGIN = 256;
 
 const DEFAULT_METHODS = ['GET', 'HEAD', 'POST'];
 /** Bounded: `https://*.example.com` admits unboundedly many origins. */
@@ -81,7 +87,9 @@ export function compileCors(cfg: CorsConfig, at: string, ctx: CompileContext): C
 
   const actual = new Map<string, readonly string[] | null>();
   const pre = new Map<string, readonly string[] | null>();
+  /** Only allowed origins are cached (refusals are recomputed: cheap, and unbounded in kind). */
   const remember = <T>(m: Map<string, T>, k: string, v: T): T => {
+    if (v === null || k.length > MAX_CACHED_ORIGIN) return v;
     if (m.size >= MAX_CACHED_ORIGINS) m.clear();
     m.set(k, v);
     return v;

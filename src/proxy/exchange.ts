@@ -327,8 +327,9 @@ export class Exchange implements UpstreamHandler {
   private dispatch(target: Target): void {
     this.target = target;
     const req = this.request!;
-    const hostIdx = req.headers.indexOf('host');
-    if (hostIdx >= 0) req.headers[hostIdx + 1] = target.hostHeader;
+    // Names only (even slots): a client header whose value is "host" must not be taken for it.
+    const h = req.headers;
+    for (let i = 0; i + 1 < h.length; i += 2) if (h[i] === 'host') { h[i + 1] = target.hostHeader; break; }
     this.upstreamStart = performance.now();
     target.pool.dispatch(req, this);
   }

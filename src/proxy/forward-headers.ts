@@ -2,7 +2,7 @@
 // gateway's own (X-Forwarded-*, X-Request-Id, identity, route additions).
 import type { CompiledRoute } from '../server/runtime.js';
 import type { DetachedView } from '../server/view.js';
-import { newRequestId } from '../server/request-id.js';
+import { newRequestId, safeRequestId } from '../server/request-id.js';
 import { stripOwnCookies } from '../lib/own-cookies.js';
 import { copyForwardable, validValue, type Framing } from './headers.js';
 
@@ -26,7 +26,7 @@ export function compileForwardHeaders(v: DetachedView, f: Framing, route: Compil
   out.push('x-forwarded-for', xff);
   out.push('x-forwarded-proto', trusted && f.xfp !== '' && validValue(f.xfp) ? f.xfp : v.proto);
   if (v.host !== '') out.push('x-forwarded-host', v.header('host'));
-  v.requestId = trusted && f.requestId !== '' && f.requestId.length <= 200 ? f.requestId : newRequestId();
+  if (v.requestId === '') v.requestId = trusted && f.requestId !== '' && safeRequestId(f.requestId) ? f.requestId : newRequestId();
   out.push('x-request-id', v.requestId);
   const id = v.identity;
   if (id !== null) {

@@ -13,6 +13,11 @@ export function newRequestId(): string {
 /** Visible ASCII, as a header value we write back must be. */
 const SAFE_ID = /^[\x21-\x7e]{1,200}$/;
 
+/** A trusted proxy's x-request-id we may keep and write back. */
+export function safeRequestId(id: string): boolean {
+  return SAFE_ID.test(id);
+}
+
 /**
  * Gives a request its id once, for the gateway's own answers (rejections,
  * respond routes): a trusted proxy's x-request-id is kept, else a new one.

@@ -93,6 +93,29 @@ const SEND_ALL = Object.freeze({ request: true, ip: true });
  * A header the service is not sent must not reach it by another way: its
  * answers are cached on what it is sent (src/workers/key-rule.ts).
  */
+/**
+ * A client value that no HTTP header can carry (a control character or DEL)
+ * would make the call fail in the HTTP client — and a failure may mean
+ * failure_mode: allow. The caller refuses the request instead (400
+ * unsafe_header_value): a client-caused encoding error is never a service failure.
+ */
+export class UnsafeServiceValue extends Error {
+  constructor(readonly header: string) {
+    super(`header ${header} holds a character no header can carry`);
+  }
+}
+
+const ODD = /[^\t\x20-\x7e]/;
+/** A header value as bytes the HTTP client accepts: non-ASCII text as its UTF-8 bytes. Throws UnsafeServiceValue on controls. */
+function headerBytes(name: string, v: string): string {
+  if (!ODD.test(v)) return v;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new UnsafeServiceValue(name);
+  }
+  return Buffer.from(v, 'utf8').toString('latin1');
+}
+
 export function serviceRequestHeaders(
   view: RequestView,
   names: readonly string[],
@@ -103,10 +126,16 @@ export function serviceRequestHeaders(
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (what.request) {
     headers['x-forwarded-method'] = view.method;
-    headers['x-forwarded-uri'] = view.query === '' ? view.path : `${view.path}?${view.query}`;
-    headers['x-forwarded-host'] = view.host;
+    headers['x-forwarded-uri'] = headerBytes('x-forwarded-uri', view.query === '' ? view.path : `${view.path}?${view.query}`);
+    headers['x-forwarded-host'] = headerBytes('x-forwarded-host', view.host);
   }
   if (what.ip) headers['x-forwarded-for'] = view.clientIp;
-  for (let i = 0; i < names.length; i++) if (values[i] !== '') headers[names[i]!] = sent[names[i]!] = values[i]!;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    const v = values[i]!;
+    if (v === '') continue;
+    sent[n] = v; // the JSON body carries the text
+    headers[n] = headerBytes(n, v);
+  }
   return headers;
 }

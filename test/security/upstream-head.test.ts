@@ -340,3 +340,20 @@ describe('headers upstream frameworks trust, from a client', () => {
     for (const h of UNDERSCORED) expect(lines).not.toContain(h.toLowerCase());
   });
 });
+
+describe('the Host the gateway writes per target', () => {
+  it('a client header whose value is "host" neither renames the next header nor empties Host (both clients)', async () => {
+    for (const g of [gw, gwUndici]) {
+      const before = up.bytes().length;
+      const r = await rawRequest(g.ports[0]!, 'GET /open/h HTTP/1.1\r\nHost: gw\r\nX-Foo: host\r\nX-Bar: v\r\nConnection: close\r\n\r\n', { timeoutMs: 3000 });
+      expect(r.status).toBe(200);
+      await sleep(30);
+      const lines = headLines(before);
+      expect(lines).toContain('x-foo: host');
+      expect(lines).toContain('x-bar: v');
+      const host = lines.filter((l) => l.startsWith('host:'));
+      expect(host).toEqual([`host: ${new URL(up.url).host}`]);
+      expect(lines.every((l) => /^[!#$%&'*+\-.^_`|~0-9a-z]+: /.test(l))).toBe(true);
+    }
+  });
+});

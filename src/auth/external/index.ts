@@ -24,7 +24,7 @@ import { keyParts } from '../../workers/key-rule.js';
 import { PartsCache } from '../../workers/parts-cache.js';
 import type { WorkerPool } from '../../workers/pool.js';
 import { compileKey } from '../../workers/request-key.js';
-import { ServiceCall } from '../../workers/service-call.js';
+import { ServiceCall, UnsafeServiceValue } from '../../workers/service-call.js';
 import { DeclaredHeaders, NOT_SENT, serviceHeaders } from '../../workers/service-headers.js';
 import { compileCall, sentHeaderNames, sentInputs } from './sent-inputs.js';
 
@@ -151,7 +151,15 @@ export function compileExternalAuthn(
       const pending = service.pending(flightKey);
       if (pending !== undefined) return pending;
       const slot = cache !== null ? { hash, parts: parts.slice() } : null;
-      return service.start(ask(request(view, values), slot), flightKey);
+      let req: CalloutRequest;
+      try {
+        req = request(view, values);
+      } catch (e) {
+        // A client value the call cannot carry: the client's error, never the service's failure (failure_mode).
+        if (e instanceof UnsafeServiceValue) return Promise.resolve(REJECTED[R.unsafe_header_value]!);
+        throw e;
+      }
+      return service.start(ask(req, slot), flightKey);
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;

@@ -14,7 +14,7 @@ import type { AuthorizerConfig } from '../../config/schema.js';
 import { R, REASON_BODY } from '../../reasons.js';
 import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
-import { ServiceCall } from '../../workers/service-call.js';
+import { ServiceCall, UnsafeServiceValue } from '../../workers/service-call.js';
 import { DeclaredHeaders } from '../../workers/service-headers.js';
 import { compileKey, type CompiledKey } from '../../workers/request-key.js';
 import { DecisionCache } from './decision-cache.js';
@@ -24,16 +24,18 @@ import { compileCall } from './sent-inputs.js';
 
 const JSON_HEADERS = Object.freeze(['content-type', 'application/json', 'cache-control', 'no-store']);
 
-function failure(reason: number, extra: readonly string[] = []): AuthzDecision {
+function failure(reason: number, extra: readonly string[] = [], status = 503): AuthzDecision {
   return Object.freeze({
     action: AUTHZ_RESPOND,
     headers: Object.freeze([]),
     upstream: -1,
-    response: Object.freeze({ status: 503, headers: Object.freeze([...JSON_HEADERS, ...extra]), body: REASON_BODY[reason]! }),
+    response: Object.freeze({ status, headers: Object.freeze([...JSON_HEADERS, ...extra]), body: REASON_BODY[reason]! }),
     reason,
   });
 }
 const UNAVAILABLE = failure(R.authz_unavailable);
+/** A client value the call cannot carry: the client's error (400), never the service's failure. */
+const UNSAFE = failure(R.unsafe_header_value, [], 400);
 const OVERLOADED = failure(R.overloaded, ['retry-after', '1']);
 
 export interface AuthorizerStats {
@@ -116,7 +118,14 @@ export function compileAuthorizer(
       stats.misses++;
       const id = view.identity;
       const until = key !== null && key.usesIdentity && id !== null ? id.expiresAt : Infinity;
-      return service.start(ask(request(view), slot, until), slot !== null ? flightKey : null);
+      let req: CalloutRequest;
+      try {
+        req = request(view);
+      } catch (e) {
+        if (e instanceof UnsafeServiceValue) return UNSAFE;
+        throw e;
+      }
+      return service.start(ask(req, slot, until), slot !== null ? flightKey : null);
     },
     close() {
       cache?.clear();
