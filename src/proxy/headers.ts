@@ -25,6 +25,7 @@ export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
   'x-original-url', 'x-original-uri', 'x-rewrite-url', 'x-override-url', 'x-original-host', 'x-host',
   'true-client-ip', 'x-client-ip', 'x-cluster-client-ip', 'client-ip', 'x-originating-ip', 'x-remote-ip', 'x-remote-addr',
   'front-end-https', 'x-url-scheme',
+  'cf-connecting-ip', 'fastly-client-ip', 'x-original-forwarded-for', 'forwarded-for', 'x-forwarded', 'x-envoy-original-path',
 ]);
 
 /** Names starting with this are the gateway's (X-Forwarded-For/-Proto/-Host…): a client's never pass. */

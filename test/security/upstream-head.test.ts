@@ -308,7 +308,8 @@ const OVERRIDES = [
   'X-HTTP-Method-Override: DELETE', 'X-HTTP-Method: DELETE', 'X-Method-Override: DELETE', 'X-Original-Method: DELETE',
   'X-Original-URL: /admin', 'X-Rewrite-URL: /admin', 'X-Original-URI: /admin', 'True-Client-IP: 10.0.0.1',
   'X-Client-IP: 10.0.0.1', 'X-Cluster-Client-IP: 10.0.0.1', 'X-Forwarded-Prefix: /evil', 'X-Forwarded-Server: evil',
-  'X-Forwarded-Uri: /admin',
+  'X-Forwarded-Uri: /admin', 'CF-Connecting-IP: 10.0.0.1', 'Fastly-Client-IP: 10.0.0.1', 'X-Forwarded: for=10.0.0.1',
+  'X-Envoy-Original-Path: /admin',
 ];
 const UNDERSCORED = ['x_portcullis_consumer: admin', 'X_Portcullis_Authenticator: jwt', 'x_forwarded_for: 10.0.0.1', 'x_request_id: forged', 'x_user_name: Admin'];
 
