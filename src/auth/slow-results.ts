@@ -1,6 +1,6 @@
 // Frozen AuthResult objects shared by the slow-path authenticators (one per
 // reason), and their WWW-Authenticate answers, all built once.
-import { AUTH_ABSENT, AUTH_REJECT, type AuthResult } from '../contracts.js';
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Identity, type RequestView } from '../contracts.js';
 import { R, REASONS } from '../reasons.js';
 import { challengeTable } from './challenge.js';
 
@@ -24,4 +24,14 @@ export function challenges(scheme: string, realm: string): { challenge: string; 
 /** Marker stored in a cache for a refused credential. */
 export class Refused {
   constructor(readonly reason: number) {}
+}
+
+/** A cached answer of a slow authenticator applied to the view: the identity, or the remembered refusal. */
+export function applyCached(view: RequestView, hit: Identity | Refused): number {
+  if (hit instanceof Refused) {
+    view.reason = hit.reason;
+    return AUTH_REJECT;
+  }
+  view.identity = hit;
+  return AUTH_OK;
 }

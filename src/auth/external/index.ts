@@ -18,7 +18,7 @@ import type { ExternalAuthnConfig } from '../../config/schema.js';
 import { R } from '../../reasons.js';
 import { makeIdentity } from '../identity.js';
 import { parseJsonObject } from '../json-object.js';
-import { ABSENT, challenges, REJECTED, Refused } from '../slow-results.js';
+import { ABSENT, applyCached, challenges, REJECTED, Refused } from '../slow-results.js';
 import type { CalloutRequest } from '../../workers/callout.js';
 import { keyParts } from '../../workers/key-rule.js';
 import { PartsCache } from '../../workers/parts-cache.js';
@@ -138,12 +138,7 @@ export function compileExternalAuthn(
         const hit = cache.get(hash, 0, parts);
         if (hit !== undefined) {
           stats.hits++;
-          if (hit instanceof Refused) {
-            view.reason = hit.reason;
-            return AUTH_REJECT;
-          }
-          view.identity = hit;
-          return AUTH_OK;
+          return applyCached(view, hit);
         }
       }
       // Miss: from here on allocation is fine. JSON keeps the single-flight key unambiguous.

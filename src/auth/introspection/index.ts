@@ -13,7 +13,7 @@ import type { IntrospectionConfig } from '../../config/schema.js';
 import { R } from '../../reasons.js';
 import { compileTokenSource } from '../extract.js';
 import { makeIdentity } from '../identity.js';
-import { ABSENT, challenges, REJECTED, Refused } from '../slow-results.js';
+import { ABSENT, applyCached, challenges, REJECTED, Refused } from '../slow-results.js';
 import { ExpiringCache } from '../../workers/expiring-cache.js';
 import type { CalloutRequest } from '../../workers/callout.js';
 import type { WorkerPool } from '../../workers/pool.js';
@@ -97,12 +97,7 @@ export function compileIntrospection(
       const hit = cache.get(key, Date.now());
       if (hit !== undefined) {
         stats.hits++;
-        if (hit instanceof Refused) {
-          view.reason = hit.reason;
-          return AUTH_REJECT;
-        }
-        view.identity = hit;
-        return AUTH_OK;
+        return applyCached(view, hit);
       }
       const pending = service.pending(key);
       if (pending !== undefined) return pending;
