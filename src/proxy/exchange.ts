@@ -165,7 +165,7 @@ export class Exchange implements UpstreamHandler {
     const n = ab.byteLength;
     this.bytesIn += n;
     this.lastData = clockNow();
-    if (this.bytesIn > this.host.maxBody) {
+    if (this.bytesIn > this.host.maxBody || (this.bodyLimit >= 0 && this.bytesIn > this.bodyLimit)) {
       this.fail(R.body_too_large, true);
       return;
     }
@@ -182,8 +182,36 @@ export class Exchange implements UpstreamHandler {
     if (isLast) {
       this.bodyDone = true;
       this.body?.push(null);
+      const w = this.bodyWaiter;
+      if (w !== null) { this.bodyWaiter = null; w(this.takeQueued()); }
     }
   };
+
+  private bodyLimit = -1;
+  private bodyWaiter: ((body: Buffer) => void) | null = null;
+
+  /**
+   * The whole request body, for an answer the gateway gives itself from it
+   * (never forwarded afterwards). More than `max` bytes is 413 and closes the
+   * connection; the promise then never settles (the exchange is done).
+   */
+  readBody(max: number): Promise<Buffer> {
+    const limit = Math.min(max, PREBUFFER_PAUSE); // queued in full: the client is never paused for it
+    return new Promise((resolve) => {
+      if (!this.expectBody) { resolve(Buffer.alloc(0)); return; }
+      this.bodyLimit = limit;
+      if (this.bytesIn > limit) { this.fail(R.body_too_large, true); return; }
+      if (this.bodyDone) resolve(this.takeQueued());
+      else this.bodyWaiter = resolve;
+    });
+  }
+
+  private takeQueued(): Buffer {
+    const q = this.queue ?? [];
+    this.queue = [];
+    this.queued = 0;
+    return q.length === 1 ? q[0]! : Buffer.concat(q);
+  }
 
   /**
    * For idle_timeout: the client's clock runs only while the gateway is

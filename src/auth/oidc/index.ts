@@ -33,7 +33,7 @@ import { page, redirect } from './pages.js';
 import { isSafeReturnPath, safeReturnPath } from './return-url.js';
 import type { RevocationCheck } from './revocation.js';
 import { compileSessionRevocation } from './session-revocation.js';
-import { backchannelAnswer, compileBackchannel } from './backchannel.js';
+import { BACKCHANNEL_MAX_BODY, backchannelAnswer, compileBackchannel } from './backchannel.js';
 import { compileHostAllowList } from './hosts.js';
 import { ownCookieNames, type OwnCookieNames } from '../../lib/own-cookies.js';
 
@@ -215,21 +215,15 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     return revocation.isRevoked(e);
   }
 
-  let warnedBody = false;
   /**
-   * authenticate() sees no request body, so the POST cannot be acted on from
-   * here: the pipeline must read the body and call backchannelLogout(). Until
-   * it does, say so loudly rather than answer 200 for a logout not applied.
+   * The pipeline answers a POST to backchannelPath through bodyEndpoint (it
+   * reads the body); authenticate() never sees one. Anything else there is 405.
    */
-  function backchannelWithoutBody(view: RequestView): Promise<AuthResult> {
-    if (view.method !== 'POST') return Promise.resolve(respond(backchannelAnswer(405, 'invalid_request', 'POST a logout_token'), R.method_not_allowed));
-    if (!warnedBody) {
-      warnedBody = true;
-      log.error('OIDC back-channel logout not applied: this gateway build does not hand request bodies to the authenticator', {
-        authenticator: name, path: backchannelPath, fix: 'rely on logout_path until back-channel logout is wired in the pipeline',
-      });
-    }
-    return Promise.resolve(respond(backchannelAnswer(501, 'temporarily_unavailable', 'back-channel logout is not available on this gateway'), R.bad_request));
+  function backchannelOtherMethod(view: RequestView): Promise<AuthResult> {
+    const r = view.method === 'POST'
+      ? backchannelAnswer(500, 'server_error', 'the logout token was not read')
+      : backchannelAnswer(405, 'invalid_request', 'POST a logout_token');
+    return Promise.resolve(respond(r, view.method === 'POST' ? R.internal_error : R.method_not_allowed));
   }
 
   /** Whole session cookie value (chunks joined). Chunks exist only after a full first chunk. */
@@ -507,7 +501,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       const path = view.path;
       if (path === callbackPath) return callback(view);
       if (path === logoutPath) return logout(view);
-      if (path === backchannelPath) return backchannelWithoutBody(view);
+      if (path === backchannelPath) return backchannelOtherMethod(view);
       // Hot path: an unchunked session cookie seen before, probed in place (no substring).
       const ch = view.header('cookie');
       const at = ch === '' ? -1 : cookieRange(ch, cookieName);
@@ -574,6 +568,14 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     cookieNames,
     backchannelPath,
     backchannelLogout: (body, contentType) => backchannel.logout(body, contentType),
+    ...(backchannelPath !== null
+      ? {
+          bodyEndpoint: {
+            path: backchannelPath, maxBytes: BACKCHANNEL_MAX_BODY, reason: R.backchannel_logout,
+            handle: (body: Buffer, contentType: string) => backchannel.logout(body.toString('utf8'), contentType),
+          },
+        }
+      : {}),
     ready(): Promise<void> {
       return Promise.all([discovery.first, revocation.ready]).then(() => undefined);
     },
