@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { IDEMPOTENT_METHODS, type UpstreamHandler } from './h1/connection.js';
 import { R, REASON_STATUS } from '../reasons.js';
 import type { DirectResponse } from '../contracts.js';
-import type { HttpResponse } from '../server/uws.js';
+import { endWithoutBody, type HttpResponse } from '../server/uws.js';
 import { statusLineBuffer, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
 import { prepareUpstreamHead } from './upstream-head.js';
@@ -410,7 +410,7 @@ export class Exchange implements UpstreamHandler {
     if (advisoryClose && !bodiless) res.writeHeader('connection', 'close');
     if (this.head || s === 204 || s === 304) {
       // No body follows; report the upstream's length for HEAD.
-      res.endWithoutBody(this.head && total >= 0 ? total : undefined, this.closeAfter);
+      endWithoutBody(res, this.head ? total : -1, this.closeAfter);
       this.finishResponse();
       return;
     }
