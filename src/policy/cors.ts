@@ -57,6 +57,14 @@ function compileOrigins(list: readonly string[], at: string, credentials: boolea
   return { exact, wild, any };
 }
 
+/** An allow-list of origins (the same forms as cors.allow_origins) as a test, for routes[].websocket.allow_origins. */
+export function compileOriginTest(list: readonly string[], at: string, ctx: CompileContext): (origin: string) => boolean {
+  const { exact, wild, any } = compileOrigins(list, at, false, ctx);
+  return (origin) => any || exact.has(origin) || wild.some((w) =>
+    origin.length > w.scheme.length + w.suffix.length && origin.startsWith(w.scheme) && origin.endsWith(w.suffix) &&
+    /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(origin.slice(w.scheme.length, origin.length - w.suffix.length)));
+}
+
 export function compileCors(cfg: CorsConfig, at: string, ctx: CompileContext): CorsPolicy {
   const { exact, wild, any } = compileOrigins(cfg.allow_origins, at, cfg.allow_credentials, ctx);
   const methods = new Set(cfg.allow_methods ?? DEFAULT_METHODS);

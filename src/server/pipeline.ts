@@ -20,7 +20,11 @@ import { NO_CORS } from '../policy/cors.js';
 import { writeDirect, writeRejection } from './respond.js';
 import { assignRequestId } from './request-id.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
-import { clientCertificate, type HttpRequest, type HttpResponse } from './uws.js';
+import { clientCertificate, type HttpRequest, type HttpResponse, type SocketContext } from './uws.js';
+import { prepareUpstreamHead } from '../proxy/upstream-head.js';
+import type { UpstreamGroup } from '../proxy/upstreams.js';
+import { WebSocketHub } from '../websocket/hub.js';
+import { dialFor, upgradeRefusal } from '../websocket/upgrade.js';
 import { DetachedView, LiveView } from './view.js';
 import { Inflight } from './inflight.js';
 import { formatIp16, ip16FromBytes } from '../policy/ip.js';
@@ -56,7 +60,11 @@ export class Pipeline implements ExchangeHost {
   private readonly framing: Framing = { contentLength: -1, chunked: false, connectionDrop: null, xff: '', xfp: '', requestId: '' };
   private readonly headerFn = (n: string): string => this.view.header(n);
   readonly inflight = new Inflight<Exchange>();
+  /** This thread's open WebSockets (routes[].websocket). */
+  readonly websockets = new WebSocketHub();
   draining = false;
+  /** While handle() runs for uWS's ws() upgrade handler: the socket context to upgrade into. */
+  private upgrade: SocketContext | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(public rt: Runtime, private readonly sink: ObserveSink) {
@@ -75,6 +83,23 @@ export class Pipeline implements ExchangeHost {
         this.handle(res, req, l);
       } catch (e) {
         this.handlerFailed(res, e);
+      }
+    };
+  }
+
+  /**
+   * uWS's WebSocket upgrade handler for one listener: the same stages as any
+   * request; an accepted upgrade ends in openWebSocket() instead of a proxied request.
+   */
+  upgradeHandlerFor(l: ListenerInfo): (res: HttpResponse, req: HttpRequest, context: SocketContext) => void {
+    return (res, req, context) => {
+      this.upgrade = context;
+      try {
+        this.handle(res, req, l);
+      } catch (e) {
+        this.handlerFailed(res, e);
+      } finally {
+        this.upgrade = null;
       }
     };
   }
@@ -169,6 +194,11 @@ export class Pipeline implements ExchangeHost {
     if (route.rateLimit !== null) {
       const li = route.rateLimit.precheck(v);
       if (li >= 0) return this.rejectNow(res, v, R.rate_limited, route.rateLimit.headers(v, li), t0);
+    }
+    // A WebSocket upgrade: only to a websocket route, from an allowed Origin (before any crypto).
+    if (this.upgrade !== null) {
+      const r = upgradeRefusal(route.websocket, req.getHeader('origin'), req.getHeader('host'), this.bodyDeclared);
+      if (r !== 0) return this.rejectNow(res, v, r, EMPTY, t0);
     }
 
     // 4. authenticate
@@ -441,6 +471,7 @@ export class Pipeline implements ExchangeHost {
     const timeout = route !== null ? route.timeout : this.rt.plan.config.server.limits.request_timeout;
     const ex = new Exchange(res, d, this, v.method === 'HEAD', expectBody, timeout, clockNow());
     if (this.chunked) ex.closeAfter = true;
+    ex.upgradeContext = this.upgrade;
     this.inflight.add(ex);
     return ex;
   }
@@ -509,7 +540,36 @@ export class Pipeline implements ExchangeHost {
     const target0 = group.targets[0]!;
     if (target0.basePath !== '') path = target0.basePath + path;
     if (v.query !== '') path = `${path}?${v.query}`;
+    if (ex.upgradeContext !== null) return this.openWebSocket(ex, route, group, upstreamTarget(path), headers);
     ex.forward(group, upstreamTarget(path), v.method, headers, f.chunked ? -1 : f.contentLength);
+  }
+
+  /**
+   * Stage 8 of an accepted WebSocket upgrade: the upstream socket first (with
+   * the headers a proxied request gets), then the client is upgraded with the
+   * subprotocol the upstream chose. An upstream that refuses or is down: 502.
+   */
+  private openWebSocket(ex: Exchange, route: CompiledRoute, group: UpstreamGroup, path: string, headers: string[]): void {
+    const unsafe = prepareUpstreamHead('GET', path, headers);
+    if (unsafe !== 0) { setImmediate(this.rejectLater, ex, unsafe); return; }
+    const v = ex.view;
+    const target = group.pick(clockNow());
+    const relay = this.websockets.relay(route.websocket!, route.name, v.identity !== null ? v.identity.expiresAt : Infinity, this.rt);
+    const key = v.header('sec-websocket-key');
+    const context = ex.upgradeContext as SocketContext;
+    ex.upstreamIndex = group.index;
+    const t = performance.now();
+    const dialing = relay.dial(dialFor(target, group, path, headers, v.header('sec-websocket-protocol')), (protocol) => {
+      group.markOk(target);
+      this.sink.upstream(group.index, (performance.now() - t) * 1000, false);
+      const upgraded = ex.switchProtocols(() => ex.res.upgrade({ relay }, key, protocol, '', context));
+      if (!upgraded) relay.cancel();
+    }, (why) => {
+      this.sink.upstream(group.index, (performance.now() - t) * 1000, true);
+      log.warn('websocket upstream refused or unreachable; answered 502', { route: route.name, upstream: group.name, error: why });
+      ex.reject(R.websocket_upstream_failed);
+    });
+    if (!dialing) setImmediate(this.rejectLater, ex, R.bad_header);
   }
 
   private internalError(ex: Exchange, e: unknown): void {
@@ -541,6 +601,7 @@ export class Pipeline implements ExchangeHost {
   };
 
   stop(): void {
+    this.websockets.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
   }

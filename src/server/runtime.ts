@@ -10,6 +10,7 @@ import type { UpstreamGroup } from '../proxy/upstreams.js';
 import type { ClientIpResolver } from '../policy/client-ip.js';
 import type { CorsPolicy } from '../policy/cors.js';
 import type { AssertionSigner } from '../proxy/assertion/index.js';
+import type { WebSocketRoute } from '../websocket/route.js';
 
 export interface AuthChainFace {
   run(view: RequestView): number | Promise<AuthResult>;
@@ -44,6 +45,8 @@ export interface CompiledRoute {
   readonly timeout: number;
   /** routes[].identity_assertion: authenticated requests carry the signed assertion upstream. */
   readonly identityAssertion: boolean;
+  /** routes[].websocket, or null (upgrades refused: 426 websocket_not_allowed). */
+  readonly websocket: WebSocketRoute | null;
 }
 
 

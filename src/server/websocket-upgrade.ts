@@ -1,0 +1,49 @@
+// uWS's side of WebSockets: the ws() behavior every listener gets. Its upgrade
+// handler is the pipeline's (the same stages as any request); the socket
+// events go to the socket's Relay (src/websocket/relay.ts). Limits uWS applies
+// per behavior are set here; the per-route ones are the relay's.
+import type { Relay } from '../websocket/relay.js';
+import type { HttpRequest, HttpResponse, SocketContext, WebSocket, WebSocketBehavior } from './uws.js';
+
+/** What each uWS WebSocket carries (res.upgrade's userData). */
+export interface RelayData {
+  readonly relay: Relay;
+}
+
+const DISABLED = 0; // uWS CompressOptions.DISABLED: permessage-deflate is never negotiated (memory and CPU per socket)
+
+/**
+ * `ceiling`: the largest routes[].websocket.max_message at start. uWS refuses a
+ * larger message itself (1009) before buffering it; each route's smaller
+ * limit is checked by its relay.
+ */
+export function websocketBehavior(
+  upgrade: (res: HttpResponse, req: HttpRequest, context: SocketContext) => void,
+  ceiling: number,
+): WebSocketBehavior<RelayData> {
+  return {
+    compression: DISABLED,
+    maxPayloadLength: ceiling,
+    // The relay pauses the upstream at about one max_message waiting for the
+    // client; this hard bound (a closed socket) covers what was in flight.
+    maxBackpressure: 2 * ceiling + 1024 * 1024,
+    closeOnBackpressureLimit: true,
+    // Idle sockets are closed by the hub's sweep (routes[].websocket.idle_timeout).
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
+    upgrade,
+    open: (ws: WebSocket<RelayData>) => ws.getUserData().relay.attach(ws),
+    message: (ws: WebSocket<RelayData>, m: ArrayBuffer, isBinary: boolean) => ws.getUserData().relay.fromClient(m, isBinary),
+    drain: (ws: WebSocket<RelayData>) => ws.getUserData().relay.clientDrained(),
+    close: (ws: WebSocket<RelayData>, code: number, m: ArrayBuffer) => ws.getUserData().relay.clientClosed(code, m),
+    ping: (ws: WebSocket<RelayData>) => ws.getUserData().relay.touch(),
+    pong: (ws: WebSocket<RelayData>) => ws.getUserData().relay.touch(),
+  };
+}
+
+/** The ceiling for websocketBehavior: the largest max_message of any route (64 KiB without WebSocket routes). */
+export function maxMessageCeiling(routes: readonly { readonly websocket?: { readonly max_message: number } | undefined }[]): number {
+  let m = 64 * 1024;
+  for (const r of routes) if (r.websocket !== undefined && r.websocket.max_message > m) m = r.websocket.max_message;
+  return m;
+}
