@@ -13,9 +13,11 @@ export interface RelayData {
 const DISABLED = 0; // uWS CompressOptions.DISABLED: permessage-deflate is never negotiated (memory and CPU per socket)
 
 /**
- * `ceiling`: the largest routes[].websocket.max_message at start. uWS refuses a
- * larger message itself (1009) before buffering it; each route's smaller
- * limit is checked by its relay.
+ * `ceiling`: the largest routes[].websocket.max_message at start. Each route's
+ * limit is the relay's to enforce (close 1009). uWS's own limit is twice the
+ * ceiling: it bounds what uWS buffers of a fragmented message, and a message
+ * past it is cut by uWS without a close frame (the client sees 1006), so
+ * only a message far above max_message loses its 1009.
  */
 export function websocketBehavior(
   upgrade: (res: HttpResponse, req: HttpRequest, context: SocketContext) => void,
@@ -23,7 +25,7 @@ export function websocketBehavior(
 ): WebSocketBehavior<RelayData> {
   return {
     compression: DISABLED,
-    maxPayloadLength: ceiling,
+    maxPayloadLength: 2 * ceiling,
     // The relay pauses the upstream at about one max_message waiting for the
     // client; this hard bound (a closed socket) covers what was in flight.
     maxBackpressure: 2 * ceiling + 1024 * 1024,
