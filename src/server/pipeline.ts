@@ -564,7 +564,8 @@ export class Pipeline implements ExchangeHost {
       this.sink.upstream(group.index, (performance.now() - t) * 1000, false);
       const upgraded = ex.switchProtocols(() => ex.res.upgrade({ relay }, key, protocol, '', context));
       if (!upgraded) relay.cancel();
-    }, (why) => {
+    }, (why, answered) => {
+      if (!answered) group.markFailed(target, Date.now()); // passive health, as for a refused HTTP connection
       this.sink.upstream(group.index, (performance.now() - t) * 1000, true);
       log.warn('websocket upstream refused or unreachable; answered 502', { route: route.name, upstream: group.name, error: why });
       ex.reject(R.websocket_upstream_failed);

@@ -103,9 +103,10 @@ export class Relay {
   /**
    * Opens the upstream socket. Returns false when `ws` refuses the request
    * itself (a malformed Sec-WebSocket-Protocol list); otherwise exactly one
-   * of `onOpen` (with the subprotocol the upstream chose) or `onFail` follows.
+   * of `onOpen` (with the subprotocol the upstream chose) or `onFail` follows
+   * (`answered`: the upstream gave an HTTP answer other than 101, so it is up).
    */
-  dial(d: UpstreamDial, onOpen: (protocol: string) => void, onFail: (why: string) => void): boolean {
+  dial(d: UpstreamDial, onOpen: (protocol: string) => void, onFail: (why: string, answered: boolean) => void): boolean {
     let ws: WebSocket;
     try {
       ws = new WebSocket(d.url, d.protocols as string[], {
@@ -121,14 +122,14 @@ export class Relay {
       return false;
     }
     let settled = false;
-    const fail = (why: string): void => {
+    const fail = (why: string, answered = false): void => {
       if (settled) return;
       settled = true;
-      onFail(why);
+      onFail(why, answered);
     };
     ws.on('unexpected-response', (req, res) => {
       res.resume();
-      fail(`upstream answered ${res.statusCode} instead of 101`);
+      fail(`upstream answered ${res.statusCode} instead of 101`, true);
       req.destroy();
       ws.terminate();
     });
