@@ -57,12 +57,28 @@ function compileOrigins(list: readonly string[], at: string, credentials: boolea
   return { exact, wild, any };
 }
 
-/** An allow-list of origins (the same forms as cors.allow_origins) as a test, for routes[].websocket.allow_origins. */
+/** `${at}.allow_origins` (the same forms as cors.allow_origins) as a test, for routes[].websocket. */
 export function compileOriginTest(list: readonly string[], at: string, ctx: CompileContext): (origin: string) => boolean {
   const { exact, wild, any } = compileOrigins(list, at, false, ctx);
-  return (origin) => any || exact.has(origin) || wild.some((w) =>
-    origin.length > w.scheme.length + w.suffix.length && origin.startsWith(w.scheme) && origin.endsWith(w.suffix) &&
-    /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(origin.slice(w.scheme.length, origin.length - w.suffix.length)));
+  return (origin) => {
+    if (any || exact.has(origin)) return true;
+    for (const w of wild) {
+      if (origin.length > w.scheme.length + w.suffix.length && origin.startsWith(w.scheme) && origin.endsWith(w.suffix) &&
+        isLabel(origin, w.scheme.length, origin.length - w.suffix.length)) return true;
+    }
+    return false;
+  };
+}
+
+/** origin[from, to) is one DNS label (a-z, 0-9, inner hyphens), checked in place. */
+function isLabel(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    const alnum = (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+    if (!alnum && !(c === 45 && i !== from && i !== to - 1)) return false;
+  }
+  return true;
 }
 
 export function compileCors(cfg: CorsConfig, at: string, ctx: CompileContext): CorsPolicy {

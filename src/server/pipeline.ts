@@ -197,7 +197,7 @@ export class Pipeline implements ExchangeHost {
     }
     // A WebSocket upgrade: only to a websocket route, from an allowed Origin (before any crypto).
     if (this.upgrade !== null) {
-      const r = upgradeRefusal(route.websocket, req.getHeader('origin'), req.getHeader('host'), this.bodyDeclared);
+      const r = upgradeRefusal(route.websocket, req.getHeader('sec-websocket-version'), req.getHeader('origin'), req.getHeader('host'), this.bodyDeclared);
       if (r !== 0) return this.rejectNow(res, v, r, EMPTY, t0);
     }
 

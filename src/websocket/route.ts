@@ -12,7 +12,7 @@ export interface WebSocketRoute {
 }
 
 export function compileWebSocketRoute(cfg: WebSocketConfig, at: string, ctx: CompileContext): WebSocketRoute {
-  const listed = cfg.allow_origins !== undefined ? compileOriginTest(cfg.allow_origins, `${at}.allow_origins`, ctx) : null;
+  const listed = cfg.allow_origins !== undefined ? compileOriginTest(cfg.allow_origins, at, ctx) : null;
   if (cfg.max_message < 1) ctx.issue(`${at}.max_message`, 'must be at least 1B; write e.g. 64KiB');
   if (cfg.idle_timeout < 1000) ctx.issue(`${at}.idle_timeout`, 'must be at least 1s (sockets are checked once a second); write e.g. 60s');
   return {
@@ -28,9 +28,18 @@ export function compileWebSocketRoute(cfg: WebSocketConfig, at: string, ctx: Com
   };
 }
 
-/** The Origin's host[:port] equals the Host header (case-insensitive), whatever the scheme. */
+/** The Origin's host[:port] equals the Host header (ASCII case-insensitive), whatever the scheme; compared in place. */
 function sameHost(origin: string, host: string): boolean {
   const i = origin.indexOf('://');
   if (i < 0 || host === '') return false;
-  return origin.slice(i + 3).toLowerCase() === host.toLowerCase();
+  const from = i + 3;
+  if (origin.length - from !== host.length) return false;
+  for (let j = 0; j < host.length; j++) {
+    let a = origin.charCodeAt(from + j);
+    let b = host.charCodeAt(j);
+    if (a >= 65 && a <= 90) a += 32;
+    if (b >= 65 && b <= 90) b += 32;
+    if (a !== b) return false;
+  }
+  return true;
 }

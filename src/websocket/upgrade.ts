@@ -7,9 +7,10 @@ import type { UpstreamDial } from './relay.js';
 import type { WebSocketRoute } from './route.js';
 
 /** 0, or the reason an upgrade request is refused before authentication. */
-export function upgradeRefusal(ws: WebSocketRoute | null, origin: string, host: string, bodyDeclared: boolean): number {
+export function upgradeRefusal(ws: WebSocketRoute | null, version: string, origin: string, host: string, bodyDeclared: boolean): number {
   if (ws === null) return R.websocket_not_allowed;
-  if (bodyDeclared) return R.bad_request; // a handshake has no body (RFC 6455 §4.1)
+  // A handshake has no body and speaks version 13, the only one (RFC 6455 §4.1).
+  if (bodyDeclared || version !== '13') return R.bad_request;
   if (!ws.originAllowed(origin, host)) return R.websocket_origin_denied;
   return 0;
 }

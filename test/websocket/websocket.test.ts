@@ -244,7 +244,35 @@ describe('WebSockets through the gateway', () => {
   }, 60_000);
 });
 
-describe('WebSockets on shutdown', () => {
+describe('WebSockets on reload and shutdown', () => {
+  it('closes sockets opened on the previous config with 1001 after shutdown_timeout; new ones run on the new config', async () => {
+    const up = await startWsUpstream();
+    const config = (idle: string) => ({
+      server: { listen: [{ host: '127.0.0.1', port: 0 }], shutdown_timeout: '1s' },
+      upstreams: { live: { targets: [up.url] } },
+      routes: [{ name: 'open', match: { path_prefix: '/' }, anonymous: true, upstream: 'live', websocket: { idle_timeout: idle } }],
+    });
+    const gw = await startGateway(config('5m'), { dir: tempDir() });
+    try {
+      const url = `${gw.url.replace('http://', 'ws://')}/echo`;
+      const old = await open(url);
+      const done = closed(old, 10_000);
+      gw.writeConfig(config('4m'));
+      gw.proc.kill('SIGHUP');
+      await gw.waitForLog(/config reloaded/);
+      const fresh = await open(url);
+      expect(await done).toEqual({ code: 1001, reason: 'configuration reloaded' });
+      fresh.send('still here');
+      expect((await nextMessage(fresh)).data.toString()).toBe('still here');
+      fresh.close();
+      await closed(fresh);
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  }, 30_000);
+
+
   it('closes open sockets with 1001 when the gateway drains (after shutdown_timeout)', async () => {
     const up = await startWsUpstream();
     const gw = await startGateway({
