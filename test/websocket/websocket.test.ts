@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { startGateway, tempDir, type RunningGateway } from '../helpers/gateway.js';
 import { AUDIENCE, ISSUER, freePort, rsaKey, sign, sleep, type SigningKey } from '../e2e/util.js';
 import { startWsUpstream, type WsUpstream } from './ws-upstream.js';
+import { startAuthzService, type AuthzService } from '../helpers/authz-service.js';
 
 const ORIGIN = 'https://app.example.com';
 
@@ -72,17 +73,21 @@ describe('WebSockets through the gateway', () => {
   let noScope: string;
   let ws: string;
   let adminPort: number;
+  let authz: AuthzService;
 
   beforeAll(async () => {
     key = await rsaKey('ws-1');
     token = await sign(key, { sub: 'alice', scope: 'live' });
     noScope = await sign(key, { sub: 'bob', scope: 'other' });
     up = await startWsUpstream();
+    // An external authorizer: the upgrade waits for its answer (the pipeline's async path).
+    authz = await startAuthzService((r) => (r.url.includes('deny') || JSON.stringify(r.json ?? {}).includes('deny') ? { status: 403 } : { status: 200 }));
     const downPort = await freePort();
     adminPort = await freePort();
     gw = await startGateway({
       server: { listen: [{ host: '127.0.0.1', port: 0 }] },
       admin: { listen: { host: '127.0.0.1', port: adminPort } },
+      authorizers: { gate: { url: authz.url, timeout: '2s' } },
       upstreams: { live: { targets: [up.url] }, down: { targets: [`http://127.0.0.1:${downPort}`], connect_timeout: '1s' } },
       authenticators: {
         qjwt: { type: 'jwt', from: { query: 'access_token' }, issuer: ISSUER, audience: [AUDIENCE], algorithms: ['RS256'], keys: [key.jwk], leeway: '0s' },
@@ -93,6 +98,7 @@ describe('WebSockets through the gateway', () => {
           websocket: { allow_origins: [ORIGIN], max_message: '64KiB', idle_timeout: '30s', close_on_expiry: true },
         },
         { name: 'open', match: { path_prefix: '/open' }, anonymous: true, upstream: 'live', websocket: {} },
+        { name: 'gated', match: { path_prefix: '/gated' }, anonymous: true, authorize: { external: 'gate' }, upstream: 'live', websocket: {} },
         { name: 'idle', match: { path_prefix: '/idle' }, anonymous: true, upstream: 'live', websocket: { idle_timeout: '1s' } },
         { name: 'down', match: { path_prefix: '/down' }, anonymous: true, upstream: 'down', websocket: {} },
         { name: 'plain', match: { path_prefix: '/plain' }, anonymous: true, upstream: 'live' },
@@ -104,6 +110,7 @@ describe('WebSockets through the gateway', () => {
   afterAll(async () => {
     await gw?.stop();
     await up?.close();
+    await authz?.close();
   });
 
   it('relays text and binary both ways, with identity headers upstream', async () => {
@@ -149,6 +156,19 @@ describe('WebSockets through the gateway', () => {
     const r4 = await connect(`${ws}/open/echo`, { origin: 'https://elsewhere.example.com' }) as Refusal;
     expect(r4.status).toBe(403);
     expect(up.upgrades.length).toBe(before);
+  });
+
+  it('waits for an external authorizer before dialling: allowed sockets relay, a denial is 403 at the upgrade', async () => {
+    const c = await open(`${ws}/gated/echo`);
+    c.send('through the slow path');
+    expect((await nextMessage(c)).data.toString()).toBe('through the slow path');
+    c.close();
+    await closed(c);
+    const n = up.upgrades.length;
+    const r = await connect(`${ws}/gated/deny/echo`) as Refusal;
+    expect(r.status).toBe(403);
+    expect(up.upgrades.length).toBe(n);
+    expect(authz.seen.length).toBeGreaterThanOrEqual(2);
   });
 
   it('accepts a client without Origin (not a browser) and the same origin', async () => {
