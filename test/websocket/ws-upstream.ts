@@ -3,6 +3,8 @@
 // N binary messages of S bytes as fast as its socket takes them and records
 // how much it had to buffer; /…/close?code=C closes with C after the first message.
 import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -24,8 +26,12 @@ export interface WsUpstream {
   close(): Promise<void>;
 }
 
-export async function startWsUpstream(): Promise<WsUpstream> {
-  const server = http.createServer((_req, res) => { res.writeHead(404).end(); });
+/** `tls`: key and certificate files: a wss:// upstream. */
+export async function startWsUpstream(tls?: { key: string; cert: string }): Promise<WsUpstream> {
+  const notFound = (_req: http.IncomingMessage, res: http.ServerResponse): void => { res.writeHead(404).end(); };
+  const server = tls
+    ? https.createServer({ key: readFileSync(tls.key), cert: readFileSync(tls.cert) }, notFound)
+    : http.createServer(notFound);
   const wss = new WebSocketServer({
     server,
     perMessageDeflate: false,
@@ -73,6 +79,6 @@ export async function startWsUpstream(): Promise<WsUpstream> {
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  (up as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  (up as { url: string }).url = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return up;
 }
