@@ -72,6 +72,8 @@ const DEFS = [
   ['client_cert_revoked', 401, 'authn'],
   ['client_cert_expired', 401, 'authn'],
   ['upstream_tls', 502, 'proxy'],
+  // A POST the gateway answered itself from its body (OIDC back-channel logout); the status says how it went.
+  ['backchannel_logout', 200, 'authn'],
   // WebSockets (routes[].websocket): an upgrade to a route without it, a cross-site Origin, an upstream that refused the upgrade.
   ['websocket_not_allowed', 426, 'route'],
   ['websocket_origin_denied', 403, 'route'],
