@@ -91,12 +91,14 @@ describe('WebSockets through the gateway', () => {
       upstreams: { live: { targets: [up.url] }, down: { targets: [`http://127.0.0.1:${downPort}`], connect_timeout: '1s' } },
       authenticators: {
         qjwt: { type: 'jwt', from: { query: 'access_token' }, issuer: ISSUER, audience: [AUDIENCE], algorithms: ['RS256'], keys: [key.jwk], leeway: '0s' },
+        cjwt: { type: 'jwt', from: { cookie: 'live_token' }, issuer: ISSUER, audience: [AUDIENCE], algorithms: ['RS256'], keys: [key.jwk] },
       },
       routes: [
         {
           name: 'live', match: { path_prefix: '/live' }, authenticate: ['qjwt'], authorize: { scopes: ['live'] }, upstream: 'live',
           websocket: { allow_origins: [ORIGIN], max_message: '64KiB', idle_timeout: '30s', close_on_expiry: true },
         },
+        { name: 'cookie', match: { path_prefix: '/cookie' }, authenticate: ['cjwt'], upstream: 'live', websocket: { allow_origins: [ORIGIN] } },
         { name: 'open', match: { path_prefix: '/open' }, anonymous: true, upstream: 'live', websocket: {} },
         { name: 'gated', match: { path_prefix: '/gated' }, anonymous: true, authorize: { external: 'gate' }, upstream: 'live', websocket: {} },
         { name: 'idle', match: { path_prefix: '/idle' }, anonymous: true, upstream: 'live', websocket: { idle_timeout: '1s' } },
@@ -134,6 +136,16 @@ describe('WebSockets through the gateway', () => {
     c.close(4001, 'client says bye');
     await closed(c);
     await until(async () => { if (!up.closes.some((x) => x.code === 4001 && x.reason === 'client says bye')) throw new Error('not yet'); });
+  });
+
+  it('authenticates from a cookie, as a browser sends it with the handshake', async () => {
+    const c = await open(`${ws}/cookie/echo`, { origin: ORIGIN, headers: { cookie: `theme=dark; live_token=${token}` } });
+    c.send('by cookie');
+    expect((await nextMessage(c)).data.toString()).toBe('by cookie');
+    expect(up.upgrades.at(-1)!.headers['x-portcullis-consumer']).toBe('alice');
+    c.close();
+    await closed(c);
+    expect((await connect(`${ws}/cookie/echo`, { origin: ORIGIN, headers: { cookie: 'theme=dark' } }) as Refusal).status).toBe(401);
   });
 
   it('passes the upstream\'s close code and reason to the client', async () => {
@@ -198,11 +210,11 @@ describe('WebSockets through the gateway', () => {
   });
 
   it('closes with 1008 when the token expires', async () => {
-    const short = await sign(key, { sub: 'carol', scope: 'live', exp: Math.floor(Date.now() / 1000) + 2 });
+    const short = await sign(key, { sub: 'carol', scope: 'live', exp: Math.floor(Date.now() / 1000) + 3 });
     const c = await open(`${ws}/live/echo?access_token=${short}`, { origin: ORIGIN });
     c.send('still valid');
     expect((await nextMessage(c)).data.toString()).toBe('still valid');
-    const r = await closed(c, 6000);
+    const r = await closed(c, 9000);
     expect(r).toEqual({ code: 1008, reason: 'credentials expired' });
   });
 
