@@ -24,7 +24,20 @@ const PAYLOAD = Buffer.alloc(64, 97);
 if (process.argv[2] === '--upstream') {
   const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false }, () => process.send(wss.address().port));
-  wss.on('connection', (ws) => ws.on('message', (d, isBinary) => ws.send(d, { binary: isBinary })));
+  const small = Buffer.alloc(64, 98);
+  wss.on('connection', (ws, req) => {
+    if (req.url === '/push') {
+      // A live feed: bursts of 32 small messages while the socket keeps up, until the client goes.
+      const tick = () => {
+        if (ws.readyState !== 1) return;
+        if (ws.bufferedAmount < 64 * 1024) for (let i = 0; i < 32; i++) ws.send(small, { binary: true });
+        setTimeout(tick, 1);
+      };
+      tick();
+      return;
+    }
+    ws.on('message', (d, isBinary) => ws.send(d, { binary: isBinary }));
+  });
 } else {
   const upstream = fork(fileURLToPath(import.meta.url), ['--upstream'], { stdio: 'inherit' });
   const upPort = await new Promise((r) => upstream.once('message', r));
@@ -96,12 +109,31 @@ if (process.argv[2] === '--upstream') {
   const rss1 = rssKiB(gw.pid);
   await closeAll(idle);
 
+  /** Upstream pushes to every socket for `seconds`; returns messages/s received and the gateway's CPU µs per message. */
+  const push = async (url, n, seconds) => {
+    const socks = await openAll(url, n);
+    let got = 0;
+    for (const s of socks) s.on('message', () => { got++; });
+    await new Promise((r) => setTimeout(r, 1000));
+    const g0 = got;
+    const c0 = cpuMicros(gw.pid);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const dt = (performance.now() - t0) / 1000;
+    const c1 = cpuMicros(gw.pid);
+    const g = got - g0;
+    await closeAll(socks);
+    return { perSec: g / dt, cpuPerMsg: (c1 - c0) / g };
+  };
+
   const rows = [];
   for (const n of [64, 1000]) {
     const direct = await run(`ws://127.0.0.1:${upPort}/`, n, SECONDS);
     const via = await run(`ws://127.0.0.1:${gwPort}/`, n, SECONDS);
     rows.push({ sockets: n, direct, via });
   }
+  const pushDirect = await push(`ws://127.0.0.1:${upPort}/push`, 64, SECONDS);
+  const pushVia = await push(`ws://127.0.0.1:${gwPort}/push`, 64, SECONDS);
 
   console.log(`WebSocket relay, 64-byte messages, closed loop per socket, ${SECONDS} s per run (${os.cpus().length} CPUs)`);
   console.log('| sockets | direct echoes/s | via gateway echoes/s | ratio | gateway CPU µs / relayed message | upstream (ws server) CPU µs / echo, direct |');
@@ -109,6 +141,7 @@ if (process.argv[2] === '--upstream') {
   for (const r of rows) {
     console.log(`| ${r.sockets} | ${Math.round(r.direct.perSec)} | ${Math.round(r.via.perSec)} | ${(r.via.perSec / r.direct.perSec).toFixed(2)} | ${r.via.cpuPerMsg.toFixed(1)} | ${r.direct.upstreamPerEcho.toFixed(1)} |`);
   }
+  console.log(`upstream push (bursts of 64-byte messages) to 64 sockets: direct ${Math.round(pushDirect.perSec)} msg/s, via gateway ${Math.round(pushVia.perSec)} msg/s (${(pushVia.perSec / pushDirect.perSec).toFixed(2)}), gateway CPU ${pushVia.cpuPerMsg.toFixed(2)} µs/message`);
   console.log(`gateway RSS per open socket: ${((rss1 - rss0) / 1000).toFixed(1)} KiB (1,000 idle sockets: ${rss0} → ${rss1} KiB)`);
   gw.kill('SIGTERM');
   upstream.kill('SIGTERM');

@@ -82,9 +82,10 @@ export class Relay {
   private readonly upstreamHard: number;
   /** Why the upstream side ended (ws error code), for the client's close code. */
   private upstreamError = '';
-  // The one message being sent in a cork (no closure per message).
-  private pendingData: Buffer | null = null;
-  private pendingBinary = false;
+  // Upstream messages waiting for the next flush (toClient), reused.
+  private readonly batch: Buffer[] = [];
+  private readonly batchBinary: boolean[] = [];
+  private flushQueued = false;
 
   constructor(
     private readonly owner: RelayOwner,
@@ -204,6 +205,7 @@ export class Relay {
     const up = this.upstream;
     this.upstream = null;
     if (up === null) return;
+    if (up.readyState === 1 && code === 1005) { up.close(); return; } // a close frame without a code, passed on as such
     if (up.readyState !== 1 || !sendableCode(code)) { up.terminate(); return; }
     try {
       up.close(code, Buffer.from(new Uint8Array(reason))); // a copy: uWS reuses `reason` after this call
@@ -230,30 +232,48 @@ export class Relay {
     this.toClient(data, isBinary);
   };
 
+  /**
+   * Messages `ws` parses from one upstream read arrive in one synchronous
+   * burst: they are sent in one cork after it (a microtask), so the client gets
+   * them in one write instead of one per message.
+   */
   private toClient(data: Buffer, isBinary: boolean): void {
-    const c = this.client;
-    if (c === null) return;
+    if (this.client === null) return;
     const s = this.stats;
     s.messagesToClient++;
     s.bytesToClient += data.length;
-    this.pendingData = data;
-    this.pendingBinary = isBinary;
-    c.cork(this.sendCorked);
+    this.batch.push(data);
+    this.batchBinary.push(isBinary);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const c = this.client;
+    if (c === null || this.batch.length === 0) { this.batch.length = 0; this.batchBinary.length = 0; return; }
+    c.cork(this.sendBatch);
     if (!this.upstreamPaused && this.client !== null && c.getBufferedAmount() > this.clientHigh) {
       this.upstreamPaused = true;
       this.upstream?.pause();
     }
-  }
+  };
 
-  private readonly sendCorked = (): void => {
-    const d = this.pendingData;
-    this.pendingData = null;
-    if (d !== null && this.client !== null) this.client.send(d, this.pendingBinary);
+  private readonly sendBatch = (): void => {
+    const b = this.batch;
+    const bin = this.batchBinary;
+    // A send can close the socket (uWS's backpressure limit): client is null from then on.
+    for (let i = 0; i < b.length && this.client !== null; i++) this.client.send(b[i]!, bin[i]!);
+    b.length = 0;
+    bin.length = 0;
   };
 
   private readonly upstreamClosed = (code: number, reason: Buffer): void => {
     this.upstream = null;
     if (this.client === null) return;
+    this.flush(); // what came before the close goes first
     if (this.upstreamError === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.close(CLOSE_TOO_BIG, 'upstream message too big');
     else if (this.upstreamError !== '' || code === 1006) this.close(CLOSE_BAD_GATEWAY, 'upstream connection lost');
     else if (code === 1005 || !sendableCode(code)) this.close(0, '');
