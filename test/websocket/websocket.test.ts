@@ -209,6 +209,11 @@ describe('WebSockets through the gateway', () => {
     expect((await done).code).toBe(1009);
   });
 
+  it('closes with 1009 when the upstream sends a message above max_message', async () => {
+    const c = await open(`${ws}/live/flood?n=1&size=70000&access_token=${token}`, { origin: ORIGIN });
+    expect(await closed(c)).toEqual({ code: 1009, reason: 'upstream message too big' });
+  });
+
   it('closes with 1008 when the token expires', async () => {
     const short = await sign(key, { sub: 'carol', scope: 'live', exp: Math.floor(Date.now() / 1000) + 3 });
     const c = await open(`${ws}/live/echo?access_token=${short}`, { origin: ORIGIN });
