@@ -281,6 +281,27 @@ describe('WebSockets through the gateway', () => {
   }, 60_000);
 });
 
+describe('WebSockets with server.threads: 2', () => {
+  it('relays on every event-loop thread (the kernel spreads the connections)', async () => {
+    const up = await startWsUpstream();
+    const port = await freePort();
+    const gw = await startGateway({
+      server: { listen: [{ host: '127.0.0.1', port }], threads: 2 },
+      upstreams: { live: { targets: [up.url] } },
+      routes: [{ name: 'open', match: { path_prefix: '/' }, anonymous: true, upstream: 'live', websocket: {} }],
+    }, { dir: tempDir() });
+    try {
+      const socks = await Promise.all(Array.from({ length: 40 }, () => open(`ws://127.0.0.1:${port}/echo`)));
+      const replies = await Promise.all(socks.map((c, i) => { const p = nextMessage(c); c.send(`t${i}`); return p; }));
+      replies.forEach((r, i) => expect(r.data.toString()).toBe(`t${i}`));
+      await Promise.all(socks.map((c) => { const p = closed(c); c.close(); return p; }));
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  }, 30_000);
+});
+
 describe('WebSockets on reload and shutdown', () => {
   it('closes sockets opened on the previous config with 1001 after shutdown_timeout; new ones run on the new config', async () => {
     const up = await startWsUpstream();
