@@ -49,6 +49,12 @@ if (process.argv[2] === '--upstream') {
     'upstreams:', `  echo: { targets: ["http://127.0.0.1:${upPort}"] }`,
     'routes:', '  - { name: live, match: { path_prefix: / }, anonymous: true, upstream: echo, websocket: { idle_timeout: 5m } }', '',
   ].join('\n'));
+  // Hard bound on the whole run, whatever hangs.
+  const deadline = setTimeout(() => {
+    process.stderr.write('[bench] gave up after 120 s\n');
+    gw.kill('SIGKILL'); upstream.kill('SIGKILL'); process.exit(1);
+  }, 120_000);
+  deadline.unref();
   const gw = spawn(process.execPath, [...(process.env.WS_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.WS_BENCH_PROF}`] : []), '--no-allocation-site-pretenuring', CLI, 'start', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORTCULLIS_LOG_FORMAT: 'json' } });
   const gwPort = await new Promise((resolve, reject) => {
     let buf = '';
@@ -73,7 +79,12 @@ if (process.argv[2] === '--upstream') {
     }
     return out;
   };
-  const closeAll = (socks) => Promise.all(socks.map((s) => new Promise((r) => { s.once('close', r); s.close(); })));
+  // A socket that does not finish its close handshake within 2 s is cut (bounded runtime).
+  const closeAll = (socks) => Promise.all(socks.map((s) => new Promise((r) => {
+    const t = setTimeout(() => s.terminate(), 2000);
+    s.once('close', () => { clearTimeout(t); r(); });
+    s.close();
+  })));
 
   /** Closed loop on every socket for `seconds`; returns echoes/s and the gateway's CPU µs per relayed message. */
   const run = async (url, n, seconds) => {
@@ -127,11 +138,15 @@ if (process.argv[2] === '--upstream') {
   };
 
   const rows = [];
+  const step = (m) => process.stderr.write(`[bench] ${m}\n`);
   for (const n of [64, 1000]) {
+    step(`echo, ${n} sockets, direct`);
     const direct = await run(`ws://127.0.0.1:${upPort}/`, n, SECONDS);
+    step(`echo, ${n} sockets, via the gateway`);
     const via = await run(`ws://127.0.0.1:${gwPort}/`, n, SECONDS);
     rows.push({ sockets: n, direct, via });
   }
+  step('push, 64 sockets');
   const pushDirect = await push(`ws://127.0.0.1:${upPort}/push`, 64, SECONDS);
   const pushVia = await push(`ws://127.0.0.1:${gwPort}/push`, 64, SECONDS);
 
