@@ -11,16 +11,17 @@
 import { AUTH_OK, AUTH_RESPOND, AUTHZ_DROP, AUTHZ_FORWARD, type AuthResult, type AuthzDecision, type BodyEndpoint } from '../contracts.js';
 import { R } from '../reasons.js';
 import { Exchange, type ExchangeHost } from '../proxy/exchange.js';
-import { compileForwardHeaders, withoutQueryParam } from '../proxy/forward-headers.js';
-import { inspectRequestHeaders, type Framing } from '../proxy/headers.js';
-import { upstreamPath, upstreamTarget } from '../proxy/request-target.js';
+import type { Framing } from '../proxy/headers.js';
+import { forwardRequest } from './forward.js';
 import { NO_CORS } from '../policy/cors.js';
 import { ClientAddress } from '../policy/client-ip.js';
 import { writeRejection } from './respond.js';
 import { allXff, RequestParser } from './parse.js';
-import { ExchangeReply, rejectNextTurn, SyncReply, type ObserveSink, type Reply } from './replies.js';
-import type { CompiledRoute, Runtime } from './runtime.js';
-import { clientCertificate, type HttpRequest, type HttpResponse } from './uws.js';
+import { ExchangeReply, SyncReply, type ObserveSink, type Reply } from './replies.js';
+import type { CompiledRoute, ListenerInfo, Runtime } from './runtime.js';
+import { clientCertificate, type HttpRequest, type HttpResponse, type SocketContext } from './uws.js';
+import { WebSocketHub } from '../websocket/hub.js';
+import { upgradeRefusal } from '../websocket/upgrade.js';
 import { LiveView } from './view.js';
 import { Inflight, sweepInflight } from './inflight.js';
 import { challengeHeaders } from '../auth/challenge.js';
@@ -28,16 +29,9 @@ import { log } from '../observe/log.js';
 import { clockNow } from '../ratelimit/clock.js';
 
 export type { ObserveSink } from './replies.js';
+export type { ListenerInfo } from './runtime.js';
 
 const EMPTY: readonly string[] = [];
-
-/** Per-listener facts the pipeline needs (scheme for X-Forwarded-Proto, PROXY protocol). */
-export interface ListenerInfo {
-  readonly proto: 'http' | 'https';
-  readonly proxyProtocol: boolean;
-  /** tls.client_cert of a listener with tls.client_ca; absent = no client certificates read. */
-  readonly clientCert?: 'required' | 'optional';
-}
 
 export class Pipeline implements ExchangeHost {
   private readonly view = new LiveView();
@@ -48,7 +42,11 @@ export class Pipeline implements ExchangeHost {
   private readonly headerFn = (n: string): string => this.view.header(n);
   private readonly xffFn = (): string => allXff(this.view.req!);
   readonly inflight = new Inflight<Exchange>();
+  /** This thread's open WebSockets (routes[].websocket). */
+  readonly websockets = new WebSocketHub();
   draining = false;
+  /** While handle() runs for uWS's ws() upgrade handler: the socket context to upgrade into. */
+  private upgrade: SocketContext | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(public rt: Runtime, readonly sink: ObserveSink) {
@@ -63,14 +61,24 @@ export class Pipeline implements ExchangeHost {
 
   /** uWS handler factory for one listener. A bug in a stage costs one request (500), never the process. */
   handlerFor(l: ListenerInfo): (res: HttpResponse, req: HttpRequest) => void {
-    return (res, req) => {
-      try {
-        this.handle(res, req, l);
-      } catch (e) {
-        log.error('request handler failed; answered 500', { error: (e as Error)?.stack ?? String(e), route: this.view.routeIndex, path: this.view.path });
-        try { writeRejection(res, R.internal_error); } catch { /* already answered, or an Exchange owns it */ }
-      }
+    return (res, req) => this.guarded(res, req, l);
+  }
+
+  /** uWS's WebSocket upgrade handler: the same stages; an accepted upgrade ends in openWebSocket(). */
+  upgradeHandlerFor(l: ListenerInfo): (res: HttpResponse, req: HttpRequest, context: SocketContext) => void {
+    return (res, req, context) => {
+      this.upgrade = context;
+      try { this.guarded(res, req, l); } finally { this.upgrade = null; }
     };
+  }
+
+  private guarded(res: HttpResponse, req: HttpRequest, l: ListenerInfo): void {
+    try {
+      this.handle(res, req, l);
+    } catch (e) {
+      log.error('request handler failed; answered 500', { error: (e as Error)?.stack ?? String(e), route: this.view.routeIndex, path: this.view.path });
+      try { writeRejection(res, R.internal_error); } catch { /* already answered, or an Exchange owns it */ }
+    }
   }
 
   handle(res: HttpResponse, req: HttpRequest, l: ListenerInfo): void {
@@ -160,6 +168,11 @@ export class Pipeline implements ExchangeHost {
       const li = route.rateLimit.precheck(v);
       if (li >= 0) { this.sync.reject(R.rate_limited, route.rateLimit.headers(v, li)); return true; }
     }
+    // A WebSocket upgrade: only to a websocket route, from an allowed Origin (before any crypto).
+    if (this.upgrade !== null) {
+      const r = upgradeRefusal(route.websocket, v.header('sec-websocket-version'), v.header('origin'), v.header('host'), this.parser.bodyDeclared);
+      if (r !== 0) { this.sync.reject(r, EMPTY); return true; }
+    }
     return false;
   }
 
@@ -240,23 +253,9 @@ export class Pipeline implements ExchangeHost {
     this.forward(reply.exchange(), route);
   }
 
-  /** Stage 8: the upstream request (head built here, sent and relayed by the Exchange). */
+  /** Stage 8 (server/forward.ts). */
   private forward(ex: Exchange, route: CompiledRoute): void {
-    const v = ex.view;
-    const f = this.framing;
-    const bad = inspectRequestHeaders(v.headers, f, this.rt.singletons);
-    // Deferred like the parse refusals: forward() may run inside the uWS handler.
-    if (bad !== 0) return rejectNextTurn(ex, bad);
-    if (f.contentLength > this.rt.maxBody) return ex.reject(R.body_too_large);
-    const group = this.rt.upstreams[v.upstream];
-    if (group === undefined) return ex.reject(R.route_denied);
-    if (route.rateLimit !== null) ex.responseHeaders = v.rateHeaders;
-    const cred = v.identity !== null ? this.rt.credentials.get(v.identity.authenticator) : undefined;
-    const headers = compileForwardHeaders(v, f, route, cred !== undefined ? cred.header : '');
-    if (route.identityAssertion && v.identity !== null) headers.push(this.rt.assertion!.header, this.rt.assertion!.token(v.identity, v.upstream));
-    if (cred !== undefined && cred.query !== '') v.query = withoutQueryParam(v.query, cred.query);
-    const path = upstreamPath(v.path, route.stripPrefix, group.targets[0]!.basePath, v.query);
-    ex.forward(group, upstreamTarget(path), v.method, headers, f.chunked ? -1 : f.contentLength);
+    forwardRequest(this, this.framing, ex, route);
   }
 
   private internalError(ex: Exchange, e: unknown): void {
@@ -273,6 +272,7 @@ export class Pipeline implements ExchangeHost {
     const timeout = route !== null ? route.timeout : this.rt.plan.config.server.limits.request_timeout;
     const ex = new Exchange(this.sync.res!, d, this, v.method === 'HEAD', this.parser.bodyDeclared, timeout, clockNow());
     if (this.parser.chunked) ex.closeAfter = true;
+    ex.upgradeContext = this.upgrade;
     this.inflight.add(ex);
     return ex;
   }
@@ -293,6 +293,7 @@ export class Pipeline implements ExchangeHost {
   };
 
   stop(): void {
+    this.websockets.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
   }
