@@ -1,50 +1,15 @@
-// The access log: one JSON line per request, appended to a string buffer on
-// the request's thread and written asynchronously (every ~100 ms or at
-// 64 KiB), to a file opened O_APPEND or to stdout. A slow disk never blocks the
-// event loop: beyond maxBufferBytes lines are dropped and counted.
-//
-// What is written is only what the entry carries: the path without its query
-// string, never headers, cookies or tokens. Reason/stage fragments are
-// precomputed per reason id so a line costs a few concatenations.
+// The access log: one JSON line per request (src/observe/access-line.ts),
+// appended to this thread's batch and written once per event-loop turn, as one
+// write, to a file opened O_APPEND or to stdout. While a write is in flight the
+// next batch grows (batching by write latency); beyond maxBufferBytes lines are
+// dropped and counted, so a slow disk never blocks the event loop nor grows
+// memory without bound.
 import fs from 'node:fs';
-import { REASONS } from '../reasons.js';
 import { log } from './log.js';
 import { family } from './prom.js';
+import { createAccessLineFormatter, type AccessEntry } from './access-line.js';
 
-/**
- * One request's fields. The pipeline keeps one per thread (createAccessEntry),
- * fills it and calls write(): the line is built at once, so reuse is safe.
- */
-export interface AccessEntry {
-  /** Epoch ms when the request started; 0 = now. */
-  time: number;
-  requestId: string;
-  clientIp: string;
-  method: string;
-  /** Normalised path; anything from "?" on is cut off here too. */
-  path: string;
-  /** Route name, '' when no route matched. */
-  route: string;
-  status: number;
-  /** Response body bytes sent. */
-  bytes: number;
-  durationMs: number;
-  /** Upstream name, '' when not proxied. */
-  upstream: string;
-  /** Authenticator that accepted (or rejected) the request, ''. */
-  authenticator: string;
-  /** Consumer name (JWT sub, basic user, API-key consumer), ''. */
-  consumer: string;
-  /** Reason id (src/reasons.ts). */
-  reason: number;
-}
-
-export function createAccessEntry(): AccessEntry {
-  return {
-    time: 0, requestId: '', clientIp: '', method: '', path: '', route: '', status: 0, bytes: 0,
-    durationMs: 0, upstream: '', authenticator: '', consumer: '', reason: 0,
-  };
-}
+export { createAccessEntry, formatAccessLine, type AccessEntry } from './access-line.js';
 
 export interface AccessLogOptions {
   /** File to append to; stdout when absent. */
@@ -52,9 +17,8 @@ export interface AccessLogOptions {
   /** Fraction of requests logged, 0…1. */
   readonly sample: number;
   readonly enabled: boolean;
-  /** Flush when the buffer reaches this many characters (default 64 KiB). */
+  /** A write starts at once when the batch reaches this many characters (default 64 KiB). */
   readonly flushBytes?: number;
-  readonly flushIntervalMs?: number;
   /** Lines are dropped (and counted) while this much is waiting on a slow write (default 8 MiB). */
   readonly maxBufferBytes?: number;
   /** For tests: where stdout lines go (default process.stdout). */
@@ -76,47 +40,6 @@ export interface AccessLog {
   collector(): string;
 }
 
-const MAX_PATH = 2048;
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f\u2028\u2029\ud800-\udfff]/;
-
-/** A JSON string literal; the fast path skips JSON.stringify for plain text. */
-function q(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
-}
-
-/** `,"reason":"token_expired","stage":"authn"}` per reason id, built once. */
-const REASON_TAIL: readonly string[] = REASONS.map((r) => `,"reason":"${r.code}","stage":"${r.stage}"}\n`);
-const UNKNOWN_TAIL = ',"reason":"unknown","stage":"gateway"}\n';
-
-let isoMs = -1;
-let isoText = '';
-function isoTime(ms: number): string {
-  if (ms !== isoMs) { isoMs = ms; isoText = new Date(ms).toISOString(); }
-  return isoText;
-}
-
-/** The JSON line for one entry (exported for tests and tools). */
-export function formatAccessLine(e: AccessEntry): string {
-  let p = e.path;
-  const qi = p.indexOf('?');
-  if (qi >= 0) p = p.slice(0, qi);
-  if (p.length > MAX_PATH) p = p.slice(0, MAX_PATH);
-  const tail = e.reason >= 0 && e.reason < REASON_TAIL.length ? REASON_TAIL[e.reason]! : UNKNOWN_TAIL;
-  return '{"time":"' + isoTime(e.time > 0 ? e.time : Date.now()) +
-    '","request_id":' + q(e.requestId) +
-    ',"client_ip":' + q(e.clientIp) +
-    ',"method":' + q(e.method) +
-    ',"path":' + q(p) +
-    ',"route":' + q(e.route) +
-    ',"status":' + (e.status | 0) +
-    ',"bytes":' + (e.bytes > 0 ? Math.floor(e.bytes) : 0) +
-    ',"duration_ms":' + (e.durationMs > 0 ? Math.round(e.durationMs * 1000) / 1000 : 0) +
-    ',"upstream":' + q(e.upstream) +
-    ',"authenticator":' + q(e.authenticator) +
-    ',"consumer":' + q(e.consumer) +
-    tail;
-}
-
 function openAppend(path: string): number {
   try {
     return fs.openSync(path, 'a', 0o640);
@@ -130,7 +53,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   const sample = Math.min(1, Math.max(0, opts.sample));
   const enabled = opts.enabled && sample > 0;
   const flushBytes = opts.flushBytes ?? 64 * 1024;
-  const flushIntervalMs = opts.flushIntervalMs ?? 100;
+  const format = createAccessLineFormatter();
   const maxBuffer = opts.maxBufferBytes ?? 8 * 1024 * 1024;
   const path = opts.path;
   const out = opts.stdout ?? process.stdout;
@@ -138,7 +61,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   let fd = enabled && path ? openAppend(path) : -1;
   let buf = '';
   let writing = false;
-  let timer: NodeJS.Timeout | null = null;
+  let scheduled: NodeJS.Immediate | null = null;
   let written = 0;
   let dropped = 0;
   let pending = 0; // lines in buf
@@ -182,7 +105,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   }
 
   function flushNow(): void {
-    if (timer) { clearTimeout(timer); timer = null; }
+    if (scheduled) { clearImmediate(scheduled); scheduled = null; }
     if (writing || buf === '') { settleIdle(); return; }
     const chunk = buf, lines = pending;
     buf = '';
@@ -200,13 +123,11 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
     if (!enabled || closed) return;
     if (sample < 1 && Math.random() >= sample) return;
     if (buf.length >= maxBuffer) { dropped++; return; }
-    buf += formatAccessLine(e);
+    buf += format(e);
     pending++;
     if (buf.length >= flushBytes) flushNow();
-    else if (timer === null && !writing) {
-      timer = setTimeout(flushNow, flushIntervalMs);
-      timer.unref();
-    }
+    // One write per event-loop turn: every line this turn produced goes in it.
+    else if (scheduled === null && !writing) scheduled = setImmediate(flushNow);
   }
 
   function flush(): Promise<void> {

@@ -17,6 +17,7 @@ import { revocationBuffer } from '../auth/oidc/revocation.js';
 // so every listener ran on uWS's 4 KiB default (431 for a 5 KiB header).
 import type { AdminServer } from '../observe/admin.js';
 import { createLive, type Live } from '../observe/live.js';
+import { createGatewayInfo } from '../observe/metrics.js';
 import { notifyReady, notifyReloading, notifyStopping } from '../observe/sd-notify.js';
 import { resolveSecret } from '../config/secrets.js';
 
@@ -102,6 +103,7 @@ export async function startGateway(configFile: string): Promise<Running> {
     }),
   });
   let admin: AdminServer | null = null;
+  const info = createGatewayInfo();
   const running = { reload: async () => ({ ok: false, issues: ['not started'] as string[] }) };
   if (plan.config.admin) {
     const a = plan.config.admin;
@@ -115,7 +117,7 @@ export async function startGateway(configFile: string): Promise<Running> {
         host: a.listen.host,
         port: a.listen.port,
         token,
-        metrics: () => sink.metrics.renderPrometheus([sink.accessLog.collector, ...gateway.current.collectors]),
+        metrics: () => sink.metrics.renderPrometheus([info.collector, sink.accessLog.collector, ...gateway.current.collectors]),
         config: () => plan.config,
         reload: () => running.reload(),
         ready: () => {
@@ -153,6 +155,7 @@ export async function startGateway(configFile: string): Promise<Running> {
     } catch (e) {
       const issues = e instanceof ConfigError ? e.issues.map((i) => formatIssue(i, configFile)) : [String((e as Error).message ?? e)];
       log.error('reload rejected; the running config stays', { file: configFile, problems: issues });
+      info.reloaded(false);
       void notifyReady();
       return { ok: false, issues };
     }
@@ -164,9 +167,11 @@ export async function startGateway(configFile: string): Promise<Running> {
     plan = next;
     if (failed.length) {
       log.error('reload failed in some threads', { problems: failed });
+      info.reloaded(false);
       return { ok: false, issues: failed };
     }
     log.info('config reloaded', { file: configFile, routes: next.config.routes.length });
+    info.reloaded(true);
     return { ok: true, issues: [] };
   };
 

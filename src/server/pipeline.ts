@@ -28,10 +28,17 @@ import { log } from '../observe/log.js';
 import { clockNow } from '../ratelimit/clock.js';
 
 /** What the pipeline reports when a request ends (metrics + access log). */
+/** What the access log reports of a proxied request's upstream leg (the Exchange). */
+export interface UpstreamLeg {
+  readonly upstreamTarget: string;
+  readonly upstreamStatus: number;
+  readonly upstreamMicros: number;
+}
+
 export interface ObserveSink {
   request(
     view: LiveView | DetachedView, status: number, reason: number, micros: number,
-    upstream: number, bytesOut: number, bytesIn: number,
+    upstream: number, bytesOut: number, bytesIn: number, leg?: UpstreamLeg,
   ): void;
   upstream(index: number, micros: number, error: boolean): void;
 }
@@ -104,6 +111,7 @@ export class Pipeline implements ExchangeHost {
     v.limitName = '';
     v.routeIndex = -1;
     v.requestId = '';
+    v.traceId = '';
     v.upstream = -1;
     v.authzHeaders = EMPTY;
     v.rateHeaders = EMPTY;
@@ -522,7 +530,7 @@ export class Pipeline implements ExchangeHost {
   finished(ex: Exchange): void {
     this.inflight.delete(ex);
     const v = ex.view;
-    this.sink.request(v, ex.status, ex.reason, (performance.now() - v.startedAt) * 1000, ex.upstreamIndex, ex.bytesOut, ex.bytesIn);
+    this.sink.request(v, ex.status, ex.reason, (performance.now() - v.startedAt) * 1000, ex.upstreamIndex, ex.bytesOut, ex.bytesIn, ex);
   }
 
   upstreamResult(index: number, micros: number, error: boolean): void {
