@@ -4,7 +4,7 @@
 // Runs on the admin thread; allocation is fine here.
 import { REASONS } from '../reasons.js';
 import {
-  isRejection, LATENCY_SLOTS, STATUS_CLASSES, summarizeLatency,
+  LATENCY_SLOTS, STATUS_CLASSES, summarizeLatency,
   type F64, type IpCount, type Metrics, type RejectionEvent,
 } from './metrics.js';
 
@@ -38,7 +38,11 @@ export interface LiveSnapshot {
     readonly name: string; readonly healthy: boolean | null; readonly detail: string;
     readonly requests: number; readonly errors: number; readonly meanMs: number;
   }[];
+  /** 429s by the rate limit that answered them, since start. */
+  readonly limits: readonly { readonly name: string; readonly rejected: number }[];
   readonly connections: number;
+  /** WebSocket relays open now (null when the gateway relays none). */
+  readonly websockets: number | null;
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly eventLoopDelayP99Ms: number };
 }
 
@@ -51,6 +55,8 @@ export interface LiveOptions {
   /** Latency window in ticks (default 10). */
   readonly windowTicks?: number;
   readonly topRoutes?: number;
+  /** WebSocket relays open now; absent = not shown. */
+  readonly openWebSockets?: () => number;
 }
 
 export interface Live {
@@ -74,7 +80,7 @@ export function createLive(opts: LiveOptions): Live {
 
   let prevTime = Date.now();
   let prevByClass = new Float64Array(6);
-  let prevByReason = new Float64Array(REASONS.length);
+  let prevRejected = new Float64Array(REASONS.length);
   const history: { t: number; c2: number; c3: number; c4: number; c5: number }[] = [];
   // Cumulative latency counts of the last windowTicks ticks: window = now − oldest.
   // Seeded with zeros: until the window has filled, it reaches back to the start.
@@ -89,7 +95,7 @@ export function createLive(opts: LiveOptions): Live {
     if (first) {
       // No previous tick: report rates from the next one rather than "everything since start in 1 ms".
       prevByClass = new Float64Array(t.byClass);
-      prevByReason = new Float64Array(t.byReason);
+      prevRejected = new Float64Array(t.rejectedByReason);
       first = false;
     }
     const rate = new Float64Array(6);
@@ -117,11 +123,12 @@ export function createLive(opts: LiveOptions): Live {
     });
 
     const reasons = [];
+    // Refusals as counted when they happened (a respond route's 403 is one, its 200 is not).
     for (let i = 0; i < REASONS.length; i++) {
-      const n = t.byReason[i]!;
-      if (n === 0 || !isRejection(i)) continue;
+      const n = t.rejectedByReason[i]!;
+      if (n === 0) continue;
       const r = REASONS[i]!;
-      reasons.push({ reason: r.code, status: r.status, stage: r.stage, count: n, perSecond: Math.max(0, n - prevByReason[i]!) / dt });
+      reasons.push({ reason: r.code, status: r.status, stage: r.stage, count: n, perSecond: Math.max(0, n - prevRejected[i]!) / dt });
     }
     reasons.sort((a, b) => b.count - a.count);
 
@@ -156,12 +163,14 @@ export function createLive(opts: LiveOptions): Live {
       recentRejections: m.recentRejections(50),
       topRejectedIps: m.topRejectedIps(10),
       upstreams,
+      limits: m.limits.map((name, i) => ({ name, rejected: t.rateLimited[i]! })),
       connections: t.connectionsOpen,
+      websockets: opts.openWebSockets ? opts.openWebSockets() : null,
       process: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: t.heapUsedBytes, eventLoopDelayP99Ms: t.eventLoopDelayP99Ms },
     };
     prevTime = now;
     prevByClass = new Float64Array(t.byClass);
-    prevByReason = new Float64Array(t.byReason);
+    prevRejected = new Float64Array(t.rejectedByReason);
     return current;
   }
 

@@ -9,7 +9,7 @@ import { clockTime, touchClock } from '../../ratelimit/clock.js';
 import {
   B, BOUNDS, CONSUMER_UNITS, I32_IPVER, I32_SEQ, I32_WORDS, IP_PROBE, IPT, layoutFor, NB, RING, RING_FIELDS, type Layout,
 } from './layout.js';
-import { IS_AUTHN_FAILURE, N } from './rejections.js';
+import { IS_AUTHN_FAILURE, IS_REFUSAL, N, RESPOND } from './rejections.js';
 import { S, SLOT_CLASS, SLOT_OTHER, STATUS_SLOT } from './statuses.js';
 import { startThreadSampler } from './thread-sampler.js';
 import * as read from './read.js';
@@ -76,6 +76,7 @@ class SharedMetrics implements Metrics {
     f[l.hdr + row * HDR_SLOTS + latencyIndex(us | 0)]!++;
     if (reasonId >= 0 && reasonId < N) {
       f[l.reason + reasonId]!++;
+      if (IS_REFUSAL[reasonId] === 1 || (reasonId === RESPOND && status >= 400)) f[l.rejected + reasonId]!++;
       if (IS_AUTHN_FAILURE[reasonId] === 1) {
         const a = authnIndex + 1 >= 0 && authnIndex + 1 < l.A1 ? authnIndex + 1 : 0;
         f[l.authn + a * N + reasonId]!++;
@@ -98,7 +99,6 @@ class SharedMetrics implements Metrics {
 
   recordRejection(routeIndex: number, status: number, reasonId: number, clientIp16: Uint8Array, limitIndex = -1, consumer = ''): void {
     const l = this.l, f = this.f, bytes = this.ipBytes, i32 = this.i32, units = this.consumerUnits;
-    if (reasonId >= 0 && reasonId < N) f[l.rejected + reasonId]!++;
     // The ticking clock (a typed-array load; Date.now() is a heap number per call under a flood).
     touchClock();
     const now = clockTime[0]!;

@@ -88,8 +88,7 @@ export interface Metrics {
   recordRequest(routeIndex: number, status: number, reasonId: number, durationMicros: number, upstreamIndex: number, authnIndex: number): void;
   recordUpstream(upstreamIndex: number, latencyMicros: number, error: boolean): void;
   /**
-   * A request the gateway refused: counts it by reason and feeds the
-   * recent-rejections ring and the top-rejected-IP table. `limitIndex` is the
+   * A request the gateway refused (isRejection): feeds the recent-rejections ring and the top-rejected-IP table. `limitIndex` is the
    * rate limit that fired (-1 = none), `consumer` who was refused ('' = unknown).
    */
   recordRejection(routeIndex: number, status: number, reasonId: number, clientIp16: Uint8Array, limitIndex?: number, consumer?: string): void;
