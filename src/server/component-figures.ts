@@ -159,3 +159,17 @@ export const HELP: Readonly<Record<string, string>> = {
   worker_pool_rejected_total: 'Slow-path tasks refused because the queue was full (answered 503 overloaded).',
   worker_pool_task_p50_seconds: 'Median slow-path task time over the last 1024 tasks.',
 };
+
+/** An upstream as its health is reported: targets and how many are passing. */
+export interface UpstreamHealthSource {
+  readonly name: string;
+  readonly targets: readonly unknown[];
+  healthy(now: number): number;
+}
+
+/** Passive health of each upstream as this thread sees it (targets not marked failed). */
+export function upstreamHealthFamilies(groups: readonly UpstreamHealthSource[], now = Date.now()): string {
+  return family('portcullis_upstream_targets', 'gauge', 'Targets configured per upstream.', groups.map((g) => [{ upstream: g.name }, g.targets.length] as Sample)) +
+    family('portcullis_upstream_targets_healthy', 'gauge', 'Targets per upstream not marked failed by passive health checks (0 = the upstream is down).',
+      groups.map((g) => [{ upstream: g.name }, g.healthy(now)] as Sample));
+}

@@ -18,6 +18,7 @@ import { revocationBuffer } from '../auth/oidc/revocation.js';
 import type { AdminServer } from '../observe/admin.js';
 import { createLive, type Live } from '../observe/live.js';
 import { createGatewayInfo } from '../observe/metrics.js';
+import { upstreamHealthFamilies } from './component-figures.js';
 import { notifyReady, notifyReloading, notifyStopping } from '../observe/sd-notify.js';
 import { resolveSecret } from '../config/secrets.js';
 
@@ -117,7 +118,9 @@ export async function startGateway(configFile: string): Promise<Running> {
         host: a.listen.host,
         port: a.listen.port,
         token,
-        metrics: () => sink.metrics.renderPrometheus([info.collector, sink.accessLog.collector, ...gateway.current.collectors]),
+        metrics: () => sink.metrics.renderPrometheus([
+          info.collector, sink.accessLog.collector, () => upstreamHealthFamilies(gateway.current.upstreams), ...gateway.current.collectors,
+        ]),
         config: () => plan.config,
         reload: () => running.reload(),
         ready: () => {
