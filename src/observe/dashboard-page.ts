@@ -166,7 +166,7 @@ const SCRIPT = String.raw`
         { v: r.consumer || '–', col: 'consumer' }, { v: r.limit || '–', col: 'limit' }];
     }), s.recentRejections.map(function (r) { return { consumer: r.consumer || '', limit: r.limit || '' }; }), 7);
     fill('t-reasons', s.reasons.map(function (r) {
-      return [{ v: r.reason }, { v: String(r.status), c: cls(r.status) }, { v: r.stage }, { v: fmtInt(r.count), c: 'n', col: 'count' }, { v: fmtRate(r.perSecond), c: 'n' }];
+      return [{ v: r.reason }, { v: r.status ? String(r.status) : '4xx/5xx', c: r.status ? cls(r.status) : 's4' }, { v: r.stage }, { v: fmtInt(r.count), c: 'n', col: 'count' }, { v: fmtRate(r.perSecond), c: 'n' }];
     }), s.reasons.map(function (r) { return { reason: r.reason, count: String(r.count) }; }), 5);
     fill('t-routes', s.routes.map(function (r) {
       return [{ v: r.name }, { v: fmtInt(r.requests), c: 'n', col: 'requests' },
@@ -242,12 +242,12 @@ ${card('rss', 'Memory (RSS)')}
 <section class="panel"><h2>Requests per second by status class</h2><canvas id="chart"></canvas>
 <div class="legend"><span><i class="l2"></i>2xx</span><span><i class="l3"></i>3xx</span><span><i class="l4"></i>4xx</span><span><i class="l5"></i>5xx</span></div></section>
 <div class="grid">
-<section class="panel"><h2>Latest rejections</h2><div class="scroll">${table('t-rejections', ['time', 'status', 'reason', 'route', 'client', 'consumer', 'limit'])}</div></section>
-<section class="panel"><h2>Rejections by reason</h2>${table('t-reasons', ['reason', 'status', 'stage', 'count', 'per s'], [3, 4])}</section>
+<section class="panel wide"><h2>Latest rejections</h2><div class="scroll">${table('t-rejections', ['time', 'status', 'reason', 'route', 'client', 'consumer', 'limit'])}</div></section>
 <section class="panel wide" id="p-routes"><h2>Top routes</h2>${table('t-routes', ['route', 'requests', '2xx', '3xx', '4xx', '5xx', 'p50', 'p99'], [1, 2, 3, 4, 5, 6, 7], true)}</section>
+<section class="panel"><h2>Rejections by reason</h2>${table('t-reasons', ['reason', 'status', 'stage', 'count', 'per s'], [3, 4])}</section>
 <section class="panel"><h2>Top rejected clients</h2>${table('t-ips', ['client', 'rejections', 'last'], [1])}</section>
 <section class="panel"><h2>Rate limits that fired</h2>${table('t-limits', ['limit', '429s'], [1])}</section>
-<section class="panel"><h2>Upstreams</h2>${table('t-upstreams', ['upstream', 'health', 'requests', 'errors', 'mean'], [2, 3, 4])}</section>
+<section class="panel wide"><h2>Upstreams</h2>${table('t-upstreams', ['upstream', 'health', 'requests', 'errors', 'mean'], [2, 3, 4])}</section>
 </div>
 </main>`;
 

@@ -2,7 +2,7 @@
 // shared metrics: rates since the previous tick, a short history for the
 // chart, recent latency percentiles, and the "who is being refused" tables.
 // Runs on the admin thread; allocation is fine here.
-import { REASONS } from '../reasons.js';
+import { R, REASONS } from '../reasons.js';
 import {
   LATENCY_SLOTS, STATUS_CLASSES, summarizeLatency,
   type F64, type IpCount, type Metrics, type RejectionEvent,
@@ -30,7 +30,7 @@ export interface LiveSnapshot {
   readonly latency: { readonly windowSeconds: number; readonly count: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
   /** Busiest routes since start (p50/p99 since start). */
   readonly routes: readonly { readonly name: string; readonly requests: number; readonly byClass: ClassCounts; readonly p50Ms: number; readonly p99Ms: number }[];
-  /** Rejections by reason since start, most frequent first. */
+  /** Rejections by reason since start, most frequent first (status 0: a respond route, whose status is configured per route). */
   readonly reasons: readonly { readonly reason: string; readonly status: number; readonly stage: string; readonly count: number; readonly perSecond: number }[];
   readonly recentRejections: readonly RejectionEvent[];
   readonly topRejectedIps: readonly IpCount[];
@@ -128,7 +128,8 @@ export function createLive(opts: LiveOptions): Live {
       const n = t.rejectedByReason[i]!;
       if (n === 0) continue;
       const r = REASONS[i]!;
-      reasons.push({ reason: r.code, status: r.status, stage: r.stage, count: n, perSecond: Math.max(0, n - prevRejected[i]!) / dt });
+      // A respond route refuses with whatever status it is configured with: 0 = not one status.
+      reasons.push({ reason: r.code, status: i === R.respond ? 0 : r.status, stage: r.stage, count: n, perSecond: Math.max(0, n - prevRejected[i]!) / dt });
     }
     reasons.sort((a, b) => b.count - a.count);
 
