@@ -21,6 +21,11 @@ export interface AccessLogOptions {
   readonly flushBytes?: number;
   /** Lines are dropped (and counted) while this much is waiting on a slow write (default 8 MiB). */
   readonly maxBufferBytes?: number;
+  /**
+   * Where this thread also counts lines written [0] and dropped [1]: its slice
+   * of the shared metrics (Metrics.accessLogCounters), so /metrics sums every thread's log.
+   */
+  readonly counters?: Float64Array<ArrayBufferLike>;
   /** For tests: where stdout lines go (default process.stdout). */
   readonly stdout?: { write(chunk: string, cb: (err?: Error | null) => void): unknown };
 }
@@ -36,7 +41,9 @@ export interface AccessLog {
   /** Lines written and dropped so far (this thread). */
   readonly written: number;
   readonly dropped: number;
-  /** Prometheus text for this thread's access-log counters. */
+  /** Counts into another slice from now on (the metrics layout changed on reload). */
+  useCounters(c: Float64Array<ArrayBufferLike>): void;
+  /** Prometheus text for this thread's access-log counters (standalone use; the gateway exports the shared ones). */
   collector(): string;
 }
 
@@ -64,6 +71,9 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   let scheduled: NodeJS.Immediate | null = null;
   let written = 0;
   let dropped = 0;
+  let shared: Float64Array<ArrayBufferLike> = opts.counters ?? new Float64Array(2);
+  const wrote = (n: number) => { written += n; shared[0]! += n; };
+  const lost = (n: number) => { dropped += n; shared[1]! += n; };
   let pending = 0; // lines in buf
   let closed = false;
   let errorLogged = false;
@@ -85,7 +95,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   function writeChunk(chunk: string, lines: number, done: () => void): void {
     if (fd < 0) {
       out.write(chunk, (err) => {
-        if (err) { dropped += lines; onWriteError(err); } else { written += lines; errorLogged = false; }
+        if (err) { lost(lines); onWriteError(err); } else { wrote(lines); errorLogged = false; }
         done();
       });
       return;
@@ -94,9 +104,9 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
     const target = fd;
     const step = (off: number): void => {
       fs.write(target, data, off, data.length - off, null, (err, n) => {
-        if (err) { dropped += lines; onWriteError(err); done(); return; }
+        if (err) { lost(lines); onWriteError(err); done(); return; }
         if (off + n < data.length) { step(off + n); return; }
-        written += lines;
+        wrote(lines);
         errorLogged = false;
         done();
       });
@@ -122,7 +132,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   function write(e: AccessEntry): void {
     if (!enabled || closed) return;
     if (sample < 1 && Math.random() >= sample) return;
-    if (buf.length >= maxBuffer) { dropped++; return; }
+    if (buf.length >= maxBuffer) { lost(1); return; }
     buf += format(e);
     pending++;
     if (buf.length >= flushBytes) flushNow();
@@ -165,6 +175,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
     close,
     get written() { return written; },
     get dropped() { return dropped; },
+    useCounters(c) { shared = c; },
     collector: () =>
       family('portcullis_access_log_lines_total', 'counter', 'Access-log lines written.', [[null, written]]) +
       family('portcullis_access_log_dropped_total', 'counter', 'Access-log lines dropped because the log could not keep up or failed.', [[null, dropped]]),

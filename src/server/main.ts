@@ -119,7 +119,7 @@ export async function startGateway(configFile: string): Promise<Running> {
         port: a.listen.port,
         token,
         metrics: () => sink.metrics.renderPrometheus([
-          info.collector, sink.accessLog.collector, () => upstreamHealthFamilies(gateway.current.upstreams), ...gateway.current.collectors,
+          info.collector, () => upstreamHealthFamilies(gateway.current.upstreams), ...gateway.current.collectors,
         ]),
         config: () => plan.config,
         reload: () => running.reload(),

@@ -55,7 +55,9 @@ export function makeSink(plan: Plan, shared: SharedState): SinkHandle {
   let routeNames = names.routes;
   let upstreamNames = names.upstreams;
   const al = plan.config.access_log;
-  const accessLog = createAccessLog({ path: al.path ? resolveFrom(plan, al.path) : undefined, sample: al.sample, enabled: al.enabled });
+  const accessLog = createAccessLog({
+    path: al.path ? resolveFrom(plan, al.path) : undefined, sample: al.sample, enabled: al.enabled, counters: metrics.accessLogCounters(),
+  });
   const e = createAccessEntry();
   const logging = al.enabled && al.sample > 0;
 
@@ -112,6 +114,7 @@ export function makeSink(plan: Plan, shared: SharedState): SinkHandle {
         // Names index the counters: a new layout starts from zero.
         metrics.close();
         metrics = createMetrics({ ...n, threadSlot: shared.threadSlot, threads: shared.threads, buffer });
+        accessLog.useCounters(metrics.accessLogCounters());
         out = metrics.buffer;
       }
       names = n;

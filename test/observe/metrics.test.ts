@@ -203,6 +203,27 @@ describe('metrics registry', () => {
     expect(m0.topRejectedIps(1)[0]!.ip).toBe('192.0.2.66');
   });
 
+  it('sums every thread\'s access-log counters', async () => {
+    const [m0, m1] = pair();
+    const { createAccessLog, createAccessEntry } = await import('../../src/observe/access-log.js');
+    const sinkOf = (m: Metrics, fail: boolean) => createAccessLog({
+      sample: 1, enabled: true, counters: m.accessLogCounters(), maxBufferBytes: 1,
+      stdout: { write: (_c, cb) => { setImmediate(() => cb(fail ? new Error('EPIPE') : null)); return true; } },
+    });
+    const a = sinkOf(m0, false), b = sinkOf(m1, true);
+    const e = createAccessEntry();
+    a.write(e); a.write(e); // the second waits on a full buffer: dropped
+    await a.flush();
+    a.write(e);
+    await a.flush();
+    b.write(e);
+    await b.flush();
+    const p = parseProm(m0.renderPrometheus());
+    expect(p.get('portcullis_access_log_lines_total')).toBe(2);
+    expect(p.get('portcullis_access_log_dropped_total')).toBe(2);
+    expect([a.written, a.dropped, b.written, b.dropped]).toEqual([2, 1, 0, 1]);
+  });
+
   it('escapes label values and appends collectors', () => {
     const [m0] = pair();
     m0.recordRequest(2, 200, R.ok, 10, -1, -1);

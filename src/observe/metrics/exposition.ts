@@ -85,6 +85,9 @@ export function renderPrometheus(s: Slices, extra: readonly Collector[] = []): s
   const conn = sum(s, l.conn, 2);
   out += family('portcullis_connections_open', 'gauge', 'Client connections open now.', [[null, conn[0]! - conn[1]!]]);
   out += family('portcullis_connections_total', 'counter', 'Client connections accepted.', [[null, conn[0]!]]);
+  const alog = sum(s, l.alog, 2);
+  out += family('portcullis_access_log_lines_total', 'counter', 'Access-log lines written (all threads).', [[null, alog[0]!]]);
+  out += family('portcullis_access_log_dropped_total', 'counter', 'Access-log lines dropped because the log could not keep up or failed (all threads).', [[null, alog[1]!]]);
 
   const p50: Sample[] = [], p99: Sample[] = [], max: Sample[] = [], heapU: Sample[] = [], heapT: Sample[] = [];
   for (let t = 0; t < s.threads; t++) {

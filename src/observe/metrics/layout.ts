@@ -38,7 +38,7 @@ export interface Layout {
   R1: number; A1: number; U: number; L: number;
   req: number; dur: number; durSum: number; hdr: number; reason: number; rejected: number; authn: number;
   upReq: number; upErr: number; upBucket: number; upSum: number; upClass: number;
-  limit: number; conn: number; gauge: number; ring: number; ipCount: number;
+  limit: number; conn: number; alog: number; gauge: number; ring: number; ipCount: number;
   f64Words: number;
   /** Byte offsets inside a slice. */
   ringIpBytes: number; ipTableBytes: number; consumerBytes: number; i32Bytes: number;
@@ -53,7 +53,7 @@ export function layoutFor(R: number, A: number, U: number, L: number): Layout {
     R1, A1, U, L,
     req: take(R1 * S), dur: take(R1 * B), durSum: take(R1), hdr: take(R1 * HDR_SLOTS), reason: take(N), rejected: take(N),
     authn: take(A1 * N), upReq: take(U), upErr: take(U), upBucket: take(U * B), upSum: take(U), upClass: take(U * 6),
-    limit: take(L), conn: take(2), gauge: take(G_COUNT), ring: take(RING * RING_FIELDS), ipCount: take(IPT * 2),
+    limit: take(L), conn: take(2), alog: take(2), gauge: take(G_COUNT), ring: take(RING * RING_FIELDS), ipCount: take(IPT * 2),
   };
   const f64Words = o;
   const ringIpBytes = f64Words * 8;

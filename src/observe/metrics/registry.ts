@@ -153,6 +153,10 @@ class SharedMetrics implements Metrics {
     this.f[this.l.conn + 1]!++;
   }
 
+  accessLogCounters(): F64 {
+    return this.f.subarray(this.l.alog, this.l.alog + 2);
+  }
+
   close(): void {
     this.stopSampler?.();
     this.stopSampler = null;

@@ -95,6 +95,8 @@ export interface Metrics {
   recordRateLimited(limitIndex: number): void;
   connectionOpened(): void;
   connectionClosed(): void;
+  /** This thread's access-log counters, written [0] and dropped [1] (AccessLogOptions.counters). */
+  accessLogCounters(): F64;
 
   // scrape side (any thread; sums all slices; allocates)
   renderPrometheus(extra?: readonly Collector[]): string;
