@@ -1,50 +1,15 @@
-// The access log: one JSON line per request, appended to a string buffer on
-// the request's thread and written asynchronously (every ~100 ms or at
-// 64 KiB), to a file opened O_APPEND or to stdout. A slow disk never blocks the
-// event loop: beyond maxBufferBytes lines are dropped and counted.
-//
-// What is written is only what the entry carries: the path without its query
-// string, never headers, cookies or tokens. Reason/stage fragments are
-// precomputed per reason id so a line costs a few concatenations.
+// The access log: one JSON line per request (src/observe/access-line.ts),
+// appended to this thread's batch and written once per event-loop turn, as one
+// write, to a file opened O_APPEND or to stdout. While a write is in flight the
+// next batch grows (batching by write latency); beyond maxBufferBytes lines are
+// dropped and counted, so a slow disk never blocks the event loop nor grows
+// memory without bound.
 import fs from 'node:fs';
-import { REASONS } from '../reasons.js';
 import { log } from './log.js';
 import { family } from './prom.js';
+import { createAccessLineFormatter, type AccessEntry } from './access-line.js';
 
-/**
- * One request's fields. The pipeline keeps one per thread (createAccessEntry),
- * fills it and calls write(): the line is built at once, so reuse is safe.
- */
-export interface AccessEntry {
-  /** Epoch ms when the request started; 0 = now. */
-  time: number;
-  requestId: string;
-  clientIp: string;
-  method: string;
-  /** Normalised path; anything from "?" on is cut off here too. */
-  path: string;
-  /** Route name, '' when no route matched. */
-  route: string;
-  status: number;
-  /** Response body bytes sent. */
-  bytes: number;
-  durationMs: number;
-  /** Upstream name, '' when not proxied. */
-  upstream: string;
-  /** Authenticator that accepted (or rejected) the request, ''. */
-  authenticator: string;
-  /** Consumer name (JWT sub, basic user, API-key consumer), ''. */
-  consumer: string;
-  /** Reason id (src/reasons.ts). */
-  reason: number;
-}
-
-export function createAccessEntry(): AccessEntry {
-  return {
-    time: 0, requestId: '', clientIp: '', method: '', path: '', route: '', status: 0, bytes: 0,
-    durationMs: 0, upstream: '', authenticator: '', consumer: '', reason: 0,
-  };
-}
+export { createAccessEntry, formatAccessLine, type AccessEntry } from './access-line.js';
 
 export interface AccessLogOptions {
   /** File to append to; stdout when absent. */
@@ -52,11 +17,15 @@ export interface AccessLogOptions {
   /** Fraction of requests logged, 0…1. */
   readonly sample: number;
   readonly enabled: boolean;
-  /** Flush when the buffer reaches this many characters (default 64 KiB). */
+  /** A write starts at once when the batch reaches this many characters (default 64 KiB). */
   readonly flushBytes?: number;
-  readonly flushIntervalMs?: number;
   /** Lines are dropped (and counted) while this much is waiting on a slow write (default 8 MiB). */
   readonly maxBufferBytes?: number;
+  /**
+   * Where this thread also counts lines written [0] and dropped [1]: its slice
+   * of the shared metrics (Metrics.accessLogCounters), so /metrics sums every thread's log.
+   */
+  readonly counters?: Float64Array<ArrayBufferLike>;
   /** For tests: where stdout lines go (default process.stdout). */
   readonly stdout?: { write(chunk: string, cb: (err?: Error | null) => void): unknown };
 }
@@ -72,49 +41,10 @@ export interface AccessLog {
   /** Lines written and dropped so far (this thread). */
   readonly written: number;
   readonly dropped: number;
-  /** Prometheus text for this thread's access-log counters. */
+  /** Counts into another slice from now on (the metrics layout changed on reload). */
+  useCounters(c: Float64Array<ArrayBufferLike>): void;
+  /** Prometheus text for this thread's access-log counters (standalone use; the gateway exports the shared ones). */
   collector(): string;
-}
-
-const MAX_PATH = 2048;
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f\u2028\u2029\ud800-\udfff]/;
-
-/** A JSON string literal; the fast path skips JSON.stringify for plain text. */
-function q(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
-}
-
-/** `,"reason":"token_expired","stage":"authn"}` per reason id, built once. */
-const REASON_TAIL: readonly string[] = REASONS.map((r) => `,"reason":"${r.code}","stage":"${r.stage}"}\n`);
-const UNKNOWN_TAIL = ',"reason":"unknown","stage":"gateway"}\n';
-
-let isoMs = -1;
-let isoText = '';
-function isoTime(ms: number): string {
-  if (ms !== isoMs) { isoMs = ms; isoText = new Date(ms).toISOString(); }
-  return isoText;
-}
-
-/** The JSON line for one entry (exported for tests and tools). */
-export function formatAccessLine(e: AccessEntry): string {
-  let p = e.path;
-  const qi = p.indexOf('?');
-  if (qi >= 0) p = p.slice(0, qi);
-  if (p.length > MAX_PATH) p = p.slice(0, MAX_PATH);
-  const tail = e.reason >= 0 && e.reason < REASON_TAIL.length ? REASON_TAIL[e.reason]! : UNKNOWN_TAIL;
-  return '{"time":"' + isoTime(e.time > 0 ? e.time : Date.now()) +
-    '","request_id":' + q(e.requestId) +
-    ',"client_ip":' + q(e.clientIp) +
-    ',"method":' + q(e.method) +
-    ',"path":' + q(p) +
-    ',"route":' + q(e.route) +
-    ',"status":' + (e.status | 0) +
-    ',"bytes":' + (e.bytes > 0 ? Math.floor(e.bytes) : 0) +
-    ',"duration_ms":' + (e.durationMs > 0 ? Math.round(e.durationMs * 1000) / 1000 : 0) +
-    ',"upstream":' + q(e.upstream) +
-    ',"authenticator":' + q(e.authenticator) +
-    ',"consumer":' + q(e.consumer) +
-    tail;
 }
 
 function openAppend(path: string): number {
@@ -130,7 +60,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   const sample = Math.min(1, Math.max(0, opts.sample));
   const enabled = opts.enabled && sample > 0;
   const flushBytes = opts.flushBytes ?? 64 * 1024;
-  const flushIntervalMs = opts.flushIntervalMs ?? 100;
+  const format = createAccessLineFormatter();
   const maxBuffer = opts.maxBufferBytes ?? 8 * 1024 * 1024;
   const path = opts.path;
   const out = opts.stdout ?? process.stdout;
@@ -138,9 +68,12 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   let fd = enabled && path ? openAppend(path) : -1;
   let buf = '';
   let writing = false;
-  let timer: NodeJS.Timeout | null = null;
+  let scheduled: NodeJS.Immediate | null = null;
   let written = 0;
   let dropped = 0;
+  let shared: Float64Array<ArrayBufferLike> = opts.counters ?? new Float64Array(2);
+  const wrote = (n: number) => { written += n; shared[0]! += n; };
+  const lost = (n: number) => { dropped += n; shared[1]! += n; };
   let pending = 0; // lines in buf
   let closed = false;
   let errorLogged = false;
@@ -162,7 +95,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   function writeChunk(chunk: string, lines: number, done: () => void): void {
     if (fd < 0) {
       out.write(chunk, (err) => {
-        if (err) { dropped += lines; onWriteError(err); } else { written += lines; errorLogged = false; }
+        if (err) { lost(lines); onWriteError(err); } else { wrote(lines); errorLogged = false; }
         done();
       });
       return;
@@ -171,9 +104,9 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
     const target = fd;
     const step = (off: number): void => {
       fs.write(target, data, off, data.length - off, null, (err, n) => {
-        if (err) { dropped += lines; onWriteError(err); done(); return; }
+        if (err) { lost(lines); onWriteError(err); done(); return; }
         if (off + n < data.length) { step(off + n); return; }
-        written += lines;
+        wrote(lines);
         errorLogged = false;
         done();
       });
@@ -182,7 +115,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   }
 
   function flushNow(): void {
-    if (timer) { clearTimeout(timer); timer = null; }
+    if (scheduled) { clearImmediate(scheduled); scheduled = null; }
     if (writing || buf === '') { settleIdle(); return; }
     const chunk = buf, lines = pending;
     buf = '';
@@ -199,14 +132,12 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
   function write(e: AccessEntry): void {
     if (!enabled || closed) return;
     if (sample < 1 && Math.random() >= sample) return;
-    if (buf.length >= maxBuffer) { dropped++; return; }
-    buf += formatAccessLine(e);
+    if (buf.length >= maxBuffer) { lost(1); return; }
+    buf += format(e);
     pending++;
     if (buf.length >= flushBytes) flushNow();
-    else if (timer === null && !writing) {
-      timer = setTimeout(flushNow, flushIntervalMs);
-      timer.unref();
-    }
+    // One write per event-loop turn: every line this turn produced goes in it.
+    else if (scheduled === null && !writing) scheduled = setImmediate(flushNow);
   }
 
   function flush(): Promise<void> {
@@ -244,6 +175,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLog {
     close,
     get written() { return written; },
     get dropped() { return dropped; },
+    useCounters(c) { shared = c; },
     collector: () =>
       family('portcullis_access_log_lines_total', 'counter', 'Access-log lines written.', [[null, written]]) +
       family('portcullis_access_log_dropped_total', 'counter', 'Access-log lines dropped because the log could not keep up or failed.', [[null, dropped]]),

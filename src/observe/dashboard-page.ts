@@ -39,6 +39,12 @@ td.n, th.n { text-align:right; }
 .s4 { color:var(--c4); } .s5 { color:var(--c5); } .s2 { color:var(--c2); } .s3 { color:var(--c3); }
 .up { color:var(--c2); } .down { color:var(--c5); } .unknown { color:var(--dim); }
 .scroll { max-height:340px; overflow:auto; }
+[hidden] { display:none !important; }
+.wide { grid-column:1 / -1; }
+/* Fixed layout: a long route name is cut with an ellipsis instead of widening the table past its card. */
+table.fixed { table-layout:fixed; }
+table.fixed th:first-child, table.fixed td:first-child { width:30%; }
+.tablebox { overflow-x:auto; }
 .empty { color:var(--dim); font-style:italic; padding:6px; }
 #tokenbox { display:none; background:var(--panel); border:1px solid var(--c4); border-radius:8px; padding:12px; }
 #tokenbox input { background:var(--bg); color:var(--text); border:1px solid var(--line); border-radius:4px; padding:5px 8px; width:320px; }
@@ -93,6 +99,7 @@ const SCRIPT = String.raw`
         td.textContent = cell.v;
         if (cell.c) td.className = cell.c;
         if (cell.col) td.setAttribute('data-col', cell.col);
+        td.title = cell.v;
         tr.appendChild(td);
       });
       frag.appendChild(tr);
@@ -146,17 +153,20 @@ const SCRIPT = String.raw`
     text($('v-p99'), s.latency.count ? fmtMs(s.latency.p99Ms) : '–');
     text($('r-lat'), 'last ' + s.latency.windowSeconds + ' s, ' + fmtInt(s.latency.count) + ' req');
     text($('v-conn'), fmtInt(s.connections));
-    text($('v-ws'), fmtInt(s.websockets || 0));
+    // Shown only by a gateway that relays WebSockets.
+    $('c-ws').hidden = s.websockets === null || s.websockets === undefined;
+    if (!$('c-ws').hidden) text($('v-ws'), fmtInt(s.websockets));
     text($('v-rss'), fmtBytes(s.process.rssBytes));
     text($('r-rss'), 'event loop p99 ' + fmtMs(s.process.eventLoopDelayP99Ms));
     text($('uptime'), 'up ' + Math.floor(s.uptimeSeconds / 3600) + 'h ' + Math.floor((s.uptimeSeconds % 3600) / 60) + 'm · updated ' + fmtTime(s.time));
     drawChart(s.history);
 
     fill('t-rejections', s.recentRejections.map(function (r) {
-      return [{ v: fmtTime(r.time) }, { v: String(r.status), c: cls(r.status) }, { v: r.reason }, { v: r.route }, { v: r.ip }];
-    }), s.recentRejections.map(function () { return {}; }), 5);
+      return [{ v: fmtTime(r.time) }, { v: String(r.status), c: cls(r.status) }, { v: r.reason }, { v: r.route }, { v: r.ip },
+        { v: r.consumer || '–', col: 'consumer' }, { v: r.limit || '–', col: 'limit' }];
+    }), s.recentRejections.map(function (r) { return { consumer: r.consumer || '', limit: r.limit || '' }; }), 7);
     fill('t-reasons', s.reasons.map(function (r) {
-      return [{ v: r.reason }, { v: String(r.status), c: cls(r.status) }, { v: r.stage }, { v: fmtInt(r.count), c: 'n', col: 'count' }, { v: fmtRate(r.perSecond), c: 'n' }];
+      return [{ v: r.reason }, { v: r.status ? String(r.status) : '4xx/5xx', c: r.status ? cls(r.status) : 's4' }, { v: r.stage }, { v: fmtInt(r.count), c: 'n', col: 'count' }, { v: fmtRate(r.perSecond), c: 'n' }];
     }), s.reasons.map(function (r) { return { reason: r.reason, count: String(r.count) }; }), 5);
     fill('t-routes', s.routes.map(function (r) {
       return [{ v: r.name }, { v: fmtInt(r.requests), c: 'n', col: 'requests' },
@@ -174,6 +184,9 @@ const SCRIPT = String.raw`
       return [{ v: u.name }, { v: hs + (u.detail ? ' (' + u.detail + ')' : ''), c: hs }, { v: fmtInt(u.requests), c: 'n', col: 'requests' },
         { v: fmtInt(u.errors), c: u.errors ? 'n s5' : 'n', col: 'errors' }, { v: fmtMs(u.meanMs), c: 'n' }];
     }), s.upstreams.map(function (u) { return { upstream: u.name, health: u.healthy === null ? 'unknown' : u.healthy ? 'up' : 'down' }; }), 5);
+    fill('t-limits', (s.limits || []).map(function (l) {
+      return [{ v: l.name }, { v: fmtInt(l.rejected), c: l.rejected ? 'n s4' : 'n', col: 'rejected' }];
+    }), (s.limits || []).map(function (l) { return { limit: l.name, rejected: String(l.rejected) }; }), 2);
     document.body.setAttribute('data-updated', String(s.time));
   }
 
@@ -208,9 +221,9 @@ function card(id: string, label: string, klass = ''): string {
   return `<div class="card ${klass}"><div class="label">${label}</div><div class="value" id="v-${id}">–</div><div class="sub" id="r-${id}">&nbsp;</div></div>`;
 }
 
-function table(id: string, heads: readonly string[], numeric: readonly number[] = []): string {
+function table(id: string, heads: readonly string[], numeric: readonly number[] = [], fixed = false): string {
   const th = heads.map((h, i) => `<th${numeric.includes(i) ? ' class="n"' : ''}>${h}</th>`).join('');
-  return `<table><thead><tr>${th}</tr></thead><tbody id="${id}"></tbody></table>`;
+  return `<div class="tablebox"><table${fixed ? ' class="fixed"' : ''}><thead><tr>${th}</tr></thead><tbody id="${id}"></tbody></table></div>`;
 }
 
 const BODY = `
@@ -223,17 +236,18 @@ ${card('total', 'Requests')}${card('2xx', '2xx', 'k2')}${card('3xx', '3xx', 'k3'
 <div class="card"><div class="label">Latency p50</div><div class="value" id="v-p50">–</div><div class="sub" id="r-lat">&nbsp;</div></div>
 <div class="card"><div class="label">Latency p99</div><div class="value" id="v-p99">–</div><div class="sub">&nbsp;</div></div>
 <div class="card"><div class="label">Open connections</div><div class="value" id="v-conn">–</div><div class="sub">&nbsp;</div></div>
-<div class="card"><div class="label">Open WebSockets</div><div class="value" id="v-ws">–</div><div class="sub">&nbsp;</div></div>
+<div class="card" id="c-ws" hidden><div class="label">Open WebSockets</div><div class="value" id="v-ws">–</div><div class="sub">&nbsp;</div></div>
 ${card('rss', 'Memory (RSS)')}
 </section>
 <section class="panel"><h2>Requests per second by status class</h2><canvas id="chart"></canvas>
 <div class="legend"><span><i class="l2"></i>2xx</span><span><i class="l3"></i>3xx</span><span><i class="l4"></i>4xx</span><span><i class="l5"></i>5xx</span></div></section>
 <div class="grid">
-<section class="panel"><h2>Latest rejections</h2><div class="scroll">${table('t-rejections', ['time', 'status', 'reason', 'route', 'client'])}</div></section>
+<section class="panel wide"><h2>Latest rejections</h2><div class="scroll">${table('t-rejections', ['time', 'status', 'reason', 'route', 'client', 'consumer', 'limit'])}</div></section>
+<section class="panel wide" id="p-routes"><h2>Top routes</h2>${table('t-routes', ['route', 'requests', '2xx', '3xx', '4xx', '5xx', 'p50', 'p99'], [1, 2, 3, 4, 5, 6, 7], true)}</section>
 <section class="panel"><h2>Rejections by reason</h2>${table('t-reasons', ['reason', 'status', 'stage', 'count', 'per s'], [3, 4])}</section>
-<section class="panel"><h2>Top routes</h2>${table('t-routes', ['route', 'requests', '2xx', '3xx', '4xx', '5xx', 'p50', 'p99'], [1, 2, 3, 4, 5, 6, 7])}</section>
 <section class="panel"><h2>Top rejected clients</h2>${table('t-ips', ['client', 'rejections', 'last'], [1])}</section>
-<section class="panel"><h2>Upstreams</h2>${table('t-upstreams', ['upstream', 'health', 'requests', 'errors', 'mean'], [2, 3, 4])}</section>
+<section class="panel"><h2>Rate limits that fired</h2>${table('t-limits', ['limit', '429s'], [1])}</section>
+<section class="panel wide"><h2>Upstreams</h2>${table('t-upstreams', ['upstream', 'health', 'requests', 'errors', 'mean'], [2, 3, 4])}</section>
 </div>
 </main>`;
 

@@ -2,9 +2,9 @@
 // shared metrics: rates since the previous tick, a short history for the
 // chart, recent latency percentiles, and the "who is being refused" tables.
 // Runs on the admin thread; allocation is fine here.
-import { REASONS } from '../reasons.js';
+import { R, REASONS } from '../reasons.js';
 import {
-  isRejection, LATENCY_SLOTS, STATUS_CLASSES, summarizeLatency,
+  LATENCY_SLOTS, STATUS_CLASSES, summarizeLatency,
   type F64, type IpCount, type Metrics, type RejectionEvent,
 } from './metrics.js';
 
@@ -30,7 +30,7 @@ export interface LiveSnapshot {
   readonly latency: { readonly windowSeconds: number; readonly count: number; readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
   /** Busiest routes since start (p50/p99 since start). */
   readonly routes: readonly { readonly name: string; readonly requests: number; readonly byClass: ClassCounts; readonly p50Ms: number; readonly p99Ms: number }[];
-  /** Rejections by reason since start, most frequent first. */
+  /** Rejections by reason since start, most frequent first (status 0: a respond route, whose status is configured per route). */
   readonly reasons: readonly { readonly reason: string; readonly status: number; readonly stage: string; readonly count: number; readonly perSecond: number }[];
   readonly recentRejections: readonly RejectionEvent[];
   readonly topRejectedIps: readonly IpCount[];
@@ -38,9 +38,11 @@ export interface LiveSnapshot {
     readonly name: string; readonly healthy: boolean | null; readonly detail: string;
     readonly requests: number; readonly errors: number; readonly meanMs: number;
   }[];
+  /** 429s by the rate limit that answered them, since start. */
+  readonly limits: readonly { readonly name: string; readonly rejected: number }[];
   readonly connections: number;
-  /** WebSockets open now (this thread's relays). */
-  readonly websockets: number;
+  /** WebSocket relays open now (null when the gateway relays none). */
+  readonly websockets: number | null;
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly eventLoopDelayP99Ms: number };
 }
 
@@ -48,13 +50,15 @@ export interface LiveOptions {
   readonly metrics: Metrics;
   readonly upstreamHealth?: () => readonly UpstreamHealth[];
   /** Open WebSockets (src/websocket/hub.ts). */
-  readonly websocketsOpen?: () => number;
+
   readonly intervalMs?: number;
   /** Points kept for the chart (default 120). */
   readonly historyPoints?: number;
   /** Latency window in ticks (default 10). */
   readonly windowTicks?: number;
   readonly topRoutes?: number;
+  /** WebSocket relays open now; absent = not shown. */
+  readonly openWebSockets?: () => number;
 }
 
 export interface Live {
@@ -78,7 +82,7 @@ export function createLive(opts: LiveOptions): Live {
 
   let prevTime = Date.now();
   let prevByClass = new Float64Array(6);
-  let prevByReason = new Float64Array(REASONS.length);
+  let prevRejected = new Float64Array(REASONS.length);
   const history: { t: number; c2: number; c3: number; c4: number; c5: number }[] = [];
   // Cumulative latency counts of the last windowTicks ticks: window = now − oldest.
   // Seeded with zeros: until the window has filled, it reaches back to the start.
@@ -93,7 +97,7 @@ export function createLive(opts: LiveOptions): Live {
     if (first) {
       // No previous tick: report rates from the next one rather than "everything since start in 1 ms".
       prevByClass = new Float64Array(t.byClass);
-      prevByReason = new Float64Array(t.byReason);
+      prevRejected = new Float64Array(t.rejectedByReason);
       first = false;
     }
     const rate = new Float64Array(6);
@@ -121,11 +125,13 @@ export function createLive(opts: LiveOptions): Live {
     });
 
     const reasons = [];
+    // Refusals as counted when they happened (a respond route's 403 is one, its 200 is not).
     for (let i = 0; i < REASONS.length; i++) {
-      const n = t.byReason[i]!;
-      if (n === 0 || !isRejection(i)) continue;
+      const n = t.rejectedByReason[i]!;
+      if (n === 0) continue;
       const r = REASONS[i]!;
-      reasons.push({ reason: r.code, status: r.status, stage: r.stage, count: n, perSecond: Math.max(0, n - prevByReason[i]!) / dt });
+      // A respond route refuses with whatever status it is configured with: 0 = not one status.
+      reasons.push({ reason: r.code, status: i === R.respond ? 0 : r.status, stage: r.stage, count: n, perSecond: Math.max(0, n - prevRejected[i]!) / dt });
     }
     reasons.sort((a, b) => b.count - a.count);
 
@@ -160,13 +166,14 @@ export function createLive(opts: LiveOptions): Live {
       recentRejections: m.recentRejections(50),
       topRejectedIps: m.topRejectedIps(10),
       upstreams,
+      limits: m.limits.map((name, i) => ({ name, rejected: t.rateLimited[i]! })),
       connections: t.connectionsOpen,
-      websockets: opts.websocketsOpen?.() ?? 0,
+      websockets: opts.openWebSockets ? opts.openWebSockets() : null,
       process: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: t.heapUsedBytes, eventLoopDelayP99Ms: t.eventLoopDelayP99Ms },
     };
     prevTime = now;
     prevByClass = new Float64Array(t.byClass);
-    prevByReason = new Float64Array(t.byReason);
+    prevRejected = new Float64Array(t.rejectedByReason);
     return current;
   }
 

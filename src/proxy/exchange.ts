@@ -72,6 +72,12 @@ export class Exchange implements UpstreamHandler {
   bytesOut = 0;
   bytesIn = 0;
   upstreamIndex = -1;
+  /** Origin of the target the request was sent to ('' = not sent): for the access log. */
+  upstreamTarget = '';
+  /** Status the upstream answered (0 = none yet). */
+  upstreamStatus = 0;
+  /** Upstream time to response headers (or to the failure), µs; -1 = not sent. */
+  upstreamMicros = -1;
   readonly startedAt: number;
   /** Epoch ms after which the whole request is cut (request_timeout). */
   deadline: number;
@@ -372,6 +378,7 @@ export class Exchange implements UpstreamHandler {
 
   private dispatch(target: Target): void {
     this.target = target;
+    this.upstreamTarget = target.origin;
     const req = this.request!;
     // Names only (even slots): a client header whose value is "host" must not be taken for it.
     const h = req.headers;
@@ -390,7 +397,9 @@ export class Exchange implements UpstreamHandler {
     if (this.done) return false;
     this.upstreamResume = resume;
     this.group!.markOk(this.target!);
-    this.host.upstreamResult(this.upstreamIndex, (performance.now() - this.upstreamStart) * 1000, false);
+    this.upstreamMicros = (performance.now() - this.upstreamStart) * 1000;
+    this.upstreamStatus = statusCode;
+    this.host.upstreamResult(this.upstreamIndex, this.upstreamMicros, false);
     this.status = statusCode;
     // The head is written with the first body chunk (or at the end): one send
     // to the client per small response instead of two. undici's raw header
@@ -566,7 +575,8 @@ export class Exchange implements UpstreamHandler {
     const group = this.group;
     if (group && this.target) {
       if (connectFailed) group.markFailed(this.target, Date.now());
-      this.host.upstreamResult(this.upstreamIndex, (performance.now() - this.upstreamStart) * 1000, true);
+      this.upstreamMicros = (performance.now() - this.upstreamStart) * 1000;
+      this.host.upstreamResult(this.upstreamIndex, this.upstreamMicros, true);
     }
     // A bodiless request may try another target, once, if it never reached
     // this one — or if it did but is idempotent and got no answer: a reset

@@ -17,6 +17,8 @@ import { revocationBuffer } from '../auth/oidc/revocation.js';
 // so every listener ran on uWS's 4 KiB default (431 for a 5 KiB header).
 import type { AdminServer } from '../observe/admin.js';
 import { createLive, type Live } from '../observe/live.js';
+import { createGatewayInfo } from '../observe/metrics.js';
+import { upstreamHealthFamilies } from './component-figures.js';
 import { notifyReady, notifyReloading, notifyStopping } from '../observe/sd-notify.js';
 import { resolveSecret } from '../config/secrets.js';
 
@@ -96,13 +98,14 @@ export async function startGateway(configFile: string): Promise<Running> {
   let live: Live | null = null;
   const makeLive = (): Live => createLive({
     metrics: sink.metrics,
-    websocketsOpen: () => gateway.pipeline.websockets.size,
+    openWebSockets: () => gateway.pipeline.websockets.size,
     upstreamHealth: () => gateway.current.upstreams.map((u) => {
       const up = u.healthy(Date.now());
       return { name: u.name, healthy: up > 0, detail: `${up}/${u.targets.length} targets up` };
     }),
   });
   let admin: AdminServer | null = null;
+  const info = createGatewayInfo();
   const running = { reload: async () => ({ ok: false, issues: ['not started'] as string[] }) };
   if (plan.config.admin) {
     const a = plan.config.admin;
@@ -116,7 +119,10 @@ export async function startGateway(configFile: string): Promise<Running> {
         host: a.listen.host,
         port: a.listen.port,
         token,
-        metrics: () => sink.metrics.renderPrometheus([sink.accessLog.collector, ...gateway.current.collectors, gateway.pipeline.websockets.metrics.collector]),
+        metrics: () => sink.metrics.renderPrometheus([
+          info.collector, () => upstreamHealthFamilies(gateway.current.upstreams), ...gateway.current.collectors,
+          gateway.pipeline.websockets.metrics.collector,
+        ]),
         config: () => plan.config,
         reload: () => running.reload(),
         ready: () => {
@@ -154,6 +160,7 @@ export async function startGateway(configFile: string): Promise<Running> {
     } catch (e) {
       const issues = e instanceof ConfigError ? e.issues.map((i) => formatIssue(i, configFile)) : [String((e as Error).message ?? e)];
       log.error('reload rejected; the running config stays', { file: configFile, problems: issues });
+      info.reloaded(false);
       void notifyReady();
       return { ok: false, issues };
     }
@@ -165,9 +172,11 @@ export async function startGateway(configFile: string): Promise<Running> {
     plan = next;
     if (failed.length) {
       log.error('reload failed in some threads', { problems: failed });
+      info.reloaded(false);
       return { ok: false, issues: failed };
     }
     log.info('config reloaded', { file: configFile, routes: next.config.routes.length });
+    info.reloaded(true);
     return { ok: true, issues: [] };
   };
 

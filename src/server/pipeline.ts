@@ -28,7 +28,7 @@ import { challengeHeaders } from '../auth/challenge.js';
 import { log } from '../observe/log.js';
 import { clockNow } from '../ratelimit/clock.js';
 
-export type { ObserveSink } from './replies.js';
+export type { ObserveSink, UpstreamLeg } from './replies.js';
 export type { ListenerInfo } from './runtime.js';
 
 const EMPTY: readonly string[] = [];
@@ -280,7 +280,7 @@ export class Pipeline implements ExchangeHost {
   finished(ex: Exchange): void {
     this.inflight.delete(ex);
     const v = ex.view;
-    this.sink.request(v, ex.status, ex.reason, (performance.now() - v.startedAt) * 1000, ex.upstreamIndex, ex.bytesOut, ex.bytesIn);
+    this.sink.request(v, ex.status, ex.reason, (performance.now() - v.startedAt) * 1000, ex.upstreamIndex, ex.bytesOut, ex.bytesIn, ex);
   }
 
   upstreamResult(index: number, micros: number, error: boolean): void {

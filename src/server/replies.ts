@@ -14,11 +14,18 @@ import type { CorsPolicy } from '../policy/cors.js';
 import type { HttpRequest, HttpResponse } from './uws.js';
 import type { DetachedView, LiveView } from './view.js';
 
+/** What the access log reports of a proxied request's upstream leg (the Exchange). */
+export interface UpstreamLeg {
+  readonly upstreamTarget: string;
+  readonly upstreamStatus: number;
+  readonly upstreamMicros: number;
+}
+
 /** What the pipeline reports when a request ends (metrics + access log). */
 export interface ObserveSink {
   request(
     view: LiveView | DetachedView, status: number, reason: number, micros: number,
-    upstream: number, bytesOut: number, bytesIn: number,
+    upstream: number, bytesOut: number, bytesIn: number, leg?: UpstreamLeg,
   ): void;
   upstream(index: number, micros: number, error: boolean): void;
 }

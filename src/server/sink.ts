@@ -55,33 +55,46 @@ export function makeSink(plan: Plan, shared: SharedState): SinkHandle {
   let routeNames = names.routes;
   let upstreamNames = names.upstreams;
   const al = plan.config.access_log;
-  const accessLog = createAccessLog({ path: al.path ? resolveFrom(plan, al.path) : undefined, sample: al.sample, enabled: al.enabled });
+  const accessLog = createAccessLog({
+    path: al.path ? resolveFrom(plan, al.path) : undefined, sample: al.sample, enabled: al.enabled, counters: metrics.accessLogCounters(),
+  });
   const e = createAccessEntry();
+  const logging = al.enabled && al.sample > 0;
 
   const sink: ObserveSink = {
-    request(v: LiveView | DetachedView, status, reason, micros, upstream, bytesOut) {
+    request(v: LiveView | DetachedView, status, reason, micros, upstream, bytesOut, bytesIn, leg) {
       const id = v.identity;
       const route = v.routeIndex;
       let authn = id !== null ? authIndex.get(id.authenticator) ?? -1 : -1;
       // A refusal has no identity: name the route's authenticator when it has only one.
       if (id === null && IS_AUTHN_REASON[reason] === 1 && route >= 0 && route < routeAuthn.length) authn = routeAuthn[route]!;
       metrics.recordRequest(route, status, reason, micros, upstream, authn);
-      if (isRejection(reason)) {
-        metrics.recordRejection(route, status, reason, v.clientIp16);
-        if (reason === R.rate_limited) metrics.recordRateLimited(limitIndex.get(v.limitName) ?? -1);
+      const limited = reason === R.rate_limited ? limitIndex.get(v.limitName) ?? -1 : -1;
+      if (isRejection(reason, status)) {
+        metrics.recordRejection(route, status, reason, v.clientIp16, limited, id !== null ? id.consumer : '');
+        if (limited >= 0) metrics.recordRateLimited(limited);
       }
+      if (!logging) return;
       e.time = 0;
       e.requestId = v.requestId;
+      e.traceId = v.traceId;
       e.clientIp = v.clientIp;
       e.method = v.method;
+      e.host = v.host;
       e.path = v.path;
       e.route = route >= 0 ? routeNames[route] ?? '' : '';
       e.status = status;
       e.bytes = bytesOut;
+      e.bytesIn = bytesIn;
       e.durationMs = micros / 1000;
       e.upstream = upstream >= 0 ? upstreamNames[upstream] ?? '' : '';
+      e.upstreamTarget = leg !== undefined ? leg.upstreamTarget : '';
+      e.upstreamStatus = leg !== undefined ? leg.upstreamStatus : 0;
+      e.upstreamMs = leg !== undefined && leg.upstreamMicros >= 0 ? leg.upstreamMicros / 1000 : -1;
       e.authenticator = id !== null ? id.authenticator : authn >= 0 ? names.authenticators[authn] ?? '' : '';
       e.consumer = id !== null ? id.consumer : '';
+      e.limit = v.limitName;
+      e.userAgent = v.header('user-agent');
       e.reason = reason;
       accessLog.write(e);
     },
@@ -101,6 +114,7 @@ export function makeSink(plan: Plan, shared: SharedState): SinkHandle {
         // Names index the counters: a new layout starts from zero.
         metrics.close();
         metrics = createMetrics({ ...n, threadSlot: shared.threadSlot, threads: shared.threads, buffer });
+        accessLog.useCounters(metrics.accessLogCounters());
         out = metrics.buffer;
       }
       names = n;

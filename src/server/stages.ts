@@ -22,6 +22,9 @@ import { compileRateLimits, type RateLimitRegistry } from '../ratelimit/compile.
 import { startClusterSync, type ClusterSyncHandle } from '../ratelimit/cluster-sync.js';
 import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
 import { family, type Sample } from '../observe/prom.js';
+import {
+  apiKeyFigures, basicFigures, calloutFigures, componentFamilies, jwtFigures, mtlsFigures, oidcFigures, type AuthnFigures,
+} from './component-figures.js';
 import { log } from '../observe/log.js';
 import { defineLimitBodies } from './respond.js';
 import type { AuthChainFace } from './runtime.js';
@@ -100,24 +103,17 @@ export interface Stages {
 
 type Built = Authenticator & { ready?(): Promise<void>; close?(): void; readonly stats?: unknown };
 
-function compileAuthenticator(name: string, cfg: AuthenticatorConfig, ctx: CompileContext, plan: Plan, shared: SharedState): Built {
+/** An authenticator and its typed figures for /metrics. */
+function compileAuthenticator(name: string, cfg: AuthenticatorConfig, ctx: CompileContext, plan: Plan, shared: SharedState): [Built, () => AuthnFigures] {
   const at = `authenticators.${name}`;
   switch (cfg.type) {
-    case 'jwt': return compileJwt(name, cfg, at, ctx);
-    case 'basic': return compileBasic(name, cfg, at, ctx);
-    case 'api_key': return compileApiKey(name, cfg, at, ctx);
-    case 'oidc': return compileOidc(name, cfg, at, ctx, workerPool(plan, shared));
-    case 'introspection': return compileIntrospection(name, cfg, at, ctx, workerPool(plan, shared));
-    case 'external': return compileExternalAuthn(name, cfg, at, ctx, workerPool(plan, shared));
-    case 'mtls': return compileMtls(name, cfg, at, ctx);
-  }
-}
-
-/** Flattens a stats object into samples: {authenticator, stat} → number. */
-function statSamples(out: Sample[], labels: Record<string, string>, prefix: string, v: unknown): void {
-  if (typeof v === 'number') out.push([{ ...labels, stat: prefix }, v]);
-  else if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) statSamples(out, labels, prefix ? `${prefix}_${k}` : k, x);
+    case 'jwt': { const a = compileJwt(name, cfg, at, ctx); return [a, jwtFigures(a, cfg.jwks_uri !== undefined)]; }
+    case 'basic': { const a = compileBasic(name, cfg, at, ctx); return [a, basicFigures(a)]; }
+    case 'api_key': { const a = compileApiKey(name, cfg, at, ctx); return [a, apiKeyFigures(a)]; }
+    case 'oidc': { const a = compileOidc(name, cfg, at, ctx, workerPool(plan, shared)); return [a, oidcFigures(a.stats)]; }
+    case 'introspection': { const a = compileIntrospection(name, cfg, at, ctx, workerPool(plan, shared)); return [a, calloutFigures(a.stats)]; }
+    case 'external': { const a = compileExternalAuthn(name, cfg, at, ctx, workerPool(plan, shared)); return [a, calloutFigures(a.stats)]; }
+    case 'mtls': { const a = compileMtls(name, cfg, at, ctx); return [a, mtlsFigures(a)]; }
   }
 }
 
@@ -141,12 +137,15 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
   // Every thread's OIDC sessions are revoked in one table: adopt the main thread's before compiling.
   if (shared.revocationBuffer) adoptRevocationBuffer(shared.revocationBuffer);
   const authns = new Map<string, Built>();
+  const figures: { name: string; type: string; figures: () => AuthnFigures }[] = [];
   for (const [name, cfg] of Object.entries(c.authenticators)) {
     if (!used.has(name)) continue;
     if (cfg.type === 'external' && cfg.allowed_upstream_headers === undefined) warnUndeclared(`authenticators.${name}`, { authenticator: name }, shared);
-    authns.set(name, compileAuthenticator(name, cfg, ctx, plan, shared));
+    const [a, f] = compileAuthenticator(name, cfg, ctx, plan, shared);
+    authns.set(name, a);
+    figures.push({ name, type: cfg.type, figures: f });
   }
-  const authzs = new Map<string, ExternalAuthorizer & { readonly stats?: unknown }>();
+  const authzs = new Map<string, ReturnType<typeof compileAuthorizer>>();
   const routeNames = c.routes.map((r) => r.name);
   const usedAuthz = new Set(c.routes.map((r) => r.authorize?.external).filter((x): x is string => !!x));
   for (const name of usedAuthz) {
@@ -170,14 +169,8 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
 
   const collectors: (() => string)[] = [];
   collectors.push(() => {
-    const samples: Sample[] = [];
-    for (const [name, a] of authns) statSamples(samples, { authenticator: name, type: c.authenticators[name]!.type }, '', a.stats);
-    return samples.length ? family('portcullis_authenticator_stat', 'gauge', 'Authenticator internals: caches, key sets, callouts (by stat)', samples) : '';
-  });
-  collectors.push(() => {
-    const samples: Sample[] = [];
-    for (const [name, a] of authzs) statSamples(samples, { authorizer: name }, '', a.stats);
-    return samples.length ? family('portcullis_authorizer_stat', 'gauge', 'External authorizer calls and decision cache (by stat)', samples) : '';
+    const p = thread.pool;
+    return componentFamilies(figures, [...authzs].map(([name, z]) => ({ name, stats: z.stats })), p && p.started ? p.stats() : null);
   });
   if (registry) {
     const reg = registry;
@@ -187,14 +180,6 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
         + family('portcullis_ratelimit_rejected_total', 'counter', 'Requests rejected by each rate limit (all threads)', st.map((s) => [{ limit: s.name }, s.rejected] as Sample));
     });
   }
-  collectors.push(() => {
-    const p = thread.pool;
-    if (!p || !p.started) return '';
-    const s = p.stats() as unknown as Record<string, number>;
-    const samples: Sample[] = [];
-    statSamples(samples, {}, '', s);
-    return family('portcullis_worker_pool', 'gauge', 'Worker pool: queue depth, running, completed, timeouts, rejected (by stat)', samples);
-  });
 
   const own = [...authns.values()].flatMap((a) => ('cookieNames' in a ? [(a as OidcAuthenticator).cookieNames] : []));
 

@@ -25,6 +25,8 @@ abstract class BaseView implements RequestView {
   limitName = '';
   /** x-request-id sent upstream and in the access log. */
   requestId = '';
+  /** W3C trace id of this request's span ('' = not traced): the access log's trace_id. */
+  traceId = '';
   /** Upstream index chosen by stage 6/7 (-1 = none). */
   upstream = -1;
   /** Headers an external authorizer asked to add upstream, flat. */
@@ -65,6 +67,7 @@ export class LiveView extends BaseView {
     this.limitName = '';
     this.routeIndex = -1;
     this.requestId = '';
+    this.traceId = '';
     this.upstream = -1;
     this.authzHeaders = NO_HEADERS;
     this.rateHeaders = NO_HEADERS;
@@ -114,6 +117,7 @@ export class LiveView extends BaseView {
     d.retryAfter = this.retryAfter;
     d.limitName = this.limitName;
     d.requestId = this.requestId;
+    d.traceId = this.traceId;
     d.upstream = this.upstream;
     d.authzHeaders = this.authzHeaders;
     d.proto = this.proto;

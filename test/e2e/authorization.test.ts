@@ -21,7 +21,7 @@ describe('authorization through the gateway', () => {
   /** Signature verifications the JWT authenticator has run (its own counter, via /metrics). */
   const verifications = async () => {
     const m = (await request(admin, '/metrics')).body;
-    const line = m.split('\n').find((l) => l.startsWith('portcullis_authenticator_stat{') && l.includes('authenticator="idp"') && l.includes('stat="verifications"'));
+    const line = m.split('\n').find((l) => l.startsWith('portcullis_jwt_verifications_total{') && l.includes('authenticator="idp"'));
     expect(line, 'verifications stat in /metrics').toBeDefined();
     return Number(line!.split(' ').at(-1));
   };

@@ -30,14 +30,21 @@ const get = (p: string, client?: LeafFiles, headers?: Record<string, string>, ag
   mtlsGet(gw.ports[0]!, p, { ca: ca.pem, client, headers, agent });
 const reasonOf = (r: { text: string }) => (JSON.parse(r.text) as { reason: string }).reason;
 
+/** A named authenticator figure: its family and the labels besides authenticator. */
+const FIGURES: Record<string, [family: string, labels: string]> = {
+  accepted: ['portcullis_authn_decisions_total', 'result="accepted"'],
+  parsed: ['portcullis_authn_cache_lookups_total', 'result="miss"'],
+};
+
 function metric(authenticator: string, stat: string): Promise<number> {
+  const [name, extra] = FIGURES[stat]!;
   return new Promise((resolve, reject) => {
     http.get(`${admin}/metrics`, (res) => {
       let t = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { t += c; });
       res.on('end', () => {
-        const line = t.split('\n').find((l) => l.startsWith('portcullis_authenticator_stat{') && l.includes(`authenticator="${authenticator}"`) && l.includes(`stat="${stat}"`));
+        const line = t.split('\n').find((l) => l.startsWith(name + '{') && l.includes(`authenticator="${authenticator}"`) && l.includes(extra));
         resolve(line === undefined ? 0 : Number(line.split(' ').at(-1)));
       });
     }).on('error', reject);

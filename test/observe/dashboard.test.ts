@@ -14,7 +14,8 @@ import { textToIp16 } from '../../src/observe/ip-text.js';
 import { parseProm } from './prom-parse.js';
 
 const TOKEN = 'dash-token-5b1e77c2';
-const ROUTES = ['orders', 'catalog', 'health'];
+const LONG = 'reports-' + 'quarterly-export-'.repeat(8) + 'v2';
+const ROUTES = ['orders', 'catalog', 'health', 'closed', LONG];
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
 
 let m0: Metrics, m1: Metrics, live: Live, admin: AdminServer;
@@ -28,19 +29,22 @@ function traffic(scale: number): void {
   for (let i = 0; i < 12 * scale; i++) m1.recordRequest(1, 200, R.ok, 2500, 1, 1);
   for (let i = 0; i < 3 * scale; i++) m0.recordRequest(1, 304, R.ok, 900, 1, 1);
   for (let i = 0; i < 5 * scale; i++) { m0.recordRequest(0, 401, R.token_expired, 90, -1, 0); m0.recordRejection(0, 401, R.token_expired, ip('203.0.113.9')); }
-  for (let i = 0; i < 4 * scale; i++) { m1.recordRequest(0, 403, R.missing_scope, 120, -1, 0); m1.recordRejection(0, 403, R.missing_scope, ip('2001:db8::42')); }
-  for (let i = 0; i < 6 * scale; i++) { m1.recordRequest(1, 429, R.rate_limited, 40, -1, -1); m1.recordRejection(1, 429, R.rate_limited, ip('198.51.100.77')); }
+  for (let i = 0; i < 4 * scale; i++) { m1.recordRequest(0, 403, R.missing_scope, 120, -1, 0); m1.recordRejection(0, 403, R.missing_scope, ip('2001:db8::42'), -1, 'alice'); }
+  for (let i = 0; i < 6 * scale; i++) { m1.recordRequest(1, 429, R.rate_limited, 40, -1, -1); m1.recordRejection(1, 429, R.rate_limited, ip('198.51.100.77'), 0, ''); m1.recordRateLimited(0); }
   for (let i = 0; i < 2 * scale; i++) { m0.recordRequest(-1, 404, R.route_not_found, 30, -1, -1); m0.recordRejection(-1, 404, R.route_not_found, ip('198.51.100.77')); }
   for (let i = 0; i < 1 * scale; i++) m0.recordRequest(0, 502, R.upstream_error, 30_000, 0, 0);
   for (let i = 0; i < 9 * scale; i++) m1.recordRequest(2, 200, R.respond, 15, -1, -1);
+  // A respond route that refuses: a rejection with its reason, unlike health's 200s.
+  for (let i = 0; i < 1 * scale; i++) { m0.recordRequest(3, 403, R.respond, 12, -1, -1); m0.recordRejection(3, 403, R.respond, ip('192.0.2.10')); }
+  for (let i = 0; i < 2 * scale; i++) m0.recordRequest(4, 200, R.ok, 1500, 0, -1);
 }
 
 beforeAll(async () => {
-  const base = { routes: ROUTES, upstreams: ['orders-eu', 'catalog'], authenticators: ['corp-jwt', 'keys'], threads: 2 };
+  const base = { routes: ROUTES, upstreams: ['orders-eu', 'catalog'], authenticators: ['corp-jwt', 'keys'], limits: ['per-ip'], threads: 2 };
   m0 = createMetrics({ ...base, threadSlot: 0 });
   m1 = createMetrics({ ...base, threadSlot: 1, buffer: m0.buffer });
   traffic(1);
-  live = createLive({ metrics: m0, intervalMs: 250, windowTicks: 100_000, upstreamHealth: () => [{ name: 'orders-eu', healthy: true, detail: '1/1 targets' }, { name: 'catalog', healthy: false, detail: '0/2 targets' }] });
+  live = createLive({ metrics: m0, intervalMs: 250, windowTicks: 100_000, openWebSockets: () => 3, upstreamHealth: () => [{ name: 'orders-eu', healthy: true, detail: '1/1 targets' }, { name: 'catalog', healthy: false, detail: '0/2 targets' }] });
   live.tick();
   admin = await startAdmin({
     host: '127.0.0.1', port: 0, token: TOKEN, pushIntervalMs: 250,
@@ -85,6 +89,7 @@ async function shown() {
     return {
       total: t('v-total'), c2: t('v-2xx'), c3: t('v-3xx'), c4: t('v-4xx'), c5: t('v-5xx'), p50: t('v-p50'), p99: t('v-p99'),
       routes: rows('t-routes'), reasons: rows('t-reasons'), ips: rows('t-ips'), rejections: rows('t-rejections'), upstreams: rows('t-upstreams'),
+      limits: rows('t-limits'), ws: document.getElementById('c-ws')!.hidden ? null : t('v-ws'),
     };
   });
 }
@@ -106,12 +111,15 @@ function expectPageMatchesMetrics(s: Awaited<ReturnType<typeof shown>>, p: Retur
     expect(num(row.c5xx)).toBe(byCls('5'));
     expect(num(row.cells[1]!)).toBe(num(row.requests)); // the visible cell says the same
   }
-  for (const reason of ['token_expired', 'missing_scope', 'rate_limited', 'route_not_found', 'upstream_error']) {
+  for (const reason of ['token_expired', 'missing_scope', 'rate_limited', 'route_not_found', 'upstream_error', 'respond']) {
     const row = s.reasons.find((r) => r.reason === reason)!;
     expect(row, reason).toBeDefined();
-    expect(num(row.cells[3]!)).toBe(p.sum('portcullis_requests_by_reason_total', { reason }));
+    expect(num(row.cells[3]!)).toBe(p.sum('portcullis_rejections_total', { reason }));
   }
+  // Only the refusing respond route counts: health's 200s are not rejections.
+  expect(p.sum('portcullis_rejections_total', { reason: 'respond' })).toBeLessThan(p.sum('portcullis_requests_by_reason_total', { reason: 'respond' }));
   expect(s.reasons.find((r) => r.reason === 'ok')).toBeUndefined();
+  expect(num(s.limits.find((l) => l.limit === 'per-ip')!.rejected!)).toBe(p.get('portcullis_rate_limited_total', { limit: 'per-ip' }));
 }
 
 describe('dashboard in headless Chromium', () => {
@@ -123,17 +131,21 @@ describe('dashboard in headless Chromium', () => {
 
     const s1 = await shown();
     expectPageMatchesMetrics(s1, await scrape());
-    expect(num(s1.total)).toBe(82);
+    expect(num(s1.total)).toBe(85);
     expect(s1.ips[0]).toMatchObject({ ip: '198.51.100.77', count: '8' });
     expect(s1.ips.find((r) => r.ip === '2001:db8::42')).toMatchObject({ count: '4' });
-    expect(s1.rejections.length).toBe(17);
-    expect(s1.rejections.some((r) => r.cells[2] === 'missing_scope' && r.cells[1] === '403' && r.cells[4] === '2001:db8::42')).toBe(true);
+    expect(s1.rejections.length).toBe(18);
+    // The consumer beside the client address, and the limit that fired.
+    expect(s1.rejections.some((r) => r.cells[2] === 'missing_scope' && r.cells[1] === '403' && r.cells[4] === '2001:db8::42' && r.consumer === 'alice' && r.cells[5] === 'alice')).toBe(true);
+    expect(s1.rejections.filter((r) => r.cells[2] === 'rate_limited').every((r) => r.limit === 'per-ip' && r.cells[6] === 'per-ip')).toBe(true);
+    expect(s1.rejections.some((r) => r.cells[2] === 'respond' && r.cells[1] === '403' && r.cells[3] === 'closed')).toBe(true);
+    expect(s1.ws).toBe('3');
     expect(s1.upstreams.map((u) => [u.upstream, u.health])).toEqual([['orders-eu', 'up'], ['catalog', 'down']]);
     expect(s1.p99).toMatch(/ms$/);
 
     traffic(2);
     live.tick();
-    await page.waitForFunction((want) => document.getElementById('v-total')!.textContent!.replace(/,/g, '') === want, String(82 * 3), { timeout: 15_000 });
+    await page.waitForFunction((want) => document.getElementById('v-total')!.textContent!.replace(/,/g, '') === want, String(85 * 3), { timeout: 15_000 });
     const s2 = await shown();
     expectPageMatchesMetrics(s2, await scrape());
 
@@ -146,6 +158,22 @@ describe('dashboard in headless Chromium', () => {
       return n;
     });
     expect(painted).toBeGreaterThan(100);
+
+    // No card is wider than its box: the long route name is cut, not pushed past the panel (wide and narrow windows).
+    for (const width of [1400, 720]) {
+      await page.setViewportSize({ width, height: 1100 });
+      await page.waitForFunction(() => true);
+      const overflow = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('.panel, .panel .tablebox')]
+        .filter((el) => el.closest('.scroll') === null && el.scrollWidth > el.clientWidth + 1)
+        .map((el) => `${el.className} ${el.closest('.panel')!.querySelector('h2')!.textContent}: ${el.scrollWidth} > ${el.clientWidth}`));
+      expect(overflow, `at ${width}px`).toEqual([]);
+      const cell = await page.evaluate((name) => {
+        const td = [...document.querySelectorAll<HTMLTableCellElement>('#t-routes td')].find((c) => c.textContent === name)!;
+        return { title: td.title, cut: td.scrollWidth > td.clientWidth };
+      }, LONG);
+      expect(cell).toEqual({ title: LONG, cut: true });
+    }
+    await page.setViewportSize({ width: 1400, height: 1100 });
 
     mkdirSync(ARTIFACTS, { recursive: true });
     const shot = path.join(ARTIFACTS, 'dashboard.png');

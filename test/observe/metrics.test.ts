@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { R } from '../../src/reasons.js';
-import { createMetrics, DURATION_BOUNDS_US, type Metrics } from '../../src/observe/metrics.js';
+import { createMetrics, DURATION_BOUNDS_US, isRejection, type Metrics } from '../../src/observe/metrics.js';
 import { textToIp16 } from '../../src/observe/ip-text.js';
 import { CountsHistogram, HDR_HIGHEST, latencyIndex } from '../../src/observe/shared-histogram.js';
 import { parseProm } from './prom-parse.js';
@@ -130,7 +130,8 @@ describe('metrics registry', () => {
     m0.recordRequest(0, 504, R.gateway_timeout, 3_600_000_000, -1, -1);
     expect(m0.latency(0).count).toBe(101);
     const p = parseProm(m0.renderPrometheus());
-    expect(p.get('portcullis_request_duration_quantile_seconds', { route: 'orders', quantile: '0.5' })).toBeCloseTo(0.05, 2);
+    // Percentiles are the histograms' (histogram_quantile): no gauge with a quantile label.
+    expect(p.samples.some((x) => 'quantile' in x.labels)).toBe(false);
   });
 
   it('indexes latencies exactly as hdr-histogram-js does, over the whole range', () => {
@@ -154,10 +155,39 @@ describe('metrics registry', () => {
     expect(recent.filter((r) => r.reason === 'rate_limited' && r.ip === '2001:db8::1' && r.stage === 'ratelimit')).toHaveLength(1);
     expect(recent.filter((r) => r.route === '(no route)')).toHaveLength(2);
     for (let i = 1; i < recent.length; i++) expect(recent[i - 1]!.time).toBeGreaterThanOrEqual(recent[i]!.time);
+    expect(recent.filter((r) => r.consumer === '' && r.limit === '')).toHaveLength(6);
     expect(m1.topRejectedIps(10)).toEqual([
       expect.objectContaining({ ip: '203.0.113.7', count: 5 }),
       expect.objectContaining({ ip: '2001:db8::1', count: 1 }),
     ]);
+  });
+
+  it('keeps the consumer and the limit that fired with each recent rejection', () => {
+    const [m0, m1] = pair();
+    m0.recordRejection(0, 429, R.rate_limited, ip('203.0.113.8'), 1, 'alice');
+    m1.recordRejection(0, 403, R.missing_scope, ip('203.0.113.9'), -1, 'bob-' + 'x'.repeat(200));
+    const recent = m0.recentRejections(10);
+    expect(recent.find((r) => r.reason === 'rate_limited')).toMatchObject({ consumer: 'alice', limit: 'global', ip: '203.0.113.8' });
+    const bob = recent.find((r) => r.reason === 'missing_scope')!;
+    expect(bob.limit).toBe('');
+    expect(bob.consumer).toBe(('bob-' + 'x'.repeat(200)).slice(0, 64)); // bounded
+  });
+
+  it('counts respond refusals as rejections, and neither respond 200s nor CORS preflights', () => {
+    const [m0] = pair();
+    m0.recordRequest(1, 403, R.respond, 10, -1, -1);
+    m0.recordRequest(1, 200, R.respond, 10, -1, -1);
+    m0.recordRequest(1, 204, R.cors_preflight, 10, -1, -1);
+    m0.recordRequest(0, 401, R.token_expired, 10, -1, 0);
+    const p = parseProm(m0.renderPrometheus());
+    expect(p.get('portcullis_rejections_total', { reason: 'respond', stage: 'route' })).toBe(1);
+    expect(p.get('portcullis_rejections_total', { reason: 'token_expired', stage: 'authn' })).toBe(1);
+    expect(p.get('portcullis_rejections_total', { reason: 'cors_preflight', stage: 'route' })).toBeUndefined();
+    expect(p.get('portcullis_requests_by_reason_total', { reason: 'respond', stage: 'route' })).toBe(2);
+    expect(isRejection(R.respond, 403)).toBe(true);
+    expect(isRejection(R.respond, 200)).toBe(false);
+    expect(isRejection(R.cors_preflight, 204)).toBe(false);
+    expect(isRejection(R.ok, 200)).toBe(false);
   });
 
   it('bounds the rejection ring and the address table under a flood', () => {
@@ -171,6 +201,27 @@ describe('metrics registry', () => {
     // A heavy hitter among the flood is still found.
     for (let i = 0; i < 300; i++) m0.recordRejection(0, 401, R.bad_signature, ip('192.0.2.66'));
     expect(m0.topRejectedIps(1)[0]!.ip).toBe('192.0.2.66');
+  });
+
+  it('sums every thread\'s access-log counters', async () => {
+    const [m0, m1] = pair();
+    const { createAccessLog, createAccessEntry } = await import('../../src/observe/access-log.js');
+    const sinkOf = (m: Metrics, fail: boolean) => createAccessLog({
+      sample: 1, enabled: true, counters: m.accessLogCounters(), maxBufferBytes: 1,
+      stdout: { write: (_c, cb) => { setImmediate(() => cb(fail ? new Error('EPIPE') : null)); return true; } },
+    });
+    const a = sinkOf(m0, false), b = sinkOf(m1, true);
+    const e = createAccessEntry();
+    a.write(e); a.write(e); // the second waits on a full buffer: dropped
+    await a.flush();
+    a.write(e);
+    await a.flush();
+    b.write(e);
+    await b.flush();
+    const p = parseProm(m0.renderPrometheus());
+    expect(p.get('portcullis_access_log_lines_total')).toBe(2);
+    expect(p.get('portcullis_access_log_dropped_total')).toBe(2);
+    expect([a.written, a.dropped, b.written, b.dropped]).toEqual([2, 1, 0, 1]);
   });
 
   it('escapes label values and appends collectors', () => {
@@ -194,7 +245,8 @@ describe('metrics registry', () => {
     open.push(m);
     const p = parseProm(m.renderPrometheus());
     expect(p.get('nodejs_heap_used_bytes', { thread: '0' })).toBeGreaterThan(0);
-    const eld = p.get('portcullis_event_loop_delay_seconds', { thread: '0', quantile: '0.99' })!;
+    const eld = p.get('portcullis_event_loop_delay_p99_seconds', { thread: '0' })!;
+    expect(p.get('portcullis_event_loop_delay_max_seconds', { thread: '0' })).toBeGreaterThanOrEqual(eld);
     expect(eld).toBeGreaterThanOrEqual(0);
     expect(eld).toBeLessThan(30); // seconds, not ms or ns
   });

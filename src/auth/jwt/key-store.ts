@@ -28,6 +28,8 @@ export class KeyStoreStats {
   unknownKidRefetches = 0;
   /** Unknown-kid refetches refused because one happened less than minRefetchMs ago. */
   refetchesThrottled = 0;
+  /** Epoch ms of the last successful fetch (0 = none yet): the key set's age. */
+  lastSuccessAt = 0;
 }
 
 const FAILURE_RETRY_MS = 15_000;
@@ -161,6 +163,7 @@ export class KeyStore {
     const changed = removed || before.size !== after.size;
     this.fetched = entries;
     this.fetchedAt = Date.now();
+    this.stats.lastSuccessAt = this.fetchedAt;
     this.rebuild();
     const fields = {
       authenticator: this.o.name, jwks_uri: this.o.jwksUri, trigger: why, keys: entries.length,
