@@ -26,6 +26,7 @@ import { Inflight } from './inflight.js';
 import { formatIp16, ip16FromBytes } from '../policy/ip.js';
 import { log } from '../observe/log.js';
 import { clockNow } from '../ratelimit/clock.js';
+import { withTraces } from './trace-sink.js';
 
 /** What the pipeline reports when a request ends (metrics + access log). */
 export interface ObserveSink {
@@ -59,7 +60,10 @@ export class Pipeline implements ExchangeHost {
   draining = false;
   private sweepTimer: NodeJS.Timeout | null = null;
 
-  constructor(public rt: Runtime, private readonly sink: ObserveSink) {
+  private readonly sink: ObserveSink;
+
+  constructor(public rt: Runtime, sink: ObserveSink) {
+    this.sink = withTraces(sink); // tracing: a sampled request's span ends where the request is reported
     this.sweepTimer = setInterval(this.sweep, 250);
     this.sweepTimer.unref();
   }
@@ -108,6 +112,8 @@ export class Pipeline implements ExchangeHost {
     v.authzHeaders = EMPTY;
     v.rateHeaders = EMPTY;
     v.corsHeaders = EMPTY;
+    v.trace = null; // tracing
+    v.traceId = '';
     v.proto = l.proto;
     // Listeners without client_ca never call uWS for a certificate (nothing to read, nothing allocated).
     v.clientCert = l.clientCert !== undefined ? clientCertificate(res) : '';
@@ -136,6 +142,7 @@ export class Pipeline implements ExchangeHost {
     const path = rt.normalize(req.getUrl());
     if (path === null) { v.path = req.getUrl(); return this.rejectDeferred(res, req, v, R.bad_path, EMPTY, t0); }
     v.path = path;
+    if (rt.tracing !== null) rt.tracing.begin(v, t0); // tracing: sampling decided, no SDK call when unsampled
     if (this.draining) return this.rejectNow(res, v, R.shutting_down, EMPTY, t0);
     if (cl !== '' && Number(cl) > rt.maxBody) return this.rejectNow(res, v, R.body_too_large, EMPTY, t0);
     // tls.client_cert: required: uWS completes a handshake without a certificate; no route is ever reached without one.

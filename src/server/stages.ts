@@ -23,6 +23,7 @@ import { startClusterSync, type ClusterSyncHandle } from '../ratelimit/cluster-s
 import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
 import { family, type Sample } from '../observe/prom.js';
 import { log } from '../observe/log.js';
+import { shutdownTraceExport } from '../trace/index.js';
 import { defineLimitBodies } from './respond.js';
 import type { AuthChainFace } from './runtime.js';
 
@@ -83,6 +84,7 @@ export async function closeThreadResources(): Promise<void> {
   const p = thread.pool;
   thread.pool = null;
   if (p) await p.close();
+  await shutdownTraceExport(); // bounded: the last spans are sent or given up
 }
 
 export interface Stages {

@@ -6,6 +6,7 @@
 import type { Identity, RequestView } from '../contracts.js';
 import type { HttpRequest } from './uws.js';
 import { findCookie } from '../auth/cookie-header.js';
+import type { GatewayTrace } from '../trace/index.js';
 
 /** Shared empty header list: a view allocates none until a stage sets one. */
 const NO_HEADERS: readonly string[] = Object.freeze([]);
@@ -45,6 +46,10 @@ abstract class BaseView implements RequestView {
   startedAt = 0;
   /** PEM of the verified client certificate ('' without one, or on a listener without tls.client_ca). */
   clientCert = '';
+  /** tracing: the sampled request's trace, else null. */
+  trace: GatewayTrace | null = null;
+  /** The W3C trace id this request belongs to (ours when sampled, else a valid client traceparent's); '' when none. */
+  traceId = '';
   abstract header(lowerName: string): string;
   abstract queryParam(name: string): string | undefined;
   cookie(name: string): string | undefined {
@@ -108,6 +113,8 @@ export class LiveView extends BaseView {
     d.corsHeaders = this.corsHeaders;
     d.startedAt = this.startedAt;
     d.clientCert = this.clientCert;
+    d.trace = this.trace;
+    d.traceId = this.traceId;
     return d;
   }
 }
