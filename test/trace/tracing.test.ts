@@ -4,10 +4,12 @@
 // headers, no query string in spans, and an endpoint that is down.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startAuthzService, type AuthzService } from '../helpers/authz-service.js';
-import { baseServer, freePort, poll, request, sleep } from '../e2e/util.js';
+import { AUDIENCE, ISSUER, baseServer, bearer, freePort, poll, request, rsaKey, sign, sleep } from '../e2e/util.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
 const SERVER = 2; // SpanKind.SERVER in OTLP
@@ -18,6 +20,12 @@ let up: TestUpstream;
 let svc: AuthzService;
 let gw0: RunningGateway; // sample 0
 let gw1: RunningGateway; // sample 1
+let gw0StartedAt = 0;
+/** The JWKS the jwt authenticator fetches, and the traceparent of each fetch ('' = none). */
+const jwksKeys: unknown[] = [];
+const jwksSeen: string[] = [];
+let jwksServer: http.Server;
+let jwksUrl = '';
 
 const hex = (n: number) => randomBytes(n).toString('hex');
 const parent = (flags: '00' | '01') => ({ traceId: hex(16), spanId: hex(8), flags });
@@ -27,11 +35,13 @@ function config(sample: number, otlp: string, extra: Record<string, unknown> = {
   return {
     server: baseServer(),
     upstreams: { app: { targets: [up.url] } },
+    authenticators: { idp: { type: 'jwt', jwks_uri: jwksUrl, issuer: ISSUER, audience: AUDIENCE, algorithms: ['RS256'] } },
     authorizers: { geo: { url: svc.url, timeout: '2s', send: { headers: ['x-tenant'] }, allowed_upstream_headers: [] } },
     tracing: { otlp, sample, service_name: 'edge-test', ...extra },
     routes: [
       { name: 'ping', match: { path: '/ping' }, anonymous: true, respond: { status: 200, body: 'pong' } },
       { name: 'guarded', match: { path_prefix: '/guarded' }, anonymous: true, upstream: 'app', authorize: { external: 'geo' } },
+      { name: 'api', match: { path_prefix: '/api' }, authenticate: ['idp'], upstream: 'app' },
       { name: 'orders', match: { path_prefix: '/' }, anonymous: true, upstream: 'app' },
     ],
   };
@@ -56,6 +66,14 @@ beforeAll(async () => {
   rx = await startOtlpReceiver();
   up = await startUpstream();
   svc = await startAuthzService(() => ({ status: 200 }));
+  jwksKeys.push((await rsaKey('first')).jwk);
+  jwksServer = http.createServer((req, res) => {
+    jwksSeen.push(String(req.headers.traceparent ?? ''));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: jwksKeys }));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
+  gw0StartedAt = Date.now();
   gw0 = await startGateway(config(0, rx.url));
   gw1 = await startGateway(config(1, rx.url));
 });
@@ -65,6 +83,8 @@ afterAll(async () => {
   await up?.close();
   await svc?.close();
   await rx?.close();
+  jwksServer?.closeAllConnections();
+  await new Promise((r) => jwksServer?.close(r));
 });
 
 describe('tracing with a sampled client parent (sample 0)', () => {
@@ -173,6 +193,28 @@ describe('head sampling (sample 1)', () => {
   it('exports OTLP/HTTP JSON', () => {
     expect(rx.contentTypes.length).toBeGreaterThan(0);
     for (const t of rx.contentTypes) expect(t).toContain('application/json');
+  });
+});
+
+describe('a JWKS refetch a sampled request waits for', () => {
+  it('is the request\'s child span, and the IdP is sent its traceparent', async () => {
+    const rotated = await rsaKey('rotated');
+    jwksKeys.push(rotated.jwk);
+    // An unknown kid refetches at most once per 10 s: the start fetch was the last.
+    const wait = gw0StartedAt + 10_500 - Date.now();
+    if (wait > 0) await sleep(wait);
+    const p = parent('01');
+    const r = await request(gw0.url, '/api/keys', { headers: { ...bearer(await sign(rotated, { sub: 'alice' })), traceparent: tp(p) } });
+    expect(r.status).toBe(200);
+    const spans = await spansOf(p.traceId, 3);
+    const server = spans.find((s) => s.kind === SERVER)!;
+    expect(server.attributes).toMatchObject({ 'portcullis.consumer': 'alice', 'http.route': 'api' });
+    const fetch = spans.find((s) => s.name === 'jwks fetch')!;
+    expect(fetch.parentSpanId).toBe(server.spanId);
+    expect(jwksSeen.at(-1)).toBe(`00-${p.traceId}-${fetch.spanId}-01`);
+    expect(jwksSeen[0]).toBe(''); // the start fetch belongs to no request
+    // The token is in no span.
+    expect(JSON.stringify(spans)).not.toContain('eyJ');
   });
 });
 
