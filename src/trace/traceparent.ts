@@ -17,22 +17,26 @@ export class ParsedParent {
   }
 }
 
-/** -1 for a character that is not lower-case hex, else its value. */
+/** Lower-case hex digit → its value, anything else → -1 (char codes ≥ 128 are checked before the lookup). */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[97 + i] = 10 + i;
+
 function hex(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
+  return c < 128 ? HEX[c]! : -1;
 }
 
 /** `count` hex digits from `at`, not all zero. */
 function hexId(s: string, at: number, count: number): boolean {
-  let nonZero = false;
-  for (let i = at; i < at + count; i++) {
-    const d = hex(s.charCodeAt(i));
+  let any = 0;
+  const end = at + count;
+  for (let i = at; i < end; i++) {
+    const c = s.charCodeAt(i);
+    const d = c < 128 ? HEX[c]! : -1;
     if (d < 0) return false;
-    if (d !== 0) nonZero = true;
+    any |= d;
   }
-  return nonZero;
+  return any !== 0;
 }
 
 /**
