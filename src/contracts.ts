@@ -122,8 +122,23 @@ export interface Authenticator {
   authenticate(view: RequestView): number | Promise<AuthResult>;
   /** `WWW-Authenticate` value for a rejection with this reason (RFC 6750 error=…). */
   challengeFor(reason: number): string;
+  /** A path this authenticator answers itself from a POST body (OIDC back-channel logout). */
+  readonly bodyEndpoint?: BodyEndpoint;
   /** Stop timers and sockets (reload, shutdown). */
   close?(): void;
+}
+
+/**
+ * A POST the gateway answers itself after reading its body: the pipeline
+ * reads at most `maxBytes` (more is 413) and hands the body over; the
+ * request never reaches authentication or the upstream.
+ */
+export interface BodyEndpoint {
+  readonly path: string;
+  readonly maxBytes: number;
+  /** Reason id recorded for the answer (metrics, access log). */
+  readonly reason: number;
+  handle(body: Buffer, contentType: string): Promise<DirectResponse>;
 }
 
 /** Per-route authorization rules compiled into checks. 0 = pass, else a reason id (403). */

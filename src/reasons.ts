@@ -72,6 +72,8 @@ const DEFS = [
   ['client_cert_revoked', 401, 'authn'],
   ['client_cert_expired', 401, 'authn'],
   ['upstream_tls', 502, 'proxy'],
+  // A POST the gateway answered itself from its body (OIDC back-channel logout); the status says how it went.
+  ['backchannel_logout', 200, 'authn'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];

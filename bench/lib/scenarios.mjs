@@ -70,6 +70,25 @@ async function prepareOidcSession(row) {
   ];
 }
 
+/**
+ * The oidc-session row with 100 000 live revocations loaded from
+ * session.revocation_file before the gateway serves (none names the session
+ * under load): the hit path must not pay for the list.
+ */
+async function prepareOidcSessionRevoked(row) {
+  await prepareOidcSession(row);
+  const { randomBytes } = await import('node:crypto');
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const now = Math.floor(Date.now() / 1000);
+  const lines = ['# portcullis OIDC session revocations v1: "r KEY EXP BEFORE" and "f FLOOR" lines, epoch seconds'];
+  for (let i = 0; i < 100_000; i++) lines.push(`r ${randomBytes(16).toString('hex')} ${now + 86400} ${now}`);
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-revocations-')), 'revocations');
+  writeFileSync(file, lines.join('\n') + '\n');
+  row.gateway.authenticators.sso.session.revocation_file = file;
+}
+
 /** Functional checks of a JWT-protected endpoint: what every system must get right before it is timed. */
 function jwtChecks(t, goodToken) {
   return [
@@ -291,5 +310,28 @@ export function scenarios(t) {
     prepare: prepareOidcSession, checks: [],
     baseline: { id: 'jwt-hit', metric: 'rps' },
     targets: [{ label: 'req/s ≥ 0.9× JWT hit', vs: 'jwt-hit', metric: 'rps', min: 0.9 }] });
+  add({ id: 'oidc-session-100k', scenario: 'OIDC session hit, 100k revocations', system: 'portcullis', url: gw(PATH),
+    gateway: base({ top: { authenticators: { sso: {
+      type: 'oidc', issuer: 'http://127.0.0.1:9/', client_id: 'bench', public_url: 'https://app.bench.test',
+      session: { secret: OIDC_SECRET }, forward_claims: { sub: 'x-user-id' }, timeout: '200ms' } } },
+    routes: [{ name: 'sso', match: { path_prefix: '/' }, authenticate: ['sso'], upstream: 'up' }] }),
+    prepare: prepareOidcSessionRevoked, checks: [],
+    baseline: { id: 'oidc-session', metric: 'cpu' },
+    targets: [{ label: 'CPU ≤ 1.05× without revocations (issue 15)', vs: 'oidc-session', metric: 'cpu', max: 1.05 }] });
+
+  // --- CORS ---------------------------------------------------------------------
+  const ORIGIN = 'https://app.bench.test';
+  const cors = { allow_origins: [ORIGIN, 'https://*.bench.test'], allow_methods: ['GET', 'POST'], allow_headers: ['authorization', 'content-type'], expose_headers: ['x-request-id'], allow_credentials: true, max_age: '10m' };
+  add({ id: 'cors-preflight', scenario: 'CORS preflight', system: 'portcullis', url: gw(PATH), expect: 204,
+    gateway: base({ routes: [{ name: 'spa', match: { path_prefix: '/' }, anonymous: true, cors, upstream: 'up' }] }),
+    load: { method: 'OPTIONS', headers: { Origin: ORIGIN, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization' } },
+    checks: [{ name: 'a disallowed origin gets 403', method: 'OPTIONS', headers: { Origin: 'https://app.bench.test.evil.example', 'Access-Control-Request-Method': 'POST' }, expect: 403 }],
+    baseline: { id: 'respond', metric: 'cpu' },
+    targets: [{ label: 'CPU ≤ 1.1× the respond floor (issue 15)', vs: 'respond', metric: 'cpu', max: 1.1 }] });
+  add({ id: 'cors-actual', scenario: 'pass-through, CORS request', system: 'portcullis', url: gw(PATH),
+    gateway: base({ routes: [{ name: 'spa', match: { path_prefix: '/' }, anonymous: true, cors, upstream: 'up' }] }),
+    load: { headers: { Origin: ORIGIN } },
+    baseline: { id: 'pass', metric: 'cpu' },
+    targets: [{ label: 'CPU ≤ 1.02× without CORS (issue 15)', vs: 'pass', metric: 'cpu', max: 1.02 }] });
   return rows;
 }

@@ -8,7 +8,7 @@
 // The query parameters the route's authenticators read are singletons,
 // checked before any of them runs (whichever ends up deciding): a repeat, in
 // any spelling, is 400 duplicate_credential and never reaches an upstream.
-import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../contracts.js';
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type BodyEndpoint, type Identity, type RequestView } from '../contracts.js';
 import { R, REASONS } from '../reasons.js';
 import { QuerySingletons } from './query-credential.js';
 
@@ -40,6 +40,8 @@ export class AuthChain {
   private readonly querySingletons: QuerySingletons | null;
   /** WWW-Authenticate values for duplicate_credential: those of the authenticators that read the query. */
   private readonly duplicate: readonly string[];
+  /** POST endpoints the chain's authenticators answer from the body, by path (null: none). */
+  readonly endpoints: ReadonlyMap<string, BodyEndpoint> | null;
 
   constructor(private readonly list: readonly (Authenticator & CredentialProbe)[]) {
     const one = (s: string): readonly string[] => Object.freeze(s === '' ? [] : [s]);
@@ -48,6 +50,8 @@ export class AuthChain {
     const fromQuery = list.filter((a) => a.queryCredential !== undefined && a.queryCredential !== '');
     this.querySingletons = fromQuery.length > 0 ? new QuerySingletons(fromQuery.map((a) => a.queryCredential!)) : null;
     this.duplicate = Object.freeze(fromQuery.map((a) => a.challengeFor(R.duplicate_credential)).filter((c) => c !== ''));
+    const eps = list.flatMap((a) => (a.bodyEndpoint !== undefined ? [a.bodyEndpoint] : []));
+    this.endpoints = eps.length > 0 ? new Map(eps.map((e) => [e.path, e])) : null;
   }
 
   /** AUTH_OK (view.identity set), AUTH_REJECT (view.reason set), AUTH_RESPOND, or a Promise when one had to wait. */

@@ -372,8 +372,13 @@ const rateLimitSchema = obj({
   scope: z.enum(['local', 'cluster']).default('local'),
 });
 
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:26379');
 const clusterSchema = obj({
-  redis: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  redis: z.union([
+    z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL, { sentinels, name } or { cluster: [host:port, ...] }'),
+    obj({ sentinels: z.array(hostPort).min(1), name: nonEmpty, db: z.number().int().min(0).optional(), ...secret('password') }),
+    obj({ cluster: z.array(hostPort).min(1), ...secret('password') }),
+  ]),
   sync_interval: duration().prefault('100ms'),
   failure_mode: z.enum(['local']).default('local'),
   key_prefix: z.string().default('portcullis:rl:'),

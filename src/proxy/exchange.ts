@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { IDEMPOTENT_METHODS, type UpstreamHandler } from './h1/connection.js';
 import { R, REASON_STATUS } from '../reasons.js';
 import type { DirectResponse, RequestTrace, TraceCall } from '../contracts.js';
-import type { HttpResponse } from '../server/uws.js';
+import { endWithoutBody, type HttpResponse } from '../server/uws.js';
 import { statusLineBuffer, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
 import { prepareUpstreamHead } from './upstream-head.js';
@@ -165,7 +165,7 @@ export class Exchange implements UpstreamHandler {
     const n = ab.byteLength;
     this.bytesIn += n;
     this.lastData = clockNow();
-    if (this.bytesIn > this.host.maxBody) {
+    if (this.bytesIn > this.host.maxBody || (this.bodyLimit >= 0 && this.bytesIn > this.bodyLimit)) {
       this.fail(R.body_too_large, true);
       return;
     }
@@ -182,8 +182,36 @@ export class Exchange implements UpstreamHandler {
     if (isLast) {
       this.bodyDone = true;
       this.body?.push(null);
+      const w = this.bodyWaiter;
+      if (w !== null) { this.bodyWaiter = null; w(this.takeQueued()); }
     }
   };
+
+  private bodyLimit = -1;
+  private bodyWaiter: ((body: Buffer) => void) | null = null;
+
+  /**
+   * The whole request body, for an answer the gateway gives itself from it
+   * (never forwarded afterwards). More than `max` bytes is 413 and closes the
+   * connection; the promise then never settles (the exchange is done).
+   */
+  readBody(max: number): Promise<Buffer> {
+    const limit = Math.min(max, PREBUFFER_PAUSE); // queued in full: the client is never paused for it
+    return new Promise((resolve) => {
+      if (!this.expectBody) { resolve(Buffer.alloc(0)); return; }
+      this.bodyLimit = limit;
+      if (this.bytesIn > limit) { this.fail(R.body_too_large, true); return; }
+      if (this.bodyDone) resolve(this.takeQueued());
+      else this.bodyWaiter = resolve;
+    });
+  }
+
+  private takeQueued(): Buffer {
+    const q = this.queue ?? [];
+    this.queue = [];
+    this.queued = 0;
+    return q.length === 1 ? q[0]! : Buffer.concat(q);
+  }
 
   /**
    * For idle_timeout: the client's clock runs only while the gateway is
@@ -397,7 +425,7 @@ export class Exchange implements UpstreamHandler {
     if (advisoryClose && !bodiless) res.writeHeader('connection', 'close');
     if (this.head || s === 204 || s === 304) {
       // No body follows; report the upstream's length for HEAD.
-      res.endWithoutBody(this.head && total >= 0 ? total : undefined, this.closeAfter);
+      endWithoutBody(res, this.head ? total : -1, this.closeAfter);
       this.finishResponse();
       return;
     }

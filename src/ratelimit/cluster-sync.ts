@@ -33,13 +33,15 @@
 // recovery is logged once. Consumption during the outage is not replayed, so
 // nobody is locked out by a debt built while Redis was away.
 //
-// Limits: one Redis (or Sentinel) endpoint; Redis Cluster is not supported
-// (the script touches many keys). Keys longer than the store's keyBytes are
+// Redis: a URL, Sentinel or Cluster (src/lib/redis-target.ts). On a Cluster
+// every key carries the prefix as a hash tag, so the one script's keys share
+// a slot (one node holds every bucket: the sync is not sharded). Keys longer than the store's keyBytes are
 // kept as a per-store keyed digest, so such keys are not shared between
 // gateways (each gateway limits them locally) — keep cluster keys short.
 import { randomInt } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Plan } from '../config/load.js';
+import { resolveSecret } from '../config/secrets.js';
+import { connectRedis, keyPrefixFor, redisTarget, type RedisClient } from '../lib/redis-target.js';
 import { log } from '../observe/log.js';
 import { KIND_BOOL, KIND_DIGEST, KIND_FIXED, KIND_IP4, KIND_IP6, KIND_NUM, KIND_STR, type RateLimitStore } from './bucket-table.js';
 import type { LimitInfo, RateLimitRegistry } from './compile.js';
@@ -79,9 +81,9 @@ return out
 /** Most keys pushed in one round; the rest wait for the next. */
 const MAX_BATCH = 10_000;
 
-interface SyncRedis extends Redis {
+type SyncRedis = RedisClient & {
   portcullisSync(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
-}
+};
 
 interface Tracked {
   readonly slot: number;
@@ -132,15 +134,6 @@ function redisKeyOf(prefix: string, limit: LimitInfo, store: RateLimitStore, slo
   }
 }
 
-function describeRedis(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.hostname}:${u.port || 6379}`; // never the password
-  } catch {
-    return 'redis';
-  }
-}
-
 /**
  * Starts syncing the registry's `scope: cluster` limits through
  * `plan.config.cluster.redis`. A no-op when there are none. Call stop() on
@@ -152,7 +145,10 @@ export function startClusterSync(plan: Plan, registry: RateLimitRegistry, opts: 
   if (!cfg || clusterLimits.length === 0) return NOOP;
   const store = registry.store;
   const interval = Math.max(10, opts.intervalMs ?? cfg.sync_interval);
-  const where = describeRedis(cfg.redis);
+  // The password was checked at load (config/load.ts): resolving it again cannot fail differently.
+  const target = redisTarget(cfg.redis, typeof cfg.redis === 'string' ? undefined : resolveSecret(cfg.redis, 'password', 'cluster.redis', plan.baseDir, [], false));
+  const where = target.where;
+  const keyPrefix = keyPrefixFor(target, cfg.key_prefix);
   const byDir = new Map<number, LimitInfo>(clusterLimits.map((l) => [l.dir, l]));
   const limitIndex = new Map<LimitInfo, number>(clusterLimits.map((l, i) => [l, i]));
   const limitArgs: (string | number)[] = [];
@@ -167,9 +163,7 @@ export function startClusterSync(plan: Plan, registry: RateLimitRegistry, opts: 
   const startedAt = Date.now();
   const connectTimeout = Math.max(1000, 10 * interval);
   let everReady = false;
-  const redis = new Redis(cfg.redis, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
+  const redis = connectRedis(target, {
     commandTimeout: Math.max(1000, 5 * interval),
     connectTimeout,
     retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 8), Math.max(1000, 10 * interval)),
@@ -222,7 +216,7 @@ export function startClusterSync(plan: Plan, registry: RateLimitRegistry, opts: 
       warnedDigest.add(limit.name);
       log.warn('rate-limit cluster sync: keys longer than the store key size are limited per gateway, not cluster-wide', { limit: limit.name, max_key_chars: store.keyBytes });
     }
-    const key = redisKeyOf(cfg.key_prefix, limit, store, slot, snap.kind, snap.key);
+    const key = redisKeyOf(keyPrefix, limit, store, slot, snap.kind, snap.key);
     tracked.set(slot, { slot, gen: snap.gen, limit, key, carry: snap.consumed, lastActive: now });
   };
 

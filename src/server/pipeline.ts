@@ -8,7 +8,7 @@
 // the uWS response from then on and registered onAborted in its constructor.
 import {
   AUTH_OK, AUTH_REJECT, AUTH_RESPOND, AUTHZ_DROP, AUTHZ_FORWARD,
-  type AuthResult, type AuthzDecision, type DirectResponse,
+  type AuthResult, type AuthzDecision, type BodyEndpoint, type DirectResponse,
 } from '../contracts.js';
 import { R, REASON_STATUS } from '../reasons.js';
 import { Exchange, type ExchangeHost } from '../proxy/exchange.js';
@@ -178,8 +178,12 @@ export class Pipeline implements ExchangeHost {
       if (li >= 0) return this.rejectNow(res, v, R.rate_limited, route.rateLimit.headers(v, li), t0);
     }
 
-    // 4. authenticate
+    // 4. authenticate (or a POST an authenticator answers from its body)
     if (route.chain !== null) {
+      if (route.chain.endpoints !== null && v.method === 'POST') {
+        const ep = route.chain.endpoints.get(path);
+        if (ep !== undefined) return this.bodyEndpoint(res, req, v, ep, t0);
+      }
       const a = route.chain.run(v);
       if (typeof a !== 'number') {
         const ex = this.exchangeFor(res, req, v, route, t0);
@@ -450,6 +454,17 @@ export class Pipeline implements ExchangeHost {
     if (this.chunked) ex.closeAfter = true;
     this.inflight.add(ex);
     return ex;
+  }
+
+  /** Reads the body (bounded by the endpoint) and gives the endpoint's answer; nothing goes upstream. */
+  private bodyEndpoint(res: HttpResponse, req: HttpRequest, v: LiveView, ep: BodyEndpoint, t0: number): void {
+    const cl = req.getHeader('content-length');
+    if (cl !== '' && Number(cl) > ep.maxBytes) return this.rejectNow(res, v, R.body_too_large, EMPTY, t0);
+    const contentType = req.getHeader('content-type');
+    const ex = this.exchangeFor(res, req, v, null, t0);
+    ex.readBody(ep.maxBytes)
+      .then((body) => ep.handle(body, contentType))
+      .then((r) => ex.respond(r, ep.reason), (e: unknown) => this.internalError(ex, e));
   }
 
   private afterAsyncAuth(ex: Exchange, route: CompiledRoute, r: AuthResult): void {

@@ -1,7 +1,7 @@
 // Answers the gateway gives itself (rejections, respond routes, redirects).
 // Status lines and JSON bodies are precomputed; writing one costs a few uWS calls.
 import { R, REASONS, REASON_BODY } from '../reasons.js';
-import type { HttpResponse } from './uws.js';
+import { endWithoutBody, type HttpResponse } from './uws.js';
 
 const STATUS_TEXT: Record<number, string> = {
   100: 'Continue', 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content',
@@ -107,7 +107,7 @@ export function writeDirect(
   if (requestId) res.writeHeader('x-request-id', requestId);
   for (let i = 0; i + 1 < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!);
   for (let i = 0; i + 1 < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
-  if (status === 204 || status === 304) res.endWithoutBody(undefined, close); // no Content-Length (RFC 9110 §8.6)
-  else if (head) res.endWithoutBody(Buffer.byteLength(body), close);
+  if (status === 204 || status === 304) endWithoutBody(res, -1, close); // no Content-Length (RFC 9110 §8.6)
+  else if (head) endWithoutBody(res, Buffer.byteLength(body), close);
   else res.end(body, close);
 }

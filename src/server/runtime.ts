@@ -2,7 +2,7 @@
 // needs is decided here at load, as plain objects and arrays indexed by route.
 import type { Plan } from '../config/load.js';
 import type {
-  AuthResult, ExternalAuthorizer, RequestView, RoutePolicy, RouteRateLimit,
+  AuthResult, BodyEndpoint, ExternalAuthorizer, RequestView, RoutePolicy, RouteRateLimit,
 } from '../contracts.js';
 import type { HeaderPolicy } from '../proxy/headers.js';
 import type { OwnCookieNames } from '../lib/own-cookies.js';
@@ -15,6 +15,8 @@ import type { Tracing } from '../trace/index.js';
 export interface AuthChainFace {
   run(view: RequestView): number | Promise<AuthResult>;
   challenges(view: RequestView, reason: number): readonly string[];
+  /** POST endpoints answered from the body (OIDC back-channel logout), by path; null: none. */
+  readonly endpoints: ReadonlyMap<string, BodyEndpoint> | null;
 }
 
 export interface CompiledRoute {

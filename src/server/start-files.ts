@@ -1,6 +1,6 @@
 // Files `start` reads or opens outside the stage compilers, checked at build
-// time so `check` refuses what `start` would: the admin token file and the
-// access log (opened for appending; /var/log/portcullis is made by the unit).
+// time so `check` refuses what `start` would: the admin token file, the
+// cluster's Redis password and the access log (opened for appending; /var/log/portcullis is made by the unit).
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CompileContext } from '../config/load.js';
@@ -11,6 +11,8 @@ const SYSTEMD_LOGS_DIRECTORY = '/var/log/portcullis';
 
 export function checkFilesStartReads(c: Config, ctx: CompileContext): void {
   if (c.admin) ctx.secret(c.admin, 'token', 'admin', false);
+  // The rate-limit sync resolves it again when it connects (src/ratelimit/cluster-sync.ts).
+  if (c.cluster && typeof c.cluster.redis !== 'string') ctx.secret(c.cluster.redis, 'password', 'cluster.redis', false);
   const p = c.access_log.enabled ? c.access_log.path : undefined;
   if (p === undefined) return;
   const file = ctx.resolvePath(p);

@@ -75,3 +75,16 @@ export function setServerName(
 export function removeServerName(app: TemplatedApp, serverName: string): void {
   app.removeServerName(serverName);
 }
+
+/**
+ * Ends a response that has no body. `length` is the Content-Length to report
+ * (HEAD), or -1 for none (204, 304, HEAD of unknown length). This uWS build
+ * writes `Content-Length: 9223372036854775808` when the length argument is
+ * present but undefined, so "none" is the call without arguments; with
+ * `close` there is no such call, and "none" becomes `Content-Length: 0`.
+ */
+export function endWithoutBody(res: HttpResponse, length: number, close: boolean): void {
+  if (length >= 0) res.endWithoutBody(length, close);
+  else if (close) res.endWithoutBody(0, true);
+  else res.endWithoutBody();
+}

@@ -222,3 +222,23 @@ export async function loginAtProvider(authorizeUrl: string, login: string, jar =
   }
   throw new Error('login did not finish in 20 steps');
 }
+
+/**
+ * Signs out at the provider as the browser whose provider cookies are in
+ * `opJar` (its confirmation form, then the POST). The provider then posts a
+ * logout token to every client with a backchannel_logout_uri.
+ */
+export async function signOutAtProvider(op: Pick<OidcProvider, 'issuer' | 'clientId'>, opJar: CookieJar): Promise<void> {
+  const page = await fetch(`${op.issuer}/session/end?client_id=${op.clientId}`, { headers: { cookie: opJar.header() } });
+  opJar.store(page.headers.getSetCookie());
+  const html = await page.text();
+  const action = /<form id="op.logoutForm" method="post" action="([^"]+)"/.exec(html)?.[1];
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!action || !xsrf) throw new Error(`no logout form from the provider: ${html.slice(0, 300)}`);
+  const r = await fetch(new URL(action, op.issuer), {
+    method: 'POST', redirect: 'manual',
+    headers: { cookie: opJar.header(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+  });
+  await r.arrayBuffer();
+}

@@ -231,6 +231,18 @@ describe('OIDC login', () => {
     const loc = new URL(headerOf(r.response, 'location')!);
     expect(loc.origin).toBe(op.issuer);
     expect(loc.searchParams.get('post_logout_redirect_uri')).toBe('https://app.test/bye');
+    // RP-Initiated Logout: the session's ID token names the session to end, and the provider accepts it.
+    const hint = loc.searchParams.get('id_token_hint')!;
+    const claims = JSON.parse(Buffer.from(hint.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    expect(claims.sub).toBe('alice');
+    expect(claims.aud).toBe(op.clientId);
+    const page = await fetch(loc, { redirect: 'manual' });
+    const html = await page.text();
+    expect(page.status, html.slice(0, 300)).toBe(200);
+    expect(html).toContain('/session/end/confirm');
+    const bad = new URL(loc);
+    bad.searchParams.set('id_token_hint', `${hint.slice(0, -4)}AAAA`);
+    expect((await fetch(bad, { redirect: 'manual' })).status).toBe(400);
     expect(setCookiesOf(r.response)).toContain(`${COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`);
     expect(jar.cookies.has(COOKIE)).toBe(false);
   });

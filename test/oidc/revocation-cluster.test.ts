@@ -12,6 +12,7 @@ import { deriveKey, seal } from '../../src/auth/oidc/jwe.js';
 import { findCookie } from '../../src/auth/cookie-header.js';
 import { keyToHex, revocationKey } from '../../src/auth/oidc/revocation.js';
 import { revocationLink } from '../../src/auth/oidc/revocation-cluster.js';
+import { redisTarget } from '../../src/lib/redis-target.js';
 import { createWorkerPool, type WorkerPool } from '../../src/workers/pool.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { makeView } from '../helpers/request-view-builder.js';
@@ -94,7 +95,7 @@ describe('revocation: cluster link', () => {
   it('claims a logout token id once across the cluster (what back-channel replay protection uses)', async () => {
     const a = build(); // keeps the link open
     await a.ready();
-    const link = revocationLink(redis.url, PREFIX);
+    const link = revocationLink(redisTarget(redis.url), PREFIX);
     const id = `https://issuer.test\t${randomBytes(8).toString('hex')}`;
     expect(await link.claimOnce(id, 60_000)).toBe(true);
     expect(await link.claimOnce(id, 60_000)).toBe(false);

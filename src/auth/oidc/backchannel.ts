@@ -13,7 +13,8 @@ import type { Discovery } from './discovery.js';
 import type { SessionRevocation } from './session-revocation.js';
 
 const HEADERS = Object.freeze(['content-type', 'application/json', 'cache-control', 'no-store']);
-const MAX_BODY = 16_384;
+/** Largest logout POST read (a logout token is a few hundred bytes). */
+export const BACKCHANNEL_MAX_BODY = 16_384;
 const MAX_TOKEN = 8192;
 
 /** The answer for the provider: 200 with no body, or an OAuth-style error (§2.8). */
@@ -36,7 +37,7 @@ export function compileBackchannel(
   return {
     logout(body, contentType) {
       if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) return Promise.resolve(backchannelAnswer(400, 'invalid_request', 'expected an application/x-www-form-urlencoded body'));
-      const token = body.length <= MAX_BODY ? new URLSearchParams(body).get('logout_token') : null;
+      const token = body.length <= BACKCHANNEL_MAX_BODY ? new URLSearchParams(body).get('logout_token') : null;
       if (token === null || token === '' || token.length > MAX_TOKEN) return Promise.resolve(backchannelAnswer(400, 'invalid_request', 'no logout_token'));
       return discovery.get().then(async (meta) => {
         if (meta === null) return backchannelAnswer(503, 'temporarily_unavailable', 'the provider metadata could not be loaded');

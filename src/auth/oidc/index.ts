@@ -33,7 +33,7 @@ import { page, redirect } from './pages.js';
 import { isSafeReturnPath, safeReturnPath } from './return-url.js';
 import type { RevocationCheck } from './revocation.js';
 import { compileSessionRevocation } from './session-revocation.js';
-import { backchannelAnswer, compileBackchannel } from './backchannel.js';
+import { BACKCHANNEL_MAX_BODY, backchannelAnswer, compileBackchannel } from './backchannel.js';
 import { compileHostAllowList } from './hosts.js';
 import { ownCookieNames, type OwnCookieNames } from '../../lib/own-cookies.js';
 
@@ -67,7 +67,13 @@ interface Session {
   exp: number;
   ref: number;
   rt?: string;
+  /** The latest ID token, sent as id_token_hint at logout; absent when over ID_TOKEN_HINT_MAX. */
+  idt?: string;
 }
+
+/** Largest ID token kept in the session for id_token_hint (it costs cookie bytes on every request). */
+const ID_TOKEN_HINT_MAX = 2048;
+const hintOf = (t: string | null): string | undefined => (t !== null && t.length <= ID_TOKEN_HINT_MAX ? t : undefined);
 
 /** What the short-lived login-state cookie holds (sealed). */
 interface LoginState {
@@ -129,6 +135,7 @@ function asSession(o: Record<string, unknown> | null): Session | null {
   if (o.c === null || typeof o.c !== 'object' || Array.isArray(o.c)) return null;
   if (o.rt !== undefined && typeof o.rt !== 'string') return null;
   if ((o.psid !== undefined && typeof o.psid !== 'string') || (o.psub !== undefined && typeof o.psub !== 'string')) return null;
+  if (o.idt !== undefined && typeof o.idt !== 'string') return null;
   return o as unknown as Session;
 }
 
@@ -215,21 +222,15 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     return revocation.isRevoked(e);
   }
 
-  let warnedBody = false;
   /**
-   * authenticate() sees no request body, so the POST cannot be acted on from
-   * here: the pipeline must read the body and call backchannelLogout(). Until
-   * it does, say so loudly rather than answer 200 for a logout not applied.
+   * The pipeline answers a POST to backchannelPath through bodyEndpoint (it
+   * reads the body); authenticate() never sees one. Anything else there is 405.
    */
-  function backchannelWithoutBody(view: RequestView): Promise<AuthResult> {
-    if (view.method !== 'POST') return Promise.resolve(respond(backchannelAnswer(405, 'invalid_request', 'POST a logout_token'), R.method_not_allowed));
-    if (!warnedBody) {
-      warnedBody = true;
-      log.error('OIDC back-channel logout not applied: this gateway build does not hand request bodies to the authenticator', {
-        authenticator: name, path: backchannelPath, fix: 'rely on logout_path until back-channel logout is wired in the pipeline',
-      });
-    }
-    return Promise.resolve(respond(backchannelAnswer(501, 'temporarily_unavailable', 'back-channel logout is not available on this gateway'), R.bad_request));
+  function backchannelOtherMethod(view: RequestView): Promise<AuthResult> {
+    const r = view.method === 'POST'
+      ? backchannelAnswer(500, 'server_error', 'the logout token was not read')
+      : backchannelAnswer(405, 'invalid_request', 'POST a logout_token');
+    return Promise.resolve(respond(r, view.method === 'POST' ? R.internal_error : R.method_not_allowed));
   }
 
   /** Whole session cookie value (chunks joined). Chunks exist only after a full first chunk. */
@@ -416,6 +417,8 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       if (typeof r.claims.sid === 'string') s.psid = r.claims.sid;
       if (typeof r.claims.sub === 'string') s.psub = r.claims.sub;
       if (r.refreshToken !== null) s.rt = r.refreshToken;
+      const idt = hintOf(r.idToken);
+      if (idt !== undefined) s.idt = idt;
       const sc = sessionSetCookies(s, present);
       if (sc === null) return fail(500, 'Sign-in failed', 'The session is too large to store in cookies.', 'too_large', 'session too large', loginCookieName);
       const e = entryOf(s);
@@ -428,12 +431,16 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
 
   function logout(view: RequestView): Promise<AuthResult> {
     const first = view.cookie(cookieName);
+    let hint: string | undefined;
     if (first !== undefined && first !== '') {
       const value = readSession(view, first);
       cache.delete(value);
       // Clearing the browser's cookie is not enough: a copy of it must stop working too.
       const s = asSession(open(sessionKey, value));
-      if (s !== null && Date.now() / 1000 < s.exp) revocation.revokeSession(s);
+      if (s !== null && Date.now() / 1000 < s.exp) {
+        revocation.revokeSession(s);
+        hint = s.idt;
+      }
     }
     const present = presentChunks(view);
     const cookies = [clearCookie(cookieName)];
@@ -444,7 +451,8 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     const meta = discovery.current;
     if (meta !== null && meta.endSessionEndpoint !== null) {
       const absolute = target.startsWith('/') ? (origin !== null ? origin + location : null) : target;
-      const q = new URLSearchParams({ client_id: cfg.client_id });
+      // RP-Initiated Logout 1.0: id_token_hint names the session to end (some providers require it).
+      const q = new URLSearchParams(hint !== undefined ? { id_token_hint: hint, client_id: cfg.client_id } : { client_id: cfg.client_id });
       if (absolute !== null) q.set('post_logout_redirect_uri', absolute);
       const ep = meta.endSessionEndpoint;
       location = `${ep}${ep.includes('?') ? '&' : '?'}${q.toString()}`;
@@ -480,6 +488,8 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
         if (s.psid !== undefined) next.psid = s.psid;
         if (s.psub !== undefined) next.psub = s.psub;
         if (r.refreshToken !== null) next.rt = r.refreshToken;
+        const idt = r.idToken !== null ? hintOf(r.idToken) : s.idt;
+        if (idt !== undefined) next.idt = idt;
         if (next.ref <= now) next.ref = Math.min(now + 60, s.exp);
         const sc = sessionSetCookies(next, present);
         if (sc === null) return REJECTED[R.invalid_session]!;
@@ -514,7 +524,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       const path = view.path;
       if (path === callbackPath) return callback(view);
       if (path === logoutPath) return logout(view);
-      if (path === backchannelPath) return backchannelWithoutBody(view);
+      if (path === backchannelPath) return backchannelOtherMethod(view);
       // Hot path: an unchunked session cookie seen before, probed in place (no substring).
       const ch = view.header('cookie');
       const at = ch === '' ? -1 : cookieRange(ch, cookieName);
@@ -581,6 +591,14 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     cookieNames,
     backchannelPath,
     backchannelLogout: (body, contentType) => backchannel.logout(body, contentType),
+    ...(backchannelPath !== null
+      ? {
+          bodyEndpoint: {
+            path: backchannelPath, maxBytes: BACKCHANNEL_MAX_BODY, reason: R.backchannel_logout,
+            handle: (body: Buffer, contentType: string) => backchannel.logout(body.toString('utf8'), contentType),
+          },
+        }
+      : {}),
     ready(): Promise<void> {
       return Promise.all([discovery.first, revocation.ready]).then(() => undefined);
     },

@@ -14,7 +14,7 @@
 // in a bounded queue and are published when Redis is back. Nothing throws; the
 // outage and the recovery are logged once each. Other gateways learn of a
 // logout made during an outage only once Redis is back.
-import { Redis } from 'ioredis';
+import { connectRedis, keyPrefixFor, scanNodes, type RedisTarget } from '../../lib/redis-target.js';
 import { log } from '../../observe/log.js';
 import { keyFromHex, keyToHex, type RevocationKey } from './revocation.js';
 
@@ -53,23 +53,14 @@ const SCAN_PAGES = 1_000;
 export interface KnownRevocation { readonly hex: string; readonly exp: number; readonly before: number }
 interface Pending extends KnownRevocation { readonly name: string }
 
-function describe(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.hostname}:${u.port || 6379}`; // never the password
-  } catch {
-    return 'redis';
-  }
-}
-
 const links = new Map<string, RevocationLink>();
 
-/** This thread's link to `redisUrl` (one per URL and prefix). */
-export function revocationLink(redisUrl: string, prefix: string): RevocationLink {
-  const id = `${redisUrl}\n${prefix}`;
+/** This thread's link to `target` (one per target and prefix). */
+export function revocationLink(target: RedisTarget, prefix: string): RevocationLink {
+  const id = `${target.id}\n${prefix}`;
   let l = links.get(id);
   if (l === undefined) {
-    l = openLink(redisUrl, prefix, () => links.delete(id));
+    l = openLink(target, keyPrefixFor(target, prefix), () => links.delete(id));
     links.set(id, l);
   }
   return l;
@@ -80,19 +71,17 @@ export function closeRevocationLinks(): void {
   for (const l of [...links.values()]) l.close();
 }
 
-function openLink(redisUrl: string, prefix: string, onClose: () => void): RevocationLink {
-  const where = describe(redisUrl);
+function openLink(target: RedisTarget, prefix: string, onClose: () => void): RevocationLink {
+  const where = target.where;
   const channel = `${prefix}events`;
   const opts = {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
     commandTimeout: 2000,
     connectTimeout: 2000,
     autoResubscribe: false,
     retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
   };
-  const cmd = new Redis(redisUrl, { ...opts, connectionName: 'portcullis-revocation' });
-  const sub = new Redis(redisUrl, { ...opts, connectionName: 'portcullis-revocation-sub' });
+  const cmd = connectRedis(target, { ...opts, connectionName: 'portcullis-revocation' });
+  const sub = connectRedis(target, { ...opts, connectionName: 'portcullis-revocation-sub' });
   // Per authenticator name, every registration still open, newest last: a
   // reload compiles the new authenticator before the old one closes, and a
   // reload that fails closes the new one while the old one keeps serving.
@@ -162,9 +151,12 @@ function openLink(redisUrl: string, prefix: string, onClose: () => void): Revoca
   };
 
   const catchUp = async () => {
+    for (const node of scanNodes(cmd)) await catchUpOn(node);
+  };
+  const catchUpOn = async (node: ReturnType<typeof scanNodes>[number]) => {
     let cursor = '0';
     for (let page = 0; page < SCAN_PAGES; page++) {
-      const [next, keys] = await cmd.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
       const ours = keys.filter((k) => HEX32.test(k.slice(prefix.length))); // revocations only, not jti claims
       if (ours.length > 0) {
         const vals = await cmd.mget(...ours);

@@ -41,7 +41,7 @@ const EMPTY = 0;
 const WRITING = 1;
 const READY = 2;
 const MAX_PROBE = 64;
-export const DEFAULT_SLOTS = 1 << 16;
+export const DEFAULT_SLOTS = 1 << 18;
 
 /** What a cached session keeps for the check on each hit. */
 export interface RevocationCheck {

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { CompileContext } from '../../config/load.js';
 import type { OidcConfig } from '../../config/schema.js';
+import { redisTarget } from '../../lib/redis-target.js';
 import { log } from '../../observe/log.js';
 import { relSec, revocationKey, revocationTable, type RevocationCheck, type RevocationKey } from './revocation.js';
 import { RevocationFile, revocationFileProblem } from './revocation-file.js';
@@ -54,7 +55,7 @@ export function compileSessionRevocation(
       ctx.issue(`${at}.session.revocation_file`, `cannot read or rewrite ${fileName}: ${(e as Error).message}; point it at a file the gateway may write`);
     }
   }
-  const link: RevocationLink | null = cfg.revocation === 'cluster' && cluster !== undefined && !checkOnly ? revocationLink(cluster.redis, cluster.revocation_prefix) : null;
+  const link: RevocationLink | null = cfg.revocation === 'cluster' && cluster !== undefined && !checkOnly ? revocationLink(redisTarget(cluster.redis, typeof cluster.redis === 'string' ? undefined : ctx.secret(cluster.redis, 'password', 'cluster.redis', false)), cluster.revocation_prefix) : null;
   const ttlSec = Math.max(1, Math.floor(cfg.session.ttl / 1000));
   // Without back-channel logout only the gateway's own id can be revoked: one key, one probe.
   const withProvider = cfg.backchannel_logout_path !== undefined;

@@ -42,6 +42,8 @@ export type TokenResult =
       readonly ok: true;
       readonly claims: Record<string, unknown>;
       readonly refreshToken: string | null;
+      /** The ID token as received (for RP-initiated logout's id_token_hint); null when none came. */
+      readonly idToken: string | null;
       /** Epoch seconds when the tokens need refreshing (ID token exp or access token expiry). */
       readonly refreshAt: number;
     }
@@ -114,7 +116,8 @@ function result(payload: JWTPayload, tokens: Record<string, unknown>, fallbackRe
   let refreshAt = typeof payload.exp === 'number' ? payload.exp : nowSec + 3600;
   if (typeof tokens.expires_in === 'number' && tokens.expires_in > 0) refreshAt = Math.min(refreshAt, nowSec + tokens.expires_in);
   const rt = typeof tokens.refresh_token === 'string' && tokens.refresh_token !== '' ? tokens.refresh_token : fallbackRefresh;
-  return { ok: true, claims, refreshToken: rt, refreshAt };
+  const idToken = typeof tokens.id_token === 'string' ? tokens.id_token : null;
+  return { ok: true, claims, refreshToken: rt, idToken, refreshAt };
 }
 
 /** Claims from the userinfo endpoint; null when unavailable or not about the same subject (OIDC Core 5.3.2). */
@@ -159,7 +162,7 @@ export async function refresh(input: RefreshInput): Promise<TokenResult> {
     const nowSec = Math.floor(Date.now() / 1000);
     const expiresIn = typeof tokens.expires_in === 'number' && tokens.expires_in > 0 ? tokens.expires_in : 3600;
     const rt = typeof tokens.refresh_token === 'string' && tokens.refresh_token !== '' ? tokens.refresh_token : input.refreshToken;
-    return { ok: true, claims: {}, refreshToken: rt, refreshAt: nowSec + expiresIn };
+    return { ok: true, claims: {}, refreshToken: rt, idToken: null, refreshAt: nowSec + expiresIn };
   }
   const v = await validateIdToken(input, tokens.id_token);
   if ('fail' in v) return v.fail;
