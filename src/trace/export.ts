@@ -12,6 +12,7 @@ import {
   type ReadableSpan, type SpanExporter, type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { Tracer } from '@opentelemetry/api';
+import { log } from '../observe/log.js';
 
 /** Spans waiting for export at most; past it new spans are dropped (and counted). */
 const MAX_QUEUE = 4096;
@@ -24,18 +25,31 @@ const SHUTDOWN_MS = 2000;
 /** This thread's export counters (portcullis_trace_spans_*). */
 export const traceStats = { exported: 0, dropped: 0 };
 
+/** A failing endpoint is said at most once a minute (the counter has the rest). */
+const WARN_EVERY_MS = 60_000;
+let lastWarn = 0;
+function warnExportFailed(url: string, r: ExportResult, spans: number): void {
+  const now = Date.now();
+  if (now - lastWarn < WARN_EVERY_MS) return;
+  lastWarn = now;
+  log.warn('trace export failed; spans dropped', {
+    otlp: url, spans, error: r.error?.message ?? 'export failed', dropped_total: traceStats.dropped,
+    fix: 'check that an OTLP/HTTP receiver listens at tracing.otlp (an OpenTelemetry Collector: receivers.otlp.protocols.http)',
+  });
+}
+
 /** Counts what the endpoint took and what it did not. */
 class CountingExporter implements SpanExporter {
   /** Spans handed to the exporter so far (the queue holds accepted − handed). */
   handed = 0;
-  constructor(private readonly inner: SpanExporter) {}
+  constructor(private readonly inner: SpanExporter, private readonly url: string) {}
 
   export(spans: ReadableSpan[], done: (r: ExportResult) => void): void {
     const n = spans.length;
     this.handed += n;
     this.inner.export(spans, (r) => {
       if (r.code === ExportResultCode.SUCCESS) traceStats.exported += n;
-      else traceStats.dropped += n;
+      else { traceStats.dropped += n; warnExportFailed(this.url, r, n); }
       done(r);
     });
   }
@@ -81,7 +95,7 @@ export interface TraceExport {
 }
 
 function createExport(otlp: string, serviceName: string, key: string): TraceExport {
-  const exporter = new CountingExporter(new OTLPTraceExporter({ url: otlp, timeoutMillis: EXPORT_TIMEOUT_MS }));
+  const exporter = new CountingExporter(new OTLPTraceExporter({ url: otlp, timeoutMillis: EXPORT_TIMEOUT_MS }), withoutUserinfo(otlp));
   const batch = new BatchSpanProcessor({
     exporter,
     maxQueueSize: MAX_QUEUE, maxExportBatchSize: BATCH, scheduledDelayMillis: DELAY_MS, exportTimeoutMillis: EXPORT_TIMEOUT_MS,
@@ -98,6 +112,16 @@ function createExport(otlp: string, serviceName: string, key: string): TraceExpo
     flush: () => provider.forceFlush(),
     shutdown: () => bounded(provider.shutdown(), SHUTDOWN_MS),
   };
+}
+
+/** The URL for log lines: user info (a credential) and query removed. */
+function withoutUserinfo(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '(tracing.otlp)';
+  }
 }
 
 function bounded(p: Promise<void>, ms: number): Promise<void> {

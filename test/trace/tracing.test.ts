@@ -241,6 +241,9 @@ describe('an OTLP endpoint that is down, trust_parent: false', () => {
       return n > 0 ? n : null;
     }, 40, 250);
     expect(dropped).toBeGreaterThan(0);
+    const warn = await gw.waitForLog(/trace export failed/, 10_000);
+    expect(JSON.parse(warn)).toMatchObject({ level: 'warn', otlp: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v1\/traces$/) });
+    expect(gw.logs.filter((l) => l.includes('trace export failed')).length).toBe(1); // throttled
   });
 
   it('starts its own trace and never forwards the client\'s trace headers', async () => {
