@@ -471,7 +471,8 @@ const workersSchema = obj({
 });
 
 const tracingSchema = obj({
-  otlp: httpUrl.meta({ description: 'OTLP/HTTP traces endpoint (JSON encoding), e.g. an OpenTelemetry Collector at http://127.0.0.1:4318/v1/traces' }),
+  otlp: httpUrl.default('http://127.0.0.1:4318/v1/traces')
+    .meta({ description: 'OTLP/HTTP traces endpoint (JSON encoding); the default is a local OpenTelemetry Collector, as in the OpenTelemetry SDKs' }),
   sample: z.number().min(0).max(1).default(0.01)
     .meta({ description: 'head sampling: fraction of requests traced when the client sent no sampled traceparent' }),
   service_name: nonEmpty.default('portcullis'),
