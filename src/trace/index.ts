@@ -1,6 +1,7 @@
 // tracing (docs/tracing.md): compile(config) → the per-request face. begin()
-// decides sampling with no allocation and no SDK call for an unsampled
-// request; only a sampled one gets a GatewayTrace (and touches the SDK).
+// decides sampling with no SDK call for an unsampled request, and with no
+// allocation when the client sent no traceparent; only a sampled request gets
+// a GatewayTrace (and touches the SDK).
 import type { TracingConfig } from '../config/schema.js';
 import { GatewayTrace, type TracedView } from './request-trace.js';
 import { ParsedParent, parseTraceparent } from './traceparent.js';
