@@ -74,6 +74,10 @@ const DEFS = [
   ['upstream_tls', 502, 'proxy'],
   // A POST the gateway answered itself from its body (OIDC back-channel logout); the status says how it went.
   ['backchannel_logout', 200, 'authn'],
+  // WebSockets (routes[].websocket): an upgrade to a route without it, a cross-site Origin, an upstream that refused the upgrade.
+  ['websocket_not_allowed', 426, 'route'],
+  ['websocket_origin_denied', 403, 'route'],
+  ['websocket_upstream_failed', 502, 'proxy'],
 ] as const satisfies readonly (readonly [string, number, ReasonDef['stage']])[];
 
 export type ReasonCode = (typeof DEFS)[number][0];
@@ -99,7 +103,7 @@ export const R = Object.fromEntries(REASONS.map((r, i) => [r.code, i])) as { rea
 const ERROR_WORD: Record<number, string> = {
   400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
   408: 'request_timeout', 411: 'length_required', 413: 'payload_too_large', 429: 'rate_limited', 431: 'request_header_fields_too_large',
-  500: 'internal_error', 502: 'bad_gateway', 503: 'service_unavailable', 504: 'gateway_timeout',
+  426: 'upgrade_required', 500: 'internal_error', 502: 'bad_gateway', 503: 'service_unavailable', 504: 'gateway_timeout',
 };
 export const REASON_BODY: readonly string[] = REASONS.map(
   (r) => JSON.stringify({ error: ERROR_WORD[r.status] ?? 'error', reason: r.code }),

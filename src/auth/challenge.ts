@@ -28,3 +28,16 @@ export function challengeTable(scheme: string, realm: string, descriptions: Read
   });
   return { challenge, byReason: Object.freeze(byReason) };
 }
+
+const headerPairs = new WeakMap<readonly string[], readonly string[]>();
+/** WWW-Authenticate values → flat header pairs; cached per (frozen, reused) list so a 401 allocates nothing. */
+export function challengeHeaders(values: readonly string[]): readonly string[] {
+  let h = headerPairs.get(values);
+  if (h === undefined) {
+    const out: string[] = [];
+    for (const v of values) out.push('www-authenticate', v);
+    h = Object.freeze(out);
+    headerPairs.set(values, h);
+  }
+  return h;
+}

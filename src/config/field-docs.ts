@@ -279,6 +279,11 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   'routes[].cors.expose_headers': D('Response headers the page may read.', '[x-request-id]'),
   'routes[].cors.allow_credentials': D('Send Access-Control-Allow-Credentials: true (cookies, Authorization).', 'true'),
   'routes[].cors.max_age': D('How long a browser may cache a preflight answer.', '10m'),
+  'routes[].websocket': D('Accept WebSocket upgrades on this route and relay them to the upstream (ws:// or wss:// from its http:// or https:// target). Off unless set: an upgrade to any other route is refused with 426 (docs/websockets.md).'),
+  'routes[].websocket.allow_origins': D('Origins a browser may open the socket from (cross-site WebSocket hijacking): exact, one label under a wildcard (https://*.example.com), or "*". Unset: only the gateway\'s own origin (Origin host equal to Host). A request without Origin (not a browser) is allowed either way.', '[https://app.example.com]'),
+  'routes[].websocket.max_message': D('Largest message accepted in either direction; a larger one closes the socket with 1009. A reload cannot raise it above the largest value at start.', '64KiB'),
+  'routes[].websocket.idle_timeout': D('Close the socket (1001) when no message went either way for this long.', '60s'),
+  'routes[].websocket.close_on_expiry': D('Close the socket with 1008 when the credential it was opened with (token exp, session) expires.', 'true'),
   'routes[].identity_assertion': D('Send the signed identity assertion (identity_assertion) to this route\'s upstream.', 'true'),
 };
 

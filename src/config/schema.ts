@@ -424,6 +424,13 @@ const corsSchema = obj({
   max_age: duration().optional(),
 });
 
+const websocketSchema = obj({
+  allow_origins: z.array(nonEmpty).min(1).optional(),
+  max_message: size().prefault('64KiB'),
+  idle_timeout: duration().prefault('5m'),
+  close_on_expiry: z.boolean().default(true),
+});
+
 const routeSchema = obj({
   name: nonEmpty,
   match: matchSchema,
@@ -450,6 +457,7 @@ const routeSchema = obj({
   respond: respondSchema.optional(),
   timeout: duration().optional(),
   cors: corsSchema.optional(),
+  websocket: websocketSchema.optional(),
   identity_assertion: z.boolean().default(false)
     .meta({ description: 'send the signed identity assertion (identity_assertion at the top level) to the upstream with each authenticated request' }),
 });
@@ -519,4 +527,5 @@ export type RouteByConfig = z.output<typeof routeBySchema>;
 export type TokenSource = z.output<typeof fromSchema>;
 export { ALGORITHMS };
 export type CorsConfig = z.output<typeof corsSchema>;
+export type WebSocketConfig = z.output<typeof websocketSchema>;
 export type IdentityAssertionConfig = z.output<typeof identityAssertionSchema>;

@@ -146,6 +146,7 @@ const SCRIPT = String.raw`
     text($('v-p99'), s.latency.count ? fmtMs(s.latency.p99Ms) : '–');
     text($('r-lat'), 'last ' + s.latency.windowSeconds + ' s, ' + fmtInt(s.latency.count) + ' req');
     text($('v-conn'), fmtInt(s.connections));
+    text($('v-ws'), fmtInt(s.websockets || 0));
     text($('v-rss'), fmtBytes(s.process.rssBytes));
     text($('r-rss'), 'event loop p99 ' + fmtMs(s.process.eventLoopDelayP99Ms));
     text($('uptime'), 'up ' + Math.floor(s.uptimeSeconds / 3600) + 'h ' + Math.floor((s.uptimeSeconds % 3600) / 60) + 'm · updated ' + fmtTime(s.time));
@@ -222,6 +223,7 @@ ${card('total', 'Requests')}${card('2xx', '2xx', 'k2')}${card('3xx', '3xx', 'k3'
 <div class="card"><div class="label">Latency p50</div><div class="value" id="v-p50">–</div><div class="sub" id="r-lat">&nbsp;</div></div>
 <div class="card"><div class="label">Latency p99</div><div class="value" id="v-p99">–</div><div class="sub">&nbsp;</div></div>
 <div class="card"><div class="label">Open connections</div><div class="value" id="v-conn">–</div><div class="sub">&nbsp;</div></div>
+<div class="card"><div class="label">Open WebSockets</div><div class="value" id="v-ws">–</div><div class="sub">&nbsp;</div></div>
 ${card('rss', 'Memory (RSS)')}
 </section>
 <section class="panel"><h2>Requests per second by status class</h2><canvas id="chart"></canvas>

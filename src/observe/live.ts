@@ -39,12 +39,16 @@ export interface LiveSnapshot {
     readonly requests: number; readonly errors: number; readonly meanMs: number;
   }[];
   readonly connections: number;
+  /** WebSockets open now (this thread's relays). */
+  readonly websockets: number;
   readonly process: { readonly rssBytes: number; readonly heapUsedBytes: number; readonly eventLoopDelayP99Ms: number };
 }
 
 export interface LiveOptions {
   readonly metrics: Metrics;
   readonly upstreamHealth?: () => readonly UpstreamHealth[];
+  /** Open WebSockets (src/websocket/hub.ts). */
+  readonly websocketsOpen?: () => number;
   readonly intervalMs?: number;
   /** Points kept for the chart (default 120). */
   readonly historyPoints?: number;
@@ -157,6 +161,7 @@ export function createLive(opts: LiveOptions): Live {
       topRejectedIps: m.topRejectedIps(10),
       upstreams,
       connections: t.connectionsOpen,
+      websockets: opts.websocketsOpen?.() ?? 0,
       process: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: t.heapUsedBytes, eventLoopDelayP99Ms: t.eventLoopDelayP99Ms },
     };
     prevTime = now;

@@ -9,7 +9,7 @@
 // proxy that adds its own line after a client's line would otherwise leave
 // the client-written line as the "first occurrence").
 import type { CompileContext } from '../config/load.js';
-import { formatIp16, parseIpInto, parseV4At } from './ip.js';
+import { formatIp16, ip16FromBytes, parseIpInto, parseV4At } from './ip.js';
 import { compileIpSet, type IpSet } from './ip-set.js';
 
 export interface ClientIpResolver {
@@ -111,4 +111,65 @@ export function compileClientIp(
   at = 'server.trusted_proxies',
 ): ClientIpResolver {
   return new Resolver(compileIpSet(trustedProxies, at, ctx));
+}
+
+/** The connection's addresses, as uWS gives them (structural: policy/ does not import the server). */
+export interface PeerSource {
+  getRemoteAddress(): ArrayBuffer;
+  getProxiedRemoteAddress(): ArrayBuffer;
+}
+
+/** The request view's client fields, written by ClientAddress.resolve. */
+export interface ClientFields {
+  clientIp: string;
+  readonly clientIp16: Uint8Array;
+  clientIsV4: boolean;
+  peerIp: string;
+  peerTrusted: boolean;
+}
+
+/**
+ * Per thread: the socket peer (binary, one getpeername, formatted
+ * canonically: uWS's own text of IPv6 is uncompressed), or the source a
+ * PROXY v2 header names, then X-Forwarded-For when the peer is trusted.
+ */
+export class ClientAddress {
+  private readonly peer16 = new Uint8Array(16);
+  private readonly last16 = new Uint8Array(16);
+  private lastText = '';
+
+  /** `xff` is asked only for a trusted peer: it joins every X-Forwarded-For line (it allocates). */
+  resolve(v: ClientFields, cip: ClientIpResolver, src: PeerSource, proxyProtocol: boolean, xff: () => string): void {
+    const p16 = this.peer16;
+    if (!ip16FromBytes(new Uint8Array(src.getRemoteAddress()), p16)) p16.fill(0);
+    // PROXY v2: only a trusted peer's header is believed when trusted_proxies is set (anyone could send one).
+    if (proxyProtocol && !(cip.trustsAny && !cip.trusted.has(p16))) {
+      const px = src.getProxiedRemoteAddress();
+      if (px.byteLength > 0) ip16FromBytes(new Uint8Array(px), p16);
+    }
+    const peerText = this.textOf(p16);
+    v.peerTrusted = false;
+    if (cip.trustsAny && cip.trusted.has(p16)) {
+      v.peerTrusted = true;
+      v.clientIp = cip.resolve(p16, peerText, xff(), v.clientIp16);
+    } else {
+      v.clientIp16.set(p16);
+      v.clientIp = peerText;
+    }
+    v.peerIp = peerText;
+    const b = v.clientIp16;
+    v.clientIsV4 = b[10] === 0xff && b[11] === 0xff && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0 && b[4] === 0 && b[5] === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0 && b[9] === 0;
+  }
+
+  /** Text of an address; the previous request's string when the address repeats (keep-alive clients). */
+  private textOf(p16: Uint8Array): string {
+    const last = this.last16;
+    let same = this.lastText !== '';
+    for (let i = 15; same && i >= 0; i--) if (last[i] !== p16[i]) same = false;
+    if (!same) {
+      last.set(p16);
+      this.lastText = formatIp16(p16);
+    }
+    return this.lastText;
+  }
 }

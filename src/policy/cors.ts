@@ -57,6 +57,30 @@ function compileOrigins(list: readonly string[], at: string, credentials: boolea
   return { exact, wild, any };
 }
 
+/** `${at}.allow_origins` (the same forms as cors.allow_origins) as a test, for routes[].websocket. */
+export function compileOriginTest(list: readonly string[], at: string, ctx: CompileContext): (origin: string) => boolean {
+  const { exact, wild, any } = compileOrigins(list, at, false, ctx);
+  return (origin) => {
+    if (any || exact.has(origin)) return true;
+    for (const w of wild) {
+      if (origin.length > w.scheme.length + w.suffix.length && origin.startsWith(w.scheme) && origin.endsWith(w.suffix) &&
+        isLabel(origin, w.scheme.length, origin.length - w.suffix.length)) return true;
+    }
+    return false;
+  };
+}
+
+/** origin[from, to) is one DNS label (a-z, 0-9, inner hyphens), checked in place. */
+function isLabel(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    const alnum = (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+    if (!alnum && !(c === 45 && i !== from && i !== to - 1)) return false;
+  }
+  return true;
+}
+
 export function compileCors(cfg: CorsConfig, at: string, ctx: CompileContext): CorsPolicy {
   const { exact, wild, any } = compileOrigins(cfg.allow_origins, at, cfg.allow_credentials, ctx);
   const methods = new Set(cfg.allow_methods ?? DEFAULT_METHODS);

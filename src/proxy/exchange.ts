@@ -77,6 +77,8 @@ export class Exchange implements UpstreamHandler {
   deadline: number;
   /** When the client last sent body bytes, or was last let send again (see lastClientData). */
   private lastData: number;
+  /** A WebSocket upgrade request: uWS's socket context to upgrade into (opaque here), else null. */
+  upgradeContext: unknown = null;
   /** Extra headers for the client's answer (rate-limit headers…). */
   responseHeaders: readonly string[] = EMPTY;
   /**
@@ -283,6 +285,22 @@ export class Exchange implements UpstreamHandler {
       writeDirect(this.res, r.status, r.headers, r.body, this.head, this.closeAfter, this.view.corsHeaders, this.view.requestId);
     });
     this.host.finished(this);
+  }
+
+  /**
+   * A WebSocket upgrade: `upgrade` (run corked) writes the 101 and hands the
+   * connection to the relay; the exchange ends here. False when the client
+   * is already gone or answered (the caller then drops its upstream socket).
+   */
+  switchProtocols(upgrade: () => void): boolean {
+    if (this.done) return false;
+    this.status = 101;
+    this.reason = R.ok;
+    this.started = true;
+    this.done = true;
+    this.res.cork(upgrade);
+    this.host.finished(this);
+    return true;
   }
 
   /** Closes the connection without an answer (external authz "drop"). */

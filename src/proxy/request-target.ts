@@ -33,3 +33,14 @@ function encodeFrom(s: string, from: number): string {
   }
   return out;
 }
+
+/** The path sent upstream: the route's prefix stripped, the target's base path before it, the query after it. */
+export function upstreamPath(path: string, stripPrefix: string, basePath: string, query: string): string {
+  let p = path;
+  if (stripPrefix !== '') {
+    p = p.length === stripPrefix.length ? '/' : p.slice(stripPrefix.length);
+    if (p.charCodeAt(0) !== 47) p = '/' + p;
+  }
+  if (basePath !== '') p = basePath + p;
+  return query !== '' ? `${p}?${query}` : p;
+}

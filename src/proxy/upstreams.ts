@@ -54,6 +54,8 @@ export class Target {
   readonly hostHeader: string;
   /** Path prefix of the target URL ('' when the URL has none). */
   readonly basePath: string;
+  /** upstreams.*.tls for an https:// target (null otherwise): WebSocket relays dial with it too. */
+  readonly tls: UpstreamTlsOptions | null;
   unhealthyUntil = 0;
   failures = 0;
 
@@ -62,6 +64,7 @@ export class Target {
     this.origin = u.origin;
     this.hostHeader = u.host;
     this.basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+    this.tls = u.protocol === 'https:' ? tls : null;
     this.pool = cfg.client === 'undici'
       ? new UndiciPool(this.origin, cfg, u.protocol === 'https:' ? tls : null)
       : new H1Pool(this.origin, {
@@ -79,11 +82,13 @@ export class UpstreamGroup {
   readonly targets: Target[];
   private next = 0;
   readonly timeout: number;
+  readonly connectTimeout: number;
   readonly unhealthyFor: number;
 
   constructor(readonly name: string, readonly index: number, cfg: UpstreamConfig, tls: UpstreamTlsOptions | null = null) {
     this.targets = cfg.targets.map((t) => new Target(t, cfg, tls));
     this.timeout = cfg.timeout;
+    this.connectTimeout = cfg.connect_timeout;
     this.unhealthyFor = cfg.unhealthy_for;
   }
 

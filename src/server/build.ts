@@ -4,7 +4,7 @@
 // `portcullis check` reports them exactly like schema errors.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { makeCompileContext, type Plan } from '../config/load.js';
+import { makeCompileContext, type CompileContext, type Plan } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { checkServiceHeaderOwners } from '../config/service-header-owners.js';
 import { locateIssues } from '../config/locate.js';
@@ -13,6 +13,7 @@ import { compileRouter, normalizePath } from '../router/index.js';
 import { compileClientIp } from '../policy/client-ip.js';
 import { compileRoutePolicy } from '../policy/rules.js';
 import { compileCors } from '../policy/cors.js';
+import { compileWebSocketRoute } from '../websocket/route.js';
 import { compileHeaderPolicy, singletonIndex } from '../proxy/headers.js';
 import { UpstreamGroup } from '../proxy/upstreams.js';
 import { compileUpstreamTls } from '../proxy/upstream-tls.js';
@@ -82,6 +83,7 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
       ownCookies: stages.ownCookies,
       timeout: r.timeout ?? c.server.limits.request_timeout,
       identityAssertion: r.identity_assertion && assertion !== null,
+      websocket: r.websocket ? compileWebSocket(r, at, ctx) : null,
     } satisfies CompiledRoute;
   });
 
@@ -228,4 +230,10 @@ function flatHeaders(h: Record<string, string>): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(h)) out.push(k.toLowerCase(), v);
   return out;
+}
+
+/** routes[].websocket relays to an upstream: a respond route has none to relay to. */
+function compileWebSocket(r: Plan['config']['routes'][number], at: string, ctx: CompileContext): ReturnType<typeof compileWebSocketRoute> {
+  if (r.respond) ctx.issue(`${at}.websocket`, 'a respond route has no upstream to relay a WebSocket to: remove websocket or respond, and give upstream (or route_by)');
+  return compileWebSocketRoute(r.websocket!, `${at}.websocket`, ctx);
 }

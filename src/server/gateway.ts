@@ -15,6 +15,8 @@ import { Pipeline, type ObserveSink } from './pipeline.js';
 import type { Runtime } from './runtime.js';
 import type { SharedState } from './stages.js';
 import { applySocketTimers } from './socket-timers.js';
+import { maxMessageCeiling, websocketBehavior, type RelayData } from './websocket-upgrade.js';
+import type { WebSocketBehavior } from './uws.js';
 import { loadUws, removeServerName, setServerName, type HttpRequest, type HttpResponse, type ListenSocket, type TemplatedApp } from './uws.js';
 
 export interface BoundListener {
@@ -33,13 +35,19 @@ export class Gateway {
   private readonly handlers = new Map<TemplatedApp, (res: HttpResponse, req: HttpRequest) => void>();
   /** Per app: its JWKS answer (identity_assertion.expose_jwks), served under every SNI name too. */
   private readonly jwksHandlers = new Map<TemplatedApp, (res: HttpResponse, req: HttpRequest) => void>();
+  /** Per app: its ws() behavior (attached under each SNI name too). */
+  private readonly wsBehaviors = new Map<TemplatedApp, WebSocketBehavior<RelayData>>();
   private sockets: ListenSocket[] = [];
   readonly listeners: BoundListener[] = [];
+  /** uWS's message size limit, fixed per listener at start: the largest routes[].websocket.max_message then. */
+  private readonly wsCeiling: number;
   private constructor(
     readonly pipeline: Pipeline,
     private runtime: Runtime,
     private readonly shared: SharedState,
-  ) {}
+  ) {
+    this.wsCeiling = maxMessageCeiling(runtime.plan.config.routes);
+  }
 
   static async start(plan: Plan, shared: SharedState, sink: ObserveSink): Promise<Gateway> {
     const uWS = await loadUws(plan.config.server.limits.max_header_bytes);
@@ -80,8 +88,13 @@ export class Gateway {
     }
     applySocketTimers(app, plan.config.server.limits);
     const clientCert = l.tls?.client_ca !== undefined ? l.tls.client_cert ?? 'required' : undefined;
-    const handler = this.pipeline.handlerFor({ proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol, clientCert });
+    const info = { proto: l.tls ? 'https' : 'http', proxyProtocol: l.proxy_protocol, clientCert } as const;
+    const handler = this.pipeline.handlerFor(info);
     app.any('/*', handler);
+    // Every listener takes WebSocket upgrades, so that one to a route without websocket is refused (426).
+    const ws = websocketBehavior(this.pipeline.upgradeHandlerFor(info), this.wsCeiling);
+    app.ws('/*', ws);
+    this.wsBehaviors.set(app, ws);
     // identity_assertion.expose_jwks: the public keys on this listener too; otherwise routed like any path.
     const jwks = (res: HttpResponse, req: HttpRequest): void => {
       const a = this.runtime.assertion;
@@ -120,7 +133,7 @@ export class Gateway {
       if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
       const files = { ...sslFiles(plan, { ...t, cert: e.cert, key: e.key }), passphrase: passphrase ?? '' };
       const name = e.server_name.toLowerCase();
-      setServerName(app, name, files, before.has(name), this.handlers.get(app)!, [[JWKS_PATH, this.jwksHandlers.get(app)!]]);
+      setServerName(app, name, files, before.has(name), this.handlers.get(app)!, [[JWKS_PATH, this.jwksHandlers.get(app)!]], this.wsBehaviors.get(app) as WebSocketBehavior<never> | undefined);
       now.add(name);
     });
     for (const n of before) if (!now.has(n)) removeServerName(app, n);
@@ -155,6 +168,11 @@ export class Gateway {
     this.pipeline.rt = next;
     for (const a of this.apps) applySocketTimers(a, plan.config.server.limits);
     this.reloadSni(plan);
+    const over = plan.config.routes.filter((r) => r.websocket !== undefined && r.websocket.max_message > this.wsCeiling).map((r) => r.name);
+    if (over.length) log.warn('routes[].websocket.max_message above the largest at start applies after a restart; uWS refuses larger messages until then', { routes: over, limit: this.wsCeiling });
+    // WebSockets opened on the old config (its routes, rules, credentials) are closed with 1001 after shutdown_timeout: clients reconnect through the new one.
+    const ws = this.pipeline.websockets;
+    setTimeout(() => ws.closeAll('configuration reloaded', old), plan.config.server.shutdown_timeout).unref();
     // In-flight requests still hold the old upstream pools; close them once those are done.
     const grace = old.plan.config.server.limits.request_timeout + 1000;
     setTimeout(() => void old.close().catch((e: unknown) => log.warn('closing the previous runtime failed', { error: String(e) })), grace).unref();
@@ -167,11 +185,18 @@ export class Gateway {
     this.sockets = [];
     this.pipeline.draining = true;
     const until = Date.now() + deadlineMs;
-    while (this.pipeline.inflight.size > 0 && Date.now() < until) {
+    const ws = this.pipeline.websockets;
+    while ((this.pipeline.inflight.size > 0 || ws.size > 0) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const left = this.pipeline.inflight.size;
     if (left > 0) log.warn('shutdown deadline reached; cutting in-flight requests', { in_flight: left });
+    // WebSockets never finish by themselves: at the deadline they are told the gateway goes away (1001).
+    const sockets = ws.closeAll('gateway shutting down');
+    if (sockets > 0) {
+      log.info('shutdown: WebSockets closed with 1001', { sockets });
+      await new Promise((r) => setTimeout(r, 100)); // let the close frames leave before the apps close
+    }
     this.closeNow();
     this.pipeline.stop();
     await this.runtime.close();

@@ -40,3 +40,20 @@ export class Inflight<T extends Slotted> {
     }
   }
 }
+
+/** What the timeout sweep needs of an exchange in flight. */
+export interface Sweepable extends Slotted {
+  readonly deadline: number;
+  readonly expectBody: boolean;
+  readonly bodyComplete: boolean;
+  readonly lastClientData: number;
+  fail(reason: number, closeAfter?: boolean): void;
+}
+
+/** Cuts requests past request_timeout (504) and bodies idle past idle_timeout (408, connection closed). */
+export function sweepInflight<T extends Sweepable>(inflight: Inflight<T>, now: number, idleMs: number, timeoutReason: number, idleReason: number): void {
+  inflight.forEach((ex) => {
+    if (now > ex.deadline) ex.fail(timeoutReason);
+    else if (ex.expectBody && !ex.bodyComplete && now - ex.lastClientData > idleMs) ex.fail(idleReason, true);
+  });
+}

@@ -96,6 +96,7 @@ export async function startGateway(configFile: string): Promise<Running> {
   let live: Live | null = null;
   const makeLive = (): Live => createLive({
     metrics: sink.metrics,
+    websocketsOpen: () => gateway.pipeline.websockets.size,
     upstreamHealth: () => gateway.current.upstreams.map((u) => {
       const up = u.healthy(Date.now());
       return { name: u.name, healthy: up > 0, detail: `${up}/${u.targets.length} targets up` };
@@ -115,7 +116,7 @@ export async function startGateway(configFile: string): Promise<Running> {
         host: a.listen.host,
         port: a.listen.port,
         token,
-        metrics: () => sink.metrics.renderPrometheus([sink.accessLog.collector, ...gateway.current.collectors]),
+        metrics: () => sink.metrics.renderPrometheus([sink.accessLog.collector, ...gateway.current.collectors, gateway.pipeline.websockets.metrics.collector]),
         config: () => plan.config,
         reload: () => running.reload(),
         ready: () => {

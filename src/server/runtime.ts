@@ -11,6 +11,7 @@ import type { ClientIpResolver } from '../policy/client-ip.js';
 import type { CorsPolicy } from '../policy/cors.js';
 import type { AssertionSigner } from '../proxy/assertion/index.js';
 import type { Tracing } from '../trace/index.js';
+import type { WebSocketRoute } from '../websocket/route.js';
 
 export interface AuthChainFace {
   run(view: RequestView): number | Promise<AuthResult>;
@@ -47,6 +48,8 @@ export interface CompiledRoute {
   readonly timeout: number;
   /** routes[].identity_assertion: authenticated requests carry the signed assertion upstream. */
   readonly identityAssertion: boolean;
+  /** routes[].websocket, or null (upgrades refused: 426 websocket_not_allowed). */
+  readonly websocket: WebSocketRoute | null;
 }
 
 
@@ -85,4 +88,12 @@ export interface Runtime {
   /** Extra Prometheus text from stages (rate limits, caches, pool). */
   readonly collectors: readonly (() => string)[];
   close(): Promise<void>;
+}
+
+/** Per-listener facts the pipeline needs (scheme for X-Forwarded-Proto, PROXY protocol). */
+export interface ListenerInfo {
+  readonly proto: 'http' | 'https';
+  readonly proxyProtocol: boolean;
+  /** tls.client_cert of a listener with tls.client_ca; absent = no client certificates read. */
+  readonly clientCert?: 'required' | 'optional';
 }

@@ -9,6 +9,10 @@ export type HttpRequest = UWSTypes.HttpRequest;
 export type TemplatedApp = UWSTypes.TemplatedApp;
 export type ListenSocket = UWSTypes.us_listen_socket;
 export type UwsModule = typeof UWSTypes;
+export type WebSocket<UserData> = UWSTypes.WebSocket<UserData>;
+export type WebSocketBehavior<UserData> = UWSTypes.WebSocketBehavior<UserData>;
+/** The socket context res.upgrade() needs, from a ws() upgrade handler. */
+export type SocketContext = UWSTypes.us_socket_context_t;
 
 let loaded: UwsModule | null = null;
 
@@ -63,11 +67,13 @@ export interface TlsFiles {
 export function setServerName(
   app: TemplatedApp, serverName: string, files: TlsFiles, replace: boolean, handler: (res: HttpResponse, req: HttpRequest) => void,
   gets: readonly (readonly [string, (res: HttpResponse, req: HttpRequest) => void])[] = [],
+  websocket?: WebSocketBehavior<never>,
 ): void {
   if (replace) app.removeServerName(serverName);
   app.addServerName(serverName, files);
   const d = app.domain(serverName);
   d.any('/*', handler);
+  if (websocket !== undefined) d.ws('/*', websocket);
   for (const [pattern, h] of gets) d.get(pattern, h);
   app.domain('');
 }

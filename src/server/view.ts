@@ -61,6 +61,24 @@ abstract class BaseView implements RequestView {
 export class LiveView extends BaseView {
   req: HttpRequest | null = null;
 
+  /** For the next request in the handler: what the previous one's stages set goes back to the defaults. */
+  reset(req: HttpRequest, proto: 'http' | 'https'): void {
+    this.req = req;
+    this.identity = null;
+    this.reason = 0;
+    this.retryAfter = 0;
+    this.limitName = '';
+    this.routeIndex = -1;
+    this.requestId = '';
+    this.upstream = -1;
+    this.authzHeaders = NO_HEADERS;
+    this.rateHeaders = NO_HEADERS;
+    this.corsHeaders = NO_HEADERS;
+    this.trace = null; // tracing
+    this.traceId = '';
+    this.proto = proto;
+  }
+
   header(lowerName: string): string {
     return this.req!.getHeader(lowerName);
   }
