@@ -11,7 +11,10 @@
 // dist/ (e.g. a copy of dist/ before a change), for before/after in one run.
 // --row ID: a bench row's Portcullis config and load (bench/lib/scenarios.mjs),
 // this build against FEAS_BASE's (ratios to portcullis-base).
+// --trace: pass-through (or --row ID) with tracing off, on at sample 0 and on at
+// sample 1, exporting to a local OTLP/HTTP receiver that discards (ratios to tracing off).
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +34,7 @@ const seconds = Number(opt('--duration', 5));
 const only = opt('--only', '')?.split(',').filter(Boolean) ?? [];
 const deny = args.includes('--deny');
 const rowId = opt('--row', '');
+const traced = args.includes('--trace');
 const log = (s) => process.stderr.write(`${s}\n`);
 
 const tools = ensureTools(['taskset', 'wrk', 'nginx', ...(deny ? ['haproxy'] : [])], log);
@@ -42,6 +46,13 @@ if (rowId !== '') {
   if (!row) { log(`feasibility: no Portcullis row "${rowId}" (node bench/run.mjs --list)`); process.exit(2); }
   if (row.prepare) await row.prepare(row);
 }
+// --trace: a receiver that reads and discards every export (it runs in this process, off the SUT's CPU).
+let receiver = null;
+if (traced) {
+  receiver = http.createServer((req, res) => { req.on('data', () => {}); req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')); });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+}
+const withTracing = (cfg, sample) => ({ ...cfg, tracing: { otlp: `http://127.0.0.1:${receiver.address().port}/v1/traces`, sample } });
 const lua = row ? writeLua(prefix, row.id, row.load ?? {}) : writeLua(prefix, 'plain', {});
 const PORT = PORTS.gateway;
 
@@ -90,7 +101,12 @@ const rowSystems = () => [
   { id: 'portcullis', port: PORT, url: row.url, start: () => startPortcullis(row.gateway, prefix, 'row') },
   ...baseSystem(() => row.gateway).map((s) => ({ ...s, url: row.url })),
 ];
-const systems = row ? rowSystems() : deny ? denySystems.filter((s) => only.length === 0 || only.includes(s.id)) : [
+const traceSystems = (cfg, url) => [
+  { id: 'portcullis', port: PORT, url, start: () => startPortcullis(cfg(), prefix, 'untraced') },
+  { id: 'portcullis-trace0', port: PORT, url, start: () => startPortcullis(withTracing(cfg(), 0), prefix, 'trace0') },
+  { id: 'portcullis-trace1', port: PORT, url, start: () => startPortcullis(withTracing(cfg(), 1), prefix, 'trace1') },
+];
+const systems = traced ? traceSystems(row ? () => row.gateway : passCfg, row?.url) : row ? rowSystems() : deny ? denySystems.filter((s) => only.length === 0 || only.includes(s.id)) : [
   { id: 'nginx', port: PORTS.nginx, start: () => startNginxPeer(tools.nginx, prefix) },
   { id: 'portcullis', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'pass') },
   ...baseSystem(passCfg),
@@ -124,10 +140,11 @@ try {
   }
 } finally {
   await stopChild(upstream);
+  receiver?.close();
 }
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 // The machine's drift moves whole rounds: the ratio to nginx within a round is the steadier figure.
-const BASE = row ? (results.has('portcullis-base') ? 'portcullis-base' : 'portcullis') : deny ? 'haproxy' : 'nginx';
+const BASE = traced ? 'portcullis' : row ? (results.has('portcullis-base') ? 'portcullis-base' : 'portcullis') : deny ? 'haproxy' : 'nginx';
 const ratioMed = (id) => { const ng = results.get(BASE); return ng ? med(results.get(id).map((x, i) => x.us / ng[i].us)) : NaN; };
 const ng = results.get(BASE) ? med(results.get(BASE).map((x) => x.us)) : NaN;
 console.log(`\nsystem              median µs/req   vs ${BASE}   median of per-round ratios   (user / sys)`);

@@ -41,6 +41,8 @@ export interface RequestView {
    * every read of one request: authenticators may key caches on it.
    */
   readonly clientCert?: string;
+  /** The request's trace when it is sampled (tracing), else null (absent in test doubles). */
+  readonly trace?: RequestTrace | null;
   /** Request header value by lower-case name, '' when absent (first occurrence). */
   header(lowerName: string): string;
   /** Value of one query parameter (raw, percent-decoded), undefined when absent. */
@@ -55,6 +57,20 @@ export interface RequestView {
   retryAfter: number;
   /** Name of the limit that rejected (set with a 429). */
   limitName: string;
+}
+
+/** A sampled request's trace (src/trace/): the calls it makes become its child spans. */
+export interface RequestTrace {
+  readonly traceId: string;
+  /** Starts a client span for one outgoing call to `url`; send `traceparent` with the call. */
+  call(name: string, url: string): TraceCall;
+}
+
+export interface TraceCall {
+  /** The W3C traceparent the called service is sent (this call's span as parent). */
+  readonly traceparent: string;
+  /** Ends the span: the answer's status (0 = none) and whether the call failed. */
+  end(status: number, error: boolean): void;
 }
 
 /** Who made the request, as an authenticator established it. Immutable once built. */

@@ -229,6 +229,12 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   'workers.threads': D('Worker threads; "auto" sizes from the CPU count.'),
   'workers.max_queue': D('Tasks waiting for a worker; beyond it requests get 503.'),
 
+  tracing: D('OpenTelemetry tracing: a span per sampled request and per call it makes, exported over OTLP/HTTP; W3C traceparent read from clients and sent to upstreams and called services (docs/tracing.md).'),
+  'tracing.otlp': D('OTLP/HTTP traces URL (an OpenTelemetry Collector, Jaeger or Tempo receiver); by default a Collector on this host, as the OpenTelemetry SDKs assume. Spans are batched off the request path; an unreachable endpoint only drops spans (portcullis_trace_spans_dropped_total).', 'http://127.0.0.1:4318/v1/traces'),
+  'tracing.sample': D('Head sampling: the fraction of requests traced when the client sent no traceparent with the sampled flag. A sampled parent is always traced (when trust_parent). 0 traces only requests whose client asks for it.', '0.01'),
+  'tracing.service_name': D('service.name of the exported spans.', 'portcullis'),
+  'tracing.trust_parent': D("Honour a client's traceparent: its trace id becomes the request's and its sampled flag forces sampling (what W3C tracing at the edge expects). false: every request starts its own trace and the client's traceparent/tracestate never reach upstreams.", 'true'),
+
   routes: D('The route table, first match wins. A request matching none is 404 from the gateway.'),
   'routes[].name': D('Unique name: in logs, metrics and route_by.', 'orders'),
   'routes[].match': D('What the request must look like. All given parts must match.'),

@@ -478,6 +478,16 @@ const workersSchema = obj({
   max_queue: z.number().int().min(1).default(1024),
 });
 
+const tracingSchema = obj({
+  otlp: httpUrl.default('http://127.0.0.1:4318/v1/traces')
+    .meta({ description: 'OTLP/HTTP traces endpoint (JSON encoding); the default is a local OpenTelemetry Collector, as in the OpenTelemetry SDKs' }),
+  sample: z.number().min(0).max(1).default(0.01)
+    .meta({ description: 'head sampling: fraction of requests traced when the client sent no sampled traceparent' }),
+  service_name: nonEmpty.default('portcullis'),
+  trust_parent: z.boolean().default(true)
+    .meta({ description: "honour a client's traceparent (its trace id, parent and sampled flag); false: start a new trace and drop the client's traceparent/tracestate" }),
+});
+
 export const configSchema = obj({
   server: serverSchema.prefault({}),
   admin: adminSchema.optional(),
@@ -489,6 +499,7 @@ export const configSchema = obj({
   cluster: clusterSchema.optional(),
   workers: workersSchema.prefault({}),
   identity_assertion: identityAssertionSchema.optional(),
+  tracing: tracingSchema.optional(),
   routes: z.array(routeSchema).min(1, 'at least one route is needed'),
 });
 
@@ -509,6 +520,7 @@ export type AuthorizerConfig = z.output<typeof authorizerSchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type ClusterConfig = z.output<typeof clusterSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
+export type TracingConfig = z.output<typeof tracingSchema>;
 export type MatchConfig = z.output<typeof matchSchema>;
 export type AuthorizeConfig = z.output<typeof authorizeSchema>;
 export type RouteByConfig = z.output<typeof routeBySchema>;

@@ -49,8 +49,6 @@ export interface LiveSnapshot {
 export interface LiveOptions {
   readonly metrics: Metrics;
   readonly upstreamHealth?: () => readonly UpstreamHealth[];
-  /** Open WebSockets (src/websocket/hub.ts). */
-
   readonly intervalMs?: number;
   /** Points kept for the chart (default 120). */
   readonly historyPoints?: number;

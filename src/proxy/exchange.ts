@@ -9,7 +9,7 @@
 import { Readable } from 'node:stream';
 import { IDEMPOTENT_METHODS, type UpstreamHandler } from './h1/connection.js';
 import { R, REASON_STATUS } from '../reasons.js';
-import type { DirectResponse } from '../contracts.js';
+import type { DirectResponse, RequestTrace, TraceCall } from '../contracts.js';
 import { endWithoutBody, type HttpResponse } from '../server/uws.js';
 import { statusLineBuffer, writeDirect, writeRejection } from '../server/respond.js';
 import type { DetachedView } from '../server/view.js';
@@ -383,8 +383,22 @@ export class Exchange implements UpstreamHandler {
     // Names only (even slots): a client header whose value is "host" must not be taken for it.
     const h = req.headers;
     for (let i = 0; i + 1 < h.length; i += 2) if (h[i] === 'host') { h[i + 1] = target.hostHeader; break; }
+    if (this.view.trace !== null) this.traceUpstream(this.view.trace, target, h);
     this.upstreamStart = performance.now();
     target.pool.dispatch(req, this);
+  }
+
+  // --- tracing: the upstream call is a child span of the request's ---------------
+  private upstreamCall: TraceCall | null = null;
+
+  /** The upstream is sent this call's traceparent (a client's is replaced); a retry is a new span. */
+  private traceUpstream(trace: RequestTrace, target: Target, h: string[]): void {
+    this.upstreamCall?.end(0, true);
+    const c = trace.call('upstream', target.origin);
+    this.upstreamCall = c;
+    let found = false;
+    for (let i = 0; i + 1 < h.length; i += 2) if (h[i] === 'traceparent') { h[i + 1] = c.traceparent; found = true; }
+    if (!found) h.push('traceparent', c.traceparent);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -396,6 +410,7 @@ export class Exchange implements UpstreamHandler {
     if (statusCode < 200) return true; // 1xx: not relayed
     if (this.done) return false;
     this.upstreamResume = resume;
+    this.upstreamCall?.end(statusCode, false); // tracing: the call's span ends with the answer's head
     this.group!.markOk(this.target!);
     this.upstreamMicros = (performance.now() - this.upstreamStart) * 1000;
     this.upstreamStatus = statusCode;
@@ -572,6 +587,7 @@ export class Exchange implements UpstreamHandler {
     const tlsFailed = this.status === 0 && isTlsFailure(code);
     const neverSent = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || tlsFailed;
     const connectFailed = neverSent || reset;
+    this.upstreamCall?.end(0, true); // tracing
     const group = this.group;
     if (group && this.target) {
       if (connectFailed) group.markFailed(this.target, Date.now());

@@ -20,6 +20,8 @@ import { compileUpstreamTls } from '../proxy/upstream-tls.js';
 import { compileAssertion } from '../proxy/assertion/index.js';
 import type { CompiledRoute, ConsumedCredential, Runtime } from './runtime.js';
 import { buildStages, type SharedState } from './stages.js';
+import { compileTracing } from '../trace/index.js';
+import { traceCollector } from './trace-sink.js';
 
 export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Runtime> {
   const issues: ConfigIssue[] = [];
@@ -47,6 +49,8 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   }
   // Only the gateway signs an identity assertion: a client's copy never passes, on any route.
   if (c.identity_assertion) claimHeaders.add(c.identity_assertion.header.toLowerCase());
+  // tracing.trust_parent: false — the gateway starts every trace; a client's trace headers never reach an upstream.
+  if (c.tracing && !c.tracing.trust_parent) claimHeaders.add('traceparent').add('tracestate');
   const assertion = compileAssertion(c, upstreamNames, ctx);
 
   const routes: CompiledRoute[] = c.routes.map((r, i) => {
@@ -90,10 +94,12 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
   }
 
   const router = compileRouter(c.routes);
+  const routeNames = routes.map((r) => r.name);
+  const tracing = compileTracing(c.tracing, routeNames, shared.checkOnly === true);
   return {
     plan,
     routes,
-    routeNames: routes.map((r) => r.name),
+    routeNames,
     match: (m, h, p, hdr) => router.match(m, h, p, hdr),
     allowedMethods: (h, p, hdr) => router.allowedMethods(h, p, hdr),
     normalize: normalizePath,
@@ -107,7 +113,8 @@ export async function buildRuntime(plan: Plan, shared: SharedState): Promise<Run
     hasCors: routes.some((r) => r.cors !== null),
     assertion,
     readiness: () => stages.readiness(),
-    collectors: stages.collectors,
+    collectors: tracing !== null ? [...stages.collectors, traceCollector] : stages.collectors,
+    tracing,
     async close() {
       await Promise.all(upstreams.map((u) => u.close()));
       await stages.close();

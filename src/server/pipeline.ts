@@ -27,6 +27,7 @@ import { Inflight, sweepInflight } from './inflight.js';
 import { challengeHeaders } from '../auth/challenge.js';
 import { log } from '../observe/log.js';
 import { clockNow } from '../ratelimit/clock.js';
+import { withTraces } from './trace-sink.js';
 
 export type { ObserveSink, UpstreamLeg } from './replies.js';
 export type { ListenerInfo } from './runtime.js';
@@ -49,7 +50,10 @@ export class Pipeline implements ExchangeHost {
   private upgrade: SocketContext | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
 
-  constructor(public rt: Runtime, readonly sink: ObserveSink) {
+  readonly sink: ObserveSink;
+
+  constructor(public rt: Runtime, sink: ObserveSink) {
+    this.sink = withTraces(sink); // tracing: a sampled request's span ends where the request is reported
     this.sync = new SyncReply(this.view, this);
     this.sweepTimer = setInterval(this.sweep, 250);
     this.sweepTimer.unref();
@@ -84,8 +88,9 @@ export class Pipeline implements ExchangeHost {
   handle(res: HttpResponse, req: HttpRequest, l: ListenerInfo): void {
     const v = this.view;
     const rt = this.rt;
+    const t0 = performance.now();
     v.reset(req, l.proto);
-    this.sync.begin(res, req, performance.now());
+    this.sync.begin(res, req, t0);
     // Listeners without client_ca never call uWS for a certificate (nothing to read, nothing allocated).
     v.clientCert = l.clientCert !== undefined ? clientCertificate(res) : '';
     this.client.resolve(v, rt.clientIp, res, l.proxyProtocol, this.xffFn);
@@ -93,6 +98,7 @@ export class Pipeline implements ExchangeHost {
     // 1. parse
     const bad = this.parser.parse(req, v, rt.normalize);
     if (bad !== 0) return this.sync.rejectDeferred(bad, EMPTY);
+    if (rt.tracing !== null) rt.tracing.begin(v, t0); // tracing: sampling decided, no SDK call when unsampled
     if (this.draining) return this.sync.reject(R.shutting_down, EMPTY);
     const cl = this.parser.contentLength;
     if (cl !== '' && Number(cl) > rt.maxBody) return this.sync.reject(R.body_too_large, EMPTY);

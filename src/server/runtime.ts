@@ -10,6 +10,7 @@ import type { UpstreamGroup } from '../proxy/upstreams.js';
 import type { ClientIpResolver } from '../policy/client-ip.js';
 import type { CorsPolicy } from '../policy/cors.js';
 import type { AssertionSigner } from '../proxy/assertion/index.js';
+import type { Tracing } from '../trace/index.js';
 import type { WebSocketRoute } from '../websocket/route.js';
 
 export interface AuthChainFace {
@@ -78,6 +79,8 @@ export interface Runtime {
   readonly singletons: ReadonlyMap<string, number>;
   /** identity_assertion: the signer (and the JWKS it publishes), or null. */
   readonly assertion: AssertionSigner | null;
+  /** tracing: sampling and spans, or null when the config has no tracing section. */
+  readonly tracing: Tracing | null;
   /** Some route has cors: OPTIONS requests are checked for a preflight. */
   readonly hasCors: boolean;
   /** Named readiness checks (key sets loaded, pool started). */

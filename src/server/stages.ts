@@ -26,6 +26,7 @@ import {
   apiKeyFigures, basicFigures, calloutFigures, componentFamilies, jwtFigures, mtlsFigures, oidcFigures, type AuthnFigures,
 } from './component-figures.js';
 import { log } from '../observe/log.js';
+import { shutdownTraceExport } from '../trace/index.js';
 import { defineLimitBodies } from './respond.js';
 import type { AuthChainFace } from './runtime.js';
 
@@ -86,6 +87,7 @@ export async function closeThreadResources(): Promise<void> {
   const p = thread.pool;
   thread.pool = null;
   if (p) await p.close();
+  await shutdownTraceExport(); // bounded: the last spans are sent or given up
 }
 
 export interface Stages {

@@ -6,6 +6,7 @@
 import type { Identity, RequestView } from '../contracts.js';
 import type { HttpRequest } from './uws.js';
 import { findCookie } from '../auth/cookie-header.js';
+import type { GatewayTrace } from '../trace/index.js';
 
 /** Shared empty header list: a view allocates none until a stage sets one. */
 const NO_HEADERS: readonly string[] = Object.freeze([]);
@@ -25,8 +26,6 @@ abstract class BaseView implements RequestView {
   limitName = '';
   /** x-request-id sent upstream and in the access log. */
   requestId = '';
-  /** W3C trace id of this request's span ('' = not traced): the access log's trace_id. */
-  traceId = '';
   /** Upstream index chosen by stage 6/7 (-1 = none). */
   upstream = -1;
   /** Headers an external authorizer asked to add upstream, flat. */
@@ -47,6 +46,10 @@ abstract class BaseView implements RequestView {
   startedAt = 0;
   /** PEM of the verified client certificate ('' without one, or on a listener without tls.client_ca). */
   clientCert = '';
+  /** tracing: the sampled request's trace, else null. */
+  trace: GatewayTrace | null = null;
+  /** The W3C trace id this request belongs to (ours when sampled, else a valid client traceparent's); '' when none. */
+  traceId = '';
   abstract header(lowerName: string): string;
   abstract queryParam(name: string): string | undefined;
   cookie(name: string): string | undefined {
@@ -67,11 +70,12 @@ export class LiveView extends BaseView {
     this.limitName = '';
     this.routeIndex = -1;
     this.requestId = '';
-    this.traceId = '';
     this.upstream = -1;
     this.authzHeaders = NO_HEADERS;
     this.rateHeaders = NO_HEADERS;
     this.corsHeaders = NO_HEADERS;
+    this.trace = null; // tracing
+    this.traceId = '';
     this.proto = proto;
   }
 
@@ -117,7 +121,6 @@ export class LiveView extends BaseView {
     d.retryAfter = this.retryAfter;
     d.limitName = this.limitName;
     d.requestId = this.requestId;
-    d.traceId = this.traceId;
     d.upstream = this.upstream;
     d.authzHeaders = this.authzHeaders;
     d.proto = this.proto;
@@ -128,6 +131,8 @@ export class LiveView extends BaseView {
     d.corsHeaders = this.corsHeaders;
     d.startedAt = this.startedAt;
     d.clientCert = this.clientCert;
+    d.trace = this.trace;
+    d.traceId = this.traceId;
     return d;
   }
 }

@@ -4,7 +4,7 @@
 // calls and failures, warn (throttled), turn a call without a usable answer
 // into the failure_mode result (a full queue: always overloaded), and let
 // concurrent cache misses for one key share one call.
-import type { RequestView } from '../contracts.js';
+import type { RequestTrace, RequestView } from '../contracts.js';
 import { runCallout, ThrottledWarn, type CalloutAnswer, type CalloutRequest } from './callout.js';
 import type { WorkerPool } from './pool.js';
 
@@ -38,10 +38,20 @@ export class ServiceCall<R> {
     this.warn = new ThrottledWarn(o.logFields);
   }
 
-  /** Sends one request (counted). Never rejects: a failed call is an `ok: false` answer. */
-  call(req: CalloutRequest): Promise<CalloutAnswer> {
+  /**
+   * Sends one request (counted). Never rejects: a failed call is an `ok: false` answer.
+   * With a sampled request's trace, the call is its child span and carries its traceparent.
+   */
+  call(req: CalloutRequest, trace: RequestTrace | null = null): Promise<CalloutAnswer> {
     this.o.stats.calls++;
-    return runCallout(this.o.pool, req, this.o.timeoutMs);
+    if (trace === null) return runCallout(this.o.pool, req, this.o.timeoutMs);
+    const span = trace.call(this.o.step, req.url);
+    // A copy: callers reuse one headers object for every call.
+    req.headers = { ...req.headers, traceparent: span.traceparent };
+    return runCallout(this.o.pool, req, this.o.timeoutMs).then((a) => {
+      span.end(a.ok ? a.status : 0, !a.ok);
+      return a;
+    });
   }
 
   /** The result for a call that got no answer: counted and logged. */

@@ -24,6 +24,8 @@ export interface ProviderOptions {
    * (`signingKey`), to forge well-signed hostile tokens.
    */
   backchannelLogoutUri?: string;
+  /** Sees every request before the provider does (its method, URL and headers). */
+  onRequest?: (req: http.IncomingMessage) => void;
 }
 
 export interface OidcProvider {
@@ -47,7 +49,7 @@ export interface OidcProvider {
 export async function startOidcProvider(opts: ProviderOptions): Promise<OidcProvider> {
   const sockets = new Set<Socket>();
   let handler: http.RequestListener = (_q, s) => { s.statusCode = 503; s.end(); };
-  const server = http.createServer((q, s) => handler(q, s));
+  const server = http.createServer((q, s) => { opts.onRequest?.(q); handler(q, s); });
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;

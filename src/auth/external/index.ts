@@ -12,7 +12,7 @@
 // shared rule of src/workers/key-rule.ts: an identity the service gave
 // because of the path, query, host or client address is never reused for
 // another. Concurrent requests with the same key make one call.
-import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestTrace, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { ExternalAuthnConfig } from '../../config/schema.js';
 import { R } from '../../reasons.js';
@@ -101,8 +101,8 @@ export function compileExternalAuthn(
     readonly parts: readonly string[];
   }
 
-  async function ask(req: CalloutRequest, slot: Slot | null): Promise<AuthResult> {
-    const a = await service.call(req);
+  async function ask(req: CalloutRequest, slot: Slot | null, trace: RequestTrace | null): Promise<AuthResult> {
+    const a = await service.call(req, trace);
     if (!a.ok) return service.noAnswer(a);
     const now = Date.now();
     if (a.status === 401 || a.status === 403) {
@@ -154,7 +154,7 @@ export function compileExternalAuthn(
         if (e instanceof UnsafeServiceValue) return Promise.resolve(REJECTED[R.unsafe_header_value]!);
         throw e;
       }
-      return service.start(ask(req, slot), flightKey);
+      return service.start(ask(req, slot, view.trace ?? null), flightKey);
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;

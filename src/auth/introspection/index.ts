@@ -7,7 +7,7 @@
 // (authn_unavailable), allow → treated as no credential (the next
 // authenticator may accept, else 401); the request is never forwarded on it.
 import { sha256url } from '../../workers/digest.js';
-import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestTrace, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { IntrospectionConfig } from '../../config/schema.js';
 import { R } from '../../reasons.js';
@@ -61,9 +61,9 @@ export function compileIntrospection(
   }
   const bodyPrefix = secret === undefined ? `client_id=${encodeURIComponent(cfg.client_id)}&token_type_hint=access_token&token=` : 'token_type_hint=access_token&token=';
 
-  async function introspect(token: string, key: string): Promise<AuthResult> {
+  async function introspect(token: string, key: string, trace: RequestTrace | null): Promise<AuthResult> {
     const req: CalloutRequest = { url: cfg.endpoint, method: 'POST', headers, body: bodyPrefix + encodeURIComponent(token), maxBody: 64 * 1024 };
-    const a = await service.call(req);
+    const a = await service.call(req, trace);
     if (!a.ok) return service.noAnswer(a);
     const now = Date.now();
     const r = a.status === 200 ? readIntrospection(a.body, now) : null;
@@ -101,7 +101,7 @@ export function compileIntrospection(
       }
       const pending = service.pending(key);
       if (pending !== undefined) return pending;
-      return service.start(introspect(token, key), key);
+      return service.start(introspect(token, key, view.trace ?? null), key);
     },
     challengeFor(reason: number): string {
       return byReason[reason] ?? challenge;

@@ -2,7 +2,7 @@
 // verified-token cache → negative cache → shape. Miss path: header → key by
 // kid and alg → signature (node:crypto) → payload → claims → cache. Only an
 // unknown kid with a refetch allowed returns a Promise.
-import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type AuthResult, type Authenticator, type Identity, type RequestTrace, type RequestView } from '../../contracts.js';
 import { R, REASONS } from '../../reasons.js';
 import type { TokenExtractor } from '../extract.js';
 import { makeIdentity } from '../identity.js';
@@ -117,7 +117,7 @@ export class JwtAuthenticator implements Authenticator {
     // jku, x5u, jwk and x5c are deliberately not read: keys come only from the store.
     const store = this.p.store;
     if (kid !== undefined && store.remote && !store.known(kid)) {
-      const wait = store.refetch();
+      const wait = store.refetch(view.trace ?? null);
       if (wait !== null) return wait.then(() => this.settle(this.verify(token, alg, kid, d1, d2, src, at)));
     }
     const r = this.verify(token, alg, kid, d1, d2, src, at);

@@ -4,15 +4,17 @@
 import { request } from 'undici';
 
 export const JWKS_MAX_BYTES = 1024 * 1024;
+const ACCEPT = { accept: 'application/jwk-set+json, application/json' };
 
 /** The parsed JSON document, or throws an Error whose message is fit for a log line. */
-export async function fetchJwks(url: string, timeoutMs: number, maxBytes: number, stop: AbortSignal): Promise<unknown> {
+/** `traceparent` ('' = none): sent when a sampled request triggered the fetch (tracing). */
+export async function fetchJwks(url: string, timeoutMs: number, maxBytes: number, stop: AbortSignal, traceparent = ''): Promise<unknown> {
   const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
   let res;
   try {
     res = await request(url, {
       method: 'GET',
-      headers: { accept: 'application/jwk-set+json, application/json' },
+      headers: traceparent !== '' ? { ...ACCEPT, traceparent } : ACCEPT,
       signal,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

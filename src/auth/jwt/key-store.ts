@@ -7,6 +7,7 @@
 import { log } from '../../observe/log.js';
 import { fetchJwks } from './jwks-fetch.js';
 import { importJwks, type KeyEntry } from './keys.js';
+import type { RequestTrace } from '../../contracts.js';
 
 export interface KeyStoreOptions {
   readonly name: string;
@@ -83,7 +84,7 @@ export class KeyStore {
    * Refetch for an unknown kid: the running fetch when there is one, a new
    * one when the last started at least minRefetchMs ago, else null (throttled).
    */
-  refetch(): Promise<void> | null {
+  refetch(trace: RequestTrace | null = null): Promise<void> | null {
     if (!this.o.jwksUri) return null;
     if (this.inflight) {
       if (this.waiters >= MAX_WAITERS) {
@@ -98,8 +99,12 @@ export class KeyStore {
       return null;
     }
     this.stats.unknownKidRefetches++;
-    const p = this.refresh('unknown kid');
+    // tracing: a fetch a sampled request started (and waits for) is its child span; the IdP is sent its traceparent.
+    const span = trace !== null ? trace.call('jwks fetch', this.o.jwksUri) : null;
+    const failuresBefore = this.stats.fetchFailures;
+    const p = this.refresh('unknown kid', span !== null ? span.traceparent : '');
     this.waiters = 1;
+    if (span !== null) void p.then(() => span.end(0, this.stats.fetchFailures !== failuresBefore));
     return p;
   }
 
@@ -114,24 +119,24 @@ export class KeyStore {
     this.stop.abort();
   }
 
-  private refresh(why: 'start' | 'interval' | 'unknown kid'): Promise<void> {
+  private refresh(why: 'start' | 'interval' | 'unknown kid', traceparent = ''): Promise<void> {
     if (this.inflight) return this.inflight;
     this.lastAttempt = this.o.now();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.inflight = this.fetchOnce(why).finally(() => {
+    this.inflight = this.fetchOnce(why, traceparent).finally(() => {
       this.inflight = null;
       this.waiters = 0;
     });
     return this.inflight;
   }
 
-  private async fetchOnce(why: string): Promise<void> {
+  private async fetchOnce(why: string, traceparent: string): Promise<void> {
     const { name, jwksUri } = this.o;
     this.stats.fetches++;
     let next = this.o.refreshMs;
     try {
-      const doc = await fetchJwks(jwksUri!, this.o.timeoutMs, this.o.maxBytes, this.stop.signal);
+      const doc = await fetchJwks(jwksUri!, this.o.timeoutMs, this.o.maxBytes, this.stop.signal, traceparent);
       const r = importJwks(doc, this.o.allowed);
       if (typeof r === 'string') throw new Error(r);
       for (const s of r.skipped) log.warn('jwks key skipped', { authenticator: name, jwks_uri: jwksUri, problem: s });

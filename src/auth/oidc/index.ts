@@ -15,7 +15,7 @@
 // every hit consults, persisted to session.revocation_file and, with
 // `revocation: cluster`, shared through Redis (revocation-cluster.ts).
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
-import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, AUTH_RESPOND, type AuthResult, type Authenticator, type DirectResponse, type Identity, type RequestView } from '../../contracts.js';
+import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, AUTH_RESPOND, type AuthResult, type Authenticator, type DirectResponse, type Identity, type RequestTrace, type RequestView } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { OidcConfig } from '../../config/schema.js';
 import { R } from '../../reasons.js';
@@ -322,12 +322,17 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
     };
   }
 
-  function runToken(task: 'oidc#exchange' | 'oidc#refresh', input: ExchangeInput | RefreshInput): Promise<TokenResult> {
-    return pool.run<TokenResult>(task, input, cfg.timeout).catch((e: unknown): TokenResult => ({
+  function runToken(task: 'oidc#exchange' | 'oidc#refresh', input: ExchangeInput | RefreshInput, trace: RequestTrace | null): Promise<TokenResult> {
+    // tracing: the token call is a child span of the request; the IdP is sent its traceparent.
+    const span = trace !== null ? trace.call(task === 'oidc#exchange' ? 'oidc code exchange' : 'oidc token refresh', input.tokenEndpoint) : null;
+    if (span !== null) input.traceparent = span.traceparent;
+    const p = pool.run<TokenResult>(task, input, cfg.timeout).catch((e: unknown): TokenResult => ({
       ok: false,
       kind: 'unavailable',
       detail: e instanceof PoolOverloadedError ? 'worker pool overloaded' : e instanceof Error ? e.message : String(e),
     }));
+    if (span === null) return p;
+    return p.then((r) => { span.end(0, !r.ok && r.kind === 'unavailable'); return r; });
   }
 
   /** Seals a session into Set-Cookie values; when too large for the cookies, keeps only the claims forwarded upstream. */
@@ -358,6 +363,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
 
   function callback(view: RequestView): Promise<AuthResult> {
     stats.callbacks++;
+    const trace = view.trace ?? null; // read now: a live view is reused after the first await
     const state = view.queryParam('state') ?? '';
     const code = view.queryParam('code') ?? '';
     const error = view.queryParam('error');
@@ -395,7 +401,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
         redirectUri: ls.u,
         codeVerifier: ls.v,
         nonce: ls.n,
-      });
+      }, trace);
       if (!r.ok) {
         if (r.kind === 'unavailable') return fail(503, 'Sign-in is unavailable', 'The identity provider could not be reached. Please try again in a moment.', r.kind, r.detail, null);
         if (r.kind === 'rejected') return fail(400, 'Sign-in failed', `The identity provider refused the sign-in code (${r.detail}): it was already used or has expired.`, r.kind, r.detail, loginCookieName);
@@ -455,6 +461,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
   }
 
   function refreshSession(view: RequestView, s: Session, value: string): Promise<AuthResult> {
+    const trace = view.trace ?? null; // read now: a live view is reused after the first await
     const api = isApiClient(view);
     const browserNav = !api && (view.method === 'GET' || view.method === 'HEAD');
     const returnTo = safeReturnPath(view.path, view.query);
@@ -468,7 +475,7 @@ export function compileOidc(name: string, cfg: OidcConfig, at: string, ctx: Comp
       p = discovery.get().then((meta): Promise<TokenResult> | TokenResult =>
         meta === null
           ? { ok: false, kind: 'unavailable', detail: 'no discovery document' }
-          : runToken('oidc#refresh', { ...tokenCall(meta), refreshToken: s.rt!, sub: s.sub }));
+          : runToken('oidc#refresh', { ...tokenCall(meta), refreshToken: s.rt!, sub: s.sub }, trace));
       refreshing.set(value, p);
       const done = p;
       void done.finally(() => refreshing.delete(value));

@@ -7,7 +7,7 @@
 // What the service is sent: sent-inputs.ts; the cache key: key-rule.ts (the
 // rule) and src/workers/request-key.ts (the compiled key); the
 // upstream headers it may set: allowed_upstream_headers (service-headers.ts).
-import type { AuthzDecision, ExternalAuthorizer, RequestView } from '../../contracts.js';
+import type { AuthzDecision, ExternalAuthorizer, RequestTrace, RequestView } from '../../contracts.js';
 import { AUTHZ_RESPOND } from '../../contracts.js';
 import type { CompileContext } from '../../config/load.js';
 import type { AuthorizerConfig } from '../../config/schema.js';
@@ -86,8 +86,8 @@ export function compileAuthorizer(
     readonly parts: readonly string[];
   }
 
-  async function ask(req: CalloutRequest, slot: Slot | null, identityUntil: number): Promise<AuthzDecision> {
-    const a = await service.call(req);
+  async function ask(req: CalloutRequest, slot: Slot | null, identityUntil: number, trace: RequestTrace | null): Promise<AuthzDecision> {
+    const a = await service.call(req, trace);
     if (!a.ok) return service.noAnswer(a);
     const d = decide(a, upstreamIndex, declared);
     if (d === null) return service.unreadable(a.status);
@@ -125,7 +125,7 @@ export function compileAuthorizer(
         if (e instanceof UnsafeServiceValue) return UNSAFE;
         throw e;
       }
-      return service.start(ask(req, slot, until), slot !== null ? flightKey : null);
+      return service.start(ask(req, slot, until, view.trace ?? null), slot !== null ? flightKey : null);
     },
     close() {
       cache?.clear();

@@ -18,6 +18,8 @@ export interface TokenCall {
   algorithms: string[];
   leewaySec: number;
   deadline?: number;
+  /** tracing: the W3C traceparent the IdP is sent (a sampled request's span), absent otherwise. */
+  traceparent?: string;
 }
 
 export interface ExchangeInput extends TokenCall {
@@ -64,6 +66,7 @@ interface Fail { readonly fail: Failure }
 
 async function tokenRequest(c: TokenCall, params: Record<string, string>): Promise<{ readonly tokens: Record<string, unknown> } | Fail> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (c.traceparent !== undefined) headers.traceparent = c.traceparent;
   const form = new URLSearchParams(params);
   form.set('client_id', c.clientId);
   if (c.clientSecret !== undefined) {
@@ -119,7 +122,9 @@ function result(payload: JWTPayload, tokens: Record<string, unknown>, fallbackRe
 
 /** Claims from the userinfo endpoint; null when unavailable or not about the same subject (OIDC Core 5.3.2). */
 async function userinfo(c: TokenCall, url: string, accessToken: string, sub: string): Promise<Record<string, unknown> | null> {
-  const a = await callout({ url, method: 'GET', headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, maxBody: 64 * 1024, deadline: c.deadline });
+  const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, accept: 'application/json' };
+  if (c.traceparent !== undefined) headers.traceparent = c.traceparent;
+  const a = await callout({ url, method: 'GET', headers, maxBody: 64 * 1024, deadline: c.deadline });
   if (!a.ok || a.status !== 200 || !/json/i.test(a.headers['content-type'] ?? '')) return null;
   const v = parseJsonObject(a.body);
   if (v === null || v.sub !== sub) return null;
