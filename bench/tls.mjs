@@ -12,13 +12,17 @@
 //   tls-pass      Portcullis, TLS listener, pass-through (the baseline)
 //   mtls-pass     client certificate required, type: mtls identity, pass-through (target ≤ 1.05× tls-pass)
 //   mtls-assert   mtls-pass + identity_assertion on the route (target ≤ 1.05× mtls-pass)
+//   mtls-anon     the mtls-pass listener (certificate required and presented) and an
+//                 anonymous route: what reading the certificate per request costs alone
 // New connection per request (full handshake, no resumption; 16 loops):
 //   nginx-tls-hs, tls-hs     server certificate only
 //   nginx-mtls-hs, mtls-hs   client certificate verified too
 // For these the figure is CPU µs per connection, and "handshake" is that
 // minus the same system's keep-alive µs per request of the same round.
 //
-// Usage: node bench/tls.mjs [--rounds N] [--duration S] [--only a,b] [--cpu-prof DIR]
+// Usage: node bench/tls.mjs [--rounds N] [--duration S] [--only a,b] [--cpu-prof DIR] [--port-base P]
+// --port-base P (default 18280): gateway P, upstream P+1, nginx P+2 — apart from
+// the other benches' fixed ports (18180…), so they cannot answer each other's load.
 // --cpu-prof DIR: the Portcullis systems run under node --cpu-prof (profiles in DIR).
 import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -39,6 +43,8 @@ const only = opt('--only', '')?.split(',').filter(Boolean) ?? [];
 const profDir = opt('--cpu-prof', '');
 const log = (s) => process.stderr.write(`${s}\n`);
 
+const portBase = Number(opt('--port-base', 18280));
+Object.assign(PORTS, { gateway: portBase, upstream: portBase + 1, nginx: portBase + 2 });
 const tools = ensureTools(['taskset', 'nginx', 'openssl'], log);
 if (!tools.nginx || !tools.openssl) { log('bench/tls: needs nginx and openssl'); process.exit(2); }
 const prefix = mkdtempSync(path.join(os.tmpdir(), 'portcullis-tls-bench-'));
@@ -72,6 +78,10 @@ const tlsCfg = () => ({
   upstreams: up,
   routes: [{ name: 'pass', match: { path_prefix: '/' }, anonymous: true, upstream: 'up' }],
   access_log: { enabled: false },
+});
+const mtlsAnonCfg = () => ({
+  ...tlsCfg(),
+  server: { listen: [{ host: '127.0.0.1', port: GW, tls: { cert: pki.cert, key: pki.key, client_ca: pki.ca, client_cert: 'required' } }], threads: 1 },
 });
 const mtlsCfg = (assert) => ({
   server: { listen: [{ host: '127.0.0.1', port: GW, tls: { cert: pki.cert, key: pki.key, client_ca: pki.ca, client_cert: 'required' } }], threads: 1 },
@@ -134,6 +144,7 @@ const withClient = { clientCert: true };
 const systems = [
   { id: 'nginx-tls', port: NG, mode: 'keep-alive', start: () => startNginxTls(false) },
   { id: 'tls-pass', port: GW, mode: 'keep-alive', start: portcullis(tlsCfg(), 'tls') },
+  { id: 'mtls-anon', port: GW, mode: 'keep-alive', ...withClient, start: portcullis(mtlsAnonCfg(), 'mtls-anon') },
   { id: 'mtls-pass', port: GW, mode: 'keep-alive', ...withClient, start: portcullis(mtlsCfg(false), 'mtls') },
   { id: 'mtls-assert', port: GW, mode: 'keep-alive', ...withClient, start: portcullis(mtlsCfg(true), 'mtls-assert') },
   { id: 'nginx-tls-hs', port: NG, mode: 'handshake', keepAliveOf: 'nginx-tls', start: () => startNginxTls(false) },
@@ -190,7 +201,7 @@ const ratio = (id, base) => {
   const b = results.get(base);
   return a && b ? med(a.map((x, i) => x.us / b[i].us)) : NaN;
 };
-const baseOf = { 'nginx-tls': 'tls-pass', 'tls-pass': 'tls-pass', 'mtls-pass': 'tls-pass', 'mtls-assert': 'mtls-pass', 'nginx-tls-hs': 'tls-hs', 'tls-hs': 'tls-hs', 'nginx-mtls-hs': 'mtls-hs', 'mtls-hs': 'mtls-hs' };
+const baseOf = { 'nginx-tls': 'tls-pass', 'tls-pass': 'tls-pass', 'mtls-anon': 'tls-pass', 'mtls-pass': 'tls-pass', 'mtls-assert': 'mtls-pass', 'nginx-tls-hs': 'tls-hs', 'tls-hs': 'tls-hs', 'nginx-mtls-hs': 'mtls-hs', 'mtls-hs': 'mtls-hs' };
 console.log(`\nhost ${host.cpu} (${host.nproc} CPUs), node ${v.node}, ${v.uWebSockets}, nginx ${v.nginx}; ${rounds} rounds × ${seconds} s`);
 console.log('system          median µs      (user / sys)     median req|conn/s   ratio (median of per-round)');
 for (const s of systems) {
