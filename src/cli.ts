@@ -14,8 +14,9 @@ import { healthcheck } from './cli/healthcheck.js';
 import { route } from './cli/route.js';
 import { token } from './cli/token.js';
 import { configPrint } from './cli/config-print.js';
+import { keygen } from './cli/keygen.js';
 
-const COMMANDS: readonly Command[] = [start, check, route, configPrint, token, hashPasswordCmd, healthcheck];
+const COMMANDS: readonly Command[] = [start, check, route, configPrint, token, hashPasswordCmd, keygen, healthcheck];
 
 function overview(): string {
   const w = Math.max(...COMMANDS.map((c) => c.spec.name.length));

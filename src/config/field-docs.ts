@@ -36,7 +36,7 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   'server.listen[].host': D('Address to bind: 0.0.0.0 (all IPv4), :: (all IPv6 and IPv4), or one address.', '127.0.0.1'),
   'server.listen[].port': D('TCP port. 0 lets the kernel pick one (tests; only with server.threads: 1).', '8080'),
   'server.listen[].tls': D('Serve HTTPS on this listener. The key must belong to the certificate; `check` verifies it.'),
-  'server.listen[].tls.cert': D('PEM certificate chain file (leaf first), relative to the config file.', 'tls/server.crt'),
+  'server.listen[].tls.cert': D('PEM certificate chain file (leaf first), relative to the config file. Re-read on SIGHUP (with key and client_ca): a changed certificate is swapped in without dropping connections (needs a fixed port).', 'tls/server.crt'),
   'server.listen[].tls.key': D('PEM private key file of the certificate.', 'tls/server.key'),
   ...prefixed('server.listen[].tls.', SECRET('Passphrase of an encrypted private key', 'passphrase', 'secrets/tls-passphrase', 'TLS_PASSPHRASE')),
   'server.listen[].tls.client_ca': D('PEM file of the CAs client certificates must chain to (mutual TLS). A certificate from another CA fails the handshake.', 'tls/clients-ca.pem'),

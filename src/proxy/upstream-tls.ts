@@ -5,8 +5,11 @@
 // generic upstream error).
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { buildConnector } from 'undici';
 import type { CompileContext } from '../config/load.js';
 import type { UpstreamConfig } from '../config/schema.js';
+import { TLS_RESET_AFTER_HANDSHAKE } from './h1/errors.js';
 
 /** What tls.connect (native client) and undici's connect options take. */
 export interface UpstreamTlsOptions {
@@ -68,4 +71,25 @@ export function compileUpstreamTls(cfg: UpstreamConfig, at: string, ctx: Compile
 export function isTlsFailure(code: string): boolean {
   return code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.startsWith('UNABLE_TO_') ||
     code.includes('CERT') || code === 'HOSTNAME_MISMATCH';
+}
+
+/**
+ * undici's connector for an https:// target, reporting the upstream's refusal
+ * of our client certificate as a TLS failure. Under TLS 1.3 that refusal is an
+ * alert read after the handshake; undici, seeing the socket end next, reported
+ * "other side closed" instead. Ending the socket on the TLS error keeps it as
+ * the request's error; a reset before any response byte is renamed likewise
+ * (TLS_RESET_AFTER_HANDSHAKE).
+ */
+export function undiciTlsConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+  const connect = buildConnector(options);
+  return (opts, callback) => connect(opts, (err, socket) => {
+    if (err === null && socket) socket.prependListener('error', (e: NodeJS.ErrnoException) => refusal(socket, e));
+    (callback as (e: Error | null, s: Socket | null) => void)(err, socket);
+  });
+}
+
+function refusal(socket: Socket, e: NodeJS.ErrnoException): void {
+  if (e.code === 'ECONNRESET' && socket.bytesRead === 0) e.code = TLS_RESET_AFTER_HANDSHAKE;
+  if (isTlsFailure(e.code ?? '')) socket.destroy();
 }

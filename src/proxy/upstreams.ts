@@ -7,7 +7,7 @@ import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { UpstreamHandler, UpstreamRequest } from './h1/connection.js';
 import { H1Pool } from './h1/pool.js';
-import type { UpstreamTlsOptions } from './upstream-tls.js';
+import { undiciTlsConnector, type UpstreamTlsOptions } from './upstream-tls.js';
 
 /** What the Exchange needs of a target's connection pool. */
 export interface UpstreamPool {
@@ -23,7 +23,7 @@ class UndiciPool implements UpstreamPool {
     this.pool = new Pool(origin, {
       connections: cfg.connections,
       pipelining: 1,
-      connect: { timeout: cfg.connect_timeout, ...tls },
+      connect: /^https:/i.test(origin) ? undiciTlsConnector({ timeout: cfg.connect_timeout, ...tls }) : { timeout: cfg.connect_timeout },
       keepAliveTimeout: 4_000,
       keepAliveMaxTimeout: 60_000,
       headersTimeout: cfg.timeout,

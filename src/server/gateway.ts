@@ -2,7 +2,8 @@
 // pipeline, and the current Runtime. Reload swaps the Runtime atomically (the
 // next request sees the new plan; in-flight requests finish on the old one);
 // shutdown stops accepting, lets in-flight requests finish, then closes.
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Plan } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
@@ -17,7 +18,7 @@ import type { SharedState } from './stages.js';
 import { applySocketTimers } from './socket-timers.js';
 import { maxMessageCeiling, websocketBehavior, type RelayData } from './websocket-upgrade.js';
 import type { WebSocketBehavior } from './uws.js';
-import { loadUws, removeServerName, setServerName, type HttpRequest, type HttpResponse, type ListenSocket, type TemplatedApp } from './uws.js';
+import { loadUws, removeServerName, setServerName, type HttpRequest, type HttpResponse, type ListenSocket, type TemplatedApp, type TlsFiles, type UwsModule } from './uws.js';
 
 export interface BoundListener {
   readonly host: string;
@@ -37,6 +38,11 @@ export class Gateway {
   private readonly jwksHandlers = new Map<TemplatedApp, (res: HttpResponse, req: HttpRequest) => void>();
   /** Per app: its ws() behavior (attached under each SNI name too). */
   private readonly wsBehaviors = new Map<TemplatedApp, WebSocketBehavior<RelayData>>();
+  /** Per TLS app: a digest of what its default context was made of (tls.cert, key, client_ca, passphrase). */
+  private readonly tlsSignature = new Map<TemplatedApp, string>();
+  private readonly openConnections = new Map<TemplatedApp, number>();
+  /** Apps replaced by a certificate swap, still serving the connections they hold. */
+  private readonly retired = new Set<TemplatedApp>();
   private sockets: ListenSocket[] = [];
   readonly listeners: BoundListener[] = [];
   /** uWS's message size limit, fixed per listener at start: the largest routes[].websocket.max_message then. */
@@ -70,19 +76,30 @@ export class Gateway {
     return gw;
   }
 
-  private async listen(uWS: Awaited<ReturnType<typeof loadUws>>, l: ListenConfig, plan: Plan): Promise<void> {
+  private async listen(uWS: UwsModule, l: ListenConfig, plan: Plan): Promise<void> {
+    const app = this.makeApp(uWS, l, plan);
+    const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));
+    if (!sock) {
+      throw new Error(`cannot listen on ${l.host}:${l.port}: the address is in use, not local, or needs privileges (ports < 1024 need CAP_NET_BIND_SERVICE)`);
+    }
+    const port = uWS.us_socket_local_port(sock as never);
+    this.apps.push(app);
+    this.appListener.push(this.listeners.length);
+    this.sockets.push(sock);
+    this.listeners.push({ host: l.host, port, tls: !!l.tls });
+  }
+
+  /** One listener's uWS app: its default TLS context (tls.cert, key, client_ca), routes, and SNI names. */
+  private makeApp(uWS: UwsModule, l: ListenConfig, plan: Plan): TemplatedApp {
     let app: TemplatedApp;
     if (l.tls) {
-      const cert = planPath(plan, l.tls.cert);
-      const key = planPath(plan, l.tls.key);
-      const ca = l.tls.client_ca !== undefined ? planPath(plan, l.tls.client_ca) : null;
-      for (const [what, p] of [['cert', cert], ['key', key], ...(ca !== null ? [['client_ca', ca] as const] : [])] as const) {
-        if (!existsSync(p)) throw new Error(`server.listen ${l.host}:${l.port}: tls.${what} file not found: ${p}`);
-      }
-      const issues: ConfigIssue[] = [];
-      const passphrase = resolveSecret(l.tls as unknown as Record<string, unknown>, 'passphrase', 'server.listen.tls', plan.baseDir, issues, false);
-      if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
-      app = uWS.SSLApp({ ...sslFiles(plan, l.tls), passphrase: passphrase ?? '' });
+      const files = defaultTlsFiles(plan, l);
+      const created = uWS.SSLApp(files);
+      app = created;
+      this.tlsSignature.set(app, tlsSignature(files));
+      // Open connections per TLS app, so an app retired by a certificate swap is closed once its last one ends.
+      this.openConnections.set(app, 0);
+      app.filter((_res, count) => this.connectionCounted(created, Number(count)));
     } else {
       app = uWS.App();
     }
@@ -107,15 +124,85 @@ export class Gateway {
     this.handlers.set(app, handler);
     this.jwksHandlers.set(app, jwks);
     if (l.tls) this.sniNames.set(app, this.applySni(app, plan, l, new Set()));
-    const sock = await new Promise<ListenSocket | false>((resolve) => app.listen(l.host, l.port, resolve));
-    if (!sock) {
-      throw new Error(`cannot listen on ${l.host}:${l.port}: the address is in use, not local, or needs privileges (ports < 1024 need CAP_NET_BIND_SERVICE)`);
+    return app;
+  }
+
+  private connectionCounted(app: TemplatedApp, delta: number): void {
+    const n = (this.openConnections.get(app) ?? 0) + delta;
+    this.openConnections.set(app, n);
+    if (n <= 0 && this.retired.has(app)) setImmediate(() => this.closeRetired(app));
+  }
+
+  /** A replaced app keeps serving the connections it holds; it is closed when the last one ends (or at shutdown). */
+  private retire(app: TemplatedApp): void {
+    this.retired.add(app);
+    if ((this.openConnections.get(app) ?? 0) <= 0) setImmediate(() => this.closeRetired(app));
+  }
+
+  private closeRetired(app: TemplatedApp): void {
+    if (!this.retired.has(app) || (this.openConnections.get(app) ?? 0) > 0) return;
+    this.retired.delete(app);
+    this.forget(app);
+    app.close();
+  }
+
+  /** An app made for a swap that did not happen. */
+  private discard(app: TemplatedApp): void {
+    this.forget(app);
+    app.close();
+  }
+
+  private forget(app: TemplatedApp): void {
+    this.openConnections.delete(app);
+    this.tlsSignature.delete(app);
+    this.sniNames.delete(app);
+    this.handlers.delete(app);
+    this.jwksHandlers.delete(app);
+  }
+
+  /**
+   * SIGHUP, per TLS listener: when tls.cert, key, client_ca or the passphrase
+   * changed, a new app with the new default context listens on the same port
+   * (uWS binds with SO_REUSEPORT) and the old listening socket closes; the old
+   * app keeps its open connections until they end. uWS cannot swap the
+   * default context of a running app, and clients that send no server name
+   * (or an unknown one) get it. Otherwise only the tls.sni names are re-read.
+   */
+  private async reloadTls(plan: Plan): Promise<void> {
+    const ls = plan.config.server.listen;
+    for (let i = 0; i < this.apps.length; i++) {
+      const app = this.apps[i]!;
+      const l = ls[this.appListener[i]!];
+      if (l === undefined || !l.tls || !this.tlsSignature.has(app)) continue;
+      const at = `${l.host}:${this.listeners[this.appListener[i]!]!.port}`;
+      let next: TemplatedApp | null = null;
+      try {
+        if (tlsSignature(defaultTlsFiles(plan, l)) === this.tlsSignature.get(app)) {
+          this.sniNames.set(app, this.applySni(app, plan, l, this.sniNames.get(app) ?? new Set()));
+          continue;
+        }
+        const uWS = await loadUws(0);
+        next = this.makeApp(uWS, l, plan);
+        const port = this.listeners[this.appListener[i]!]!.port;
+        const bound = next;
+        const sock = await new Promise<ListenSocket | false>((resolve) => bound.listen(l.host, port, resolve));
+        if (!sock) {
+          this.discard(next);
+          log.error('the listener certificate changed but a second socket cannot be bound on its port; the previous certificate stays until a restart', {
+            listener: at, fix: l.port === 0 ? 'give the listener a fixed port (a port the kernel chose cannot be shared)' : 'restart the gateway',
+          });
+          continue;
+        }
+        uWS.us_listen_socket_close(this.sockets[i]! as never);
+        this.apps[i] = next;
+        this.sockets[i] = sock;
+        this.retire(app);
+        log.info('listener certificate reloaded', { listener: at });
+      } catch (e) {
+        if (next !== null && this.apps[i] !== next) this.discard(next);
+        log.error('reloading the listener certificates failed; the previous ones stay', { listener: at, error: String(e) });
+      }
     }
-    const port = uWS.us_socket_local_port(sock as never);
-    this.apps.push(app);
-    this.appListener.push(this.listeners.length);
-    this.sockets.push(sock);
-    this.listeners.push({ host: l.host, port, tls: !!l.tls });
   }
 
   /**
@@ -140,21 +227,6 @@ export class Gateway {
     return now;
   }
 
-  /** SIGHUP: every tls.sni certificate is read again; open connections keep the context they started with. */
-  private reloadSni(plan: Plan): void {
-    const ls = plan.config.server.listen;
-    this.apps.forEach((app, i) => {
-      const before = this.sniNames.get(app);
-      const l = ls[this.appListener[i]!];
-      if (before === undefined || l === undefined || !l.tls) return;
-      try {
-        this.sniNames.set(app, this.applySni(app, plan, l, before));
-      } catch (e) {
-        log.error('reloading tls.sni certificates failed; the previous ones stay', { error: String(e) });
-      }
-    });
-  }
-
   get current(): Runtime {
     return this.runtime;
   }
@@ -167,7 +239,7 @@ export class Gateway {
     this.runtime = next;
     this.pipeline.rt = next;
     for (const a of this.apps) applySocketTimers(a, plan.config.server.limits);
-    this.reloadSni(plan);
+    await this.reloadTls(plan);
     const over = plan.config.routes.filter((r) => r.websocket !== undefined && r.websocket.max_message > this.wsCeiling).map((r) => r.name);
     if (over.length) log.warn('routes[].websocket.max_message above the largest at start applies after a restart; uWS refuses larger messages until then', { routes: over, limit: this.wsCeiling });
     // WebSockets opened on the old config (its routes, rules, credentials) are closed with 1001 after shutdown_timeout: clients reconnect through the new one.
@@ -204,6 +276,8 @@ export class Gateway {
 
   private closeNow(): void {
     for (const a of this.apps) a.close();
+    for (const a of this.retired) a.close();
+    this.retired.clear();
     this.apps = [];
     this.appListener = [];
   }
@@ -240,6 +314,27 @@ function sslFiles(plan: Plan, t: Pick<NonNullable<ListenConfig['tls']>, 'cert' |
   const out: { cert_file_name: string; key_file_name: string; ca_file_name?: string } = { cert_file_name: planPath(plan, t.cert), key_file_name: planPath(plan, t.key) };
   if (t.client_ca !== undefined) out.ca_file_name = planPath(plan, t.client_ca);
   return out;
+}
+
+/** The listener's default context files (checked to exist) and its passphrase. */
+function defaultTlsFiles(plan: Plan, l: ListenConfig): TlsFiles {
+  const t = l.tls!;
+  const files = sslFiles(plan, t);
+  const named: [string, string | undefined][] = [['cert', files.cert_file_name], ['key', files.key_file_name], ['client_ca', files.ca_file_name]];
+  for (const [what, p] of named) {
+    if (p !== undefined && !existsSync(p)) throw new Error(`server.listen ${l.host}:${l.port}: tls.${what} file not found: ${p}`);
+  }
+  const issues: ConfigIssue[] = [];
+  const passphrase = resolveSecret(t as unknown as Record<string, unknown>, 'passphrase', 'server.listen.tls', plan.baseDir, issues, false);
+  if (issues.length) throw new ConfigError(plan.file || '<config>', issues);
+  return { ...files, passphrase: passphrase ?? '' };
+}
+
+/** What a TLS context is made of, as one digest: a reload rebuilds the context only when it differs. */
+function tlsSignature(f: TlsFiles): string {
+  const h = createHash('sha256');
+  for (const p of [f.cert_file_name, f.key_file_name, f.ca_file_name]) h.update(p === undefined ? '-' : readFileSync(p)).update('\0');
+  return h.update(f.passphrase).digest('hex');
 }
 
 function planPath(plan: Plan, p: string): string {

@@ -1,6 +1,6 @@
 // Every example config in native-config/ passes `portcullis check`.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers/gateway.js';
@@ -25,25 +25,22 @@ describe('example configs', () => {
     expect(r.stdout).toContain('ok (5 routes, 2 upstreams)');
   }, 60_000);
 
-  it('native-config/examples/zero-trust.yaml passes check with the certificates docs/mtls.md makes', async () => {
+  it('native-config/examples/zero-trust.yaml passes check with the certificates and keys docs/mtls.md makes', async () => {
     const dir = tempDir();
     copyFileSync(path.join(ROOT, 'native-config/examples/zero-trust.yaml'), path.join(dir, 'portcullis.yaml'));
     const tls = path.join(dir, 'tls');
     mkdirSync(tls);
-    const ssl = (args: string[]) => execFileSync('openssl', args, { cwd: tls, stdio: 'ignore' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    for (const ca of ['clients-ca', 'internal-ca']) {
-      ssl(['req', '-x509', ...ec, '-days', '30', '-subj', `/CN=${ca}`, '-addext', 'basicConstraints=critical,CA:TRUE',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-keyout', `${ca}.key`, '-out', `${ca}.pem`]);
-    }
-    for (const [leaf, ca, ext] of [['server', 'clients-ca', 'subjectAltName=DNS:localhost'], ['gateway-client', 'internal-ca', 'extendedKeyUsage=clientAuth']] as const) {
-      writeFileSync(path.join(tls, `${leaf}.ext`), `${ext}\n`);
-      ssl(['req', '-new', ...ec, '-subj', `/CN=${leaf}`, '-keyout', `${leaf}.key`, '-out', `${leaf}.csr`]);
-      ssl(['x509', '-req', '-in', `${leaf}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '30', '-extfile', `${leaf}.ext`, '-out', `${leaf}.crt`]);
-    }
-    mkdirSync(path.join(dir, 'keys'));
-    // The docs' one-liner for the assertion keys.
-    writeFileSync(path.join(dir, 'keys/assertion.jwks.json'), execFileSync(process.execPath, ['-e', "const c=require('crypto');const k=c.generateKeyPairSync('ec',{namedCurve:'P-256'}).privateKey.export({format:'jwk'});console.log(JSON.stringify({keys:[{...k,kid:'assertion-'+new Date().toISOString().slice(0,10)}]}))"]));
+    // The docs' own commands, as written: every sh block of section 1, run in tls/.
+    const doc = readFileSync(path.join(ROOT, 'docs/mtls.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## 1. Make the certificates'), doc.indexOf('## 2.'));
+    const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(4);
+    execFileSync('bash', ['-euc', blocks.join('\n')], { cwd: tls, stdio: 'ignore' });
+    expect(execFileSync('openssl', ['verify', '-CAfile', 'clients-ca.pem', 'device42.crt', 'server.crt'], { cwd: tls, encoding: 'utf8' })).toBe('device42.crt: OK\nserver.crt: OK\n');
+    expect(execFileSync('openssl', ['verify', '-CAfile', 'internal-ca.pem', 'gateway-client.crt'], { cwd: tls, encoding: 'utf8' })).toBe('gateway-client.crt: OK\n');
+    // And the docs' command for the assertion keys.
+    expect(doc).toContain('portcullis keygen assertion --out keys/assertion.jwks.json');
+    expect((await runCli(['keygen', 'assertion', '--out', 'keys/assertion.jwks.json'], { cwd: dir })).code).toBe(0);
     const r = await runCli(['check', '--config', path.join(dir, 'portcullis.yaml')], { cwd: dir });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

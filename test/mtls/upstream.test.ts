@@ -3,8 +3,8 @@
 // (node:https with requestCert), verify server_name. Every handshake failure
 // is a 502 upstream_tls and no request reaches the upstream's handler.
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { AddressInfo, Socket } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, tempDir, type RunningGateway } from '../helpers/gateway.js';
 import { makeCa, makeLeaf, type CaFiles, type LeafFiles } from '../helpers/pki.js';
@@ -18,6 +18,8 @@ let rogueCert: LeafFiles;
 const servers: https.Server[] = [];
 let strictPort = 0;
 let roguePort = 0;
+let resetPort = 0;
+const resetServers: tls.Server[] = [];
 /** Client certificate CNs the strict upstream's handler saw. */
 const seen: string[] = [];
 
@@ -43,10 +45,30 @@ beforeAll(async () => {
   makeLeaf(internal, 'gateway-client', { cn: 'gateway' });
   strictPort = await serve(serverCert, true);
   roguePort = await serve(rogueCert, false);
+  resetPort = await serveReset();
 });
+
+/**
+ * Completes the handshake, then resets the TCP connection when the request
+ * arrives (no alert is ever read): how a TLS 1.3 refusal of the client's
+ * certificate often reaches the client.
+ */
+async function serveReset(): Promise<number> {
+  const s = tls.createServer({ key: serverCert.keyPem, cert: serverCert.pem });
+  s.on('secureConnection', (t: TLSSocket) => {
+    // The TCP socket under the TLS one (node keeps it as _parent): reset it, not the TLS layer.
+    const raw = (t as unknown as { _parent: Socket })._parent;
+    t.once('data', () => { raw.resetAndDestroy(); });
+    t.on('error', () => {});
+  });
+  resetServers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return (s.address() as AddressInfo).port;
+}
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));
+  await Promise.all(resetServers.map((s) => new Promise((r) => s.close(r))));
 });
 
 describe.each(['native', 'undici'] as const)('upstream mTLS with client: %s', (client) => {
@@ -61,8 +83,9 @@ describe.each(['native', 'undici'] as const)('upstream mTLS with client: %s', (c
         'no-client-cert': up(strictPort, trust),
         'wrong-ca': up(roguePort, trust),
         'wrong-name': up(strictPort, { ca: 'internal-ca.crt', cert: 'gateway-client.crt', key: 'gateway-client.key' }),
+        'reset-after-handshake': up(resetPort, trust),
       },
-      routes: ['payments', 'no-client-cert', 'wrong-ca', 'wrong-name'].map((u) => ({ name: u, match: { path_prefix: `/${u}` }, anonymous: true, upstream: u })),
+      routes: ['payments', 'no-client-cert', 'wrong-ca', 'wrong-name', 'reset-after-handshake'].map((u) => ({ name: u, match: { path_prefix: `/${u}` }, anonymous: true, upstream: u })),
     }, { dir });
   });
   afterAll(async () => { await gw?.stop(); });
@@ -77,9 +100,8 @@ describe.each(['native', 'undici'] as const)('upstream mTLS with client: %s', (c
     const before = seen.length;
     const r = await request(`${gw.url}/no-client-cert/charge`);
     expect(r.status).toBe(502);
-    // TLS 1.3: the refusal is an alert after the handshake. Our client reports it; undici
-    // sees the socket end first and reports "other side closed" (a generic upstream_error).
-    expect(r.text).toContain(client === 'native' ? 'upstream_tls' : 'upstream_error');
+    // TLS 1.3: the refusal is an alert read after the handshake (undici saw the socket end first).
+    expect(r.text).toContain('upstream_tls');
     expect(seen.length).toBe(before);
   });
 
@@ -93,6 +115,12 @@ describe.each(['native', 'undici'] as const)('upstream mTLS with client: %s', (c
 
   it('a certificate not for the name dialled (no server_name, no IP SAN) is 502 upstream_tls', async () => {
     const r = await request(`${gw.url}/wrong-name/charge`);
+    expect(r.status).toBe(502);
+    expect(r.text).toContain('upstream_tls');
+  });
+
+  it('a TLS connection reset before any byte of its first response is 502 upstream_tls', async () => {
+    const r = await request(`${gw.url}/reset-after-handshake/charge`);
     expect(r.status).toBe(502);
     expect(r.text).toContain('upstream_tls');
   });

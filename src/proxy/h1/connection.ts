@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { log } from '../../observe/log.js';
-import { UpstreamError } from './errors.js';
+import { TLS_RESET_AFTER_HANDSHAKE, UpstreamError } from './errors.js';
 import { ResponseParser, type ResponseSink } from './response-parser.js';
 import { clockNow } from '../../ratelimit/clock.js';
 
@@ -510,9 +510,15 @@ export class H1Connection implements ResponseSink {
     this.call = null;
     const retryable = call !== null && this.connected && this.served > 0 && this.parser.received === 0 &&
       call.req.body === null && !call.retried && IDEMPOTENT_METHODS.has(call.req.method);
-    const err = this.socketError ??
-      (this.connected ? new UpstreamError('UND_ERR_SOCKET', 'upstream closed the connection before the response ended') : null);
+    const err = this.resetAfterHandshake() ? new UpstreamError(TLS_RESET_AFTER_HANDSHAKE, 'upstream reset the TLS connection before any response (a refused client certificate?)')
+      : this.socketError ?? (this.connected ? new UpstreamError('UND_ERR_SOCKET', 'upstream closed the connection before the response ended') : null);
     this.owner.closed(this, call, err, retryable);
+  }
+
+  /** See TLS_RESET_AFTER_HANDSHAKE: a TLS connection reset before any byte of its first response. */
+  private resetAfterHandshake(): boolean {
+    const e = this.socketError as NodeJS.ErrnoException | null;
+    return e !== null && e.code === 'ECONNRESET' && this.served === 0 && this.parser.received === 0 && (this.socket as { encrypted?: boolean }).encrypted === true;
   }
 
   /** The pool's sweep: headers/body timeouts (the body clock stops while the client is slow). */

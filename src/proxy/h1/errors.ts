@@ -9,7 +9,16 @@ export type UpstreamErrorCode =
   | 'UND_ERR_ABORTED'
   | 'UND_ERR_CLOSED'
   | 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'
-  | 'HPE_INVALID_RESPONSE';
+  | 'HPE_INVALID_RESPONSE'
+  | typeof TLS_RESET_AFTER_HANDSHAKE;
+
+/**
+ * A TLS connection the upstream reset before any byte of its first response.
+ * Under TLS 1.3 the server judges our client certificate after the client's
+ * side of the handshake is done, so a refused (or missing) one often arrives
+ * as a reset that discards the alert: reported as a TLS failure (upstream_tls).
+ */
+export const TLS_RESET_AFTER_HANDSHAKE = 'ERR_TLS_RESET_AFTER_HANDSHAKE';
 
 export class UpstreamError extends Error {
   constructor(readonly code: UpstreamErrorCode, message: string) {
