@@ -17,7 +17,7 @@ import { REASONS } from '../reasons.js';
 import { CountsHistogram, HDR_HIGHEST, HDR_SLOTS, latencyIndex } from './shared-histogram.js';
 import { family, formatValue, histogramSamples, labelText, type Collector, type Sample } from './prom.js';
 import { ip16ToText } from './ip-text.js';
-import { clockTime, touchClock } from '../ratelimit/clock.js';
+import { clockTime, touchClock } from '../lib/clock.js';
 
 export type { Collector } from './prom.js';
 

@@ -25,7 +25,7 @@ import { DetachedView, LiveView } from './view.js';
 import { Inflight } from './inflight.js';
 import { formatIp16, ip16FromBytes } from '../policy/ip.js';
 import { log } from '../observe/log.js';
-import { clockNow } from '../ratelimit/clock.js';
+import { clockNow } from '../lib/clock.js';
 
 /** What the pipeline reports when a request ends (metrics + access log). */
 export interface ObserveSink {

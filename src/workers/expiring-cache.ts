@@ -2,7 +2,7 @@
 // is a synchronous Map lookup plus one clock compare, so the request that
 // follows a slow one is a hot-path request again.
 import { LRUCache } from 'lru-cache';
-import { clockTime, EXACT_WITHIN_MS, touchClock } from '../ratelimit/clock.js';
+import { clockTime, EXACT_WITHIN_MS, touchClock } from '../lib/clock.js';
 
 interface Entry<V> {
   readonly value: V;
@@ -111,7 +111,7 @@ export class TailKeyedCache<V extends object> {
       e.src = src;
       e.at = start;
     }
-    touchClock(); // deadline check: see EXACT_WITHIN_MS (src/ratelimit/clock.ts)
+    touchClock(); // deadline check: see EXACT_WITHIN_MS (src/lib/clock.ts)
     if (clockTime[0]! + EXACT_WITHIN_MS < e.until || Date.now() < e.until) return e.value;
     this.lru.delete(h);
     return undefined;

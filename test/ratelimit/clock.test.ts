@@ -1,6 +1,6 @@
 // The default clock: read without allocation, ticks while used, sleeps when idle.
 import { expect, test } from 'vitest';
-import { clockNow, clockState } from '../../src/ratelimit/clock.js';
+import { clockNow, clockState } from '../../src/lib/clock.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

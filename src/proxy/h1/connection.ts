@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { log } from '../../observe/log.js';
 import { UpstreamError } from './errors.js';
 import { ResponseParser, type ResponseSink } from './response-parser.js';
-import { clockNow } from '../../ratelimit/clock.js';
+import { clockNow } from '../../lib/clock.js';
 
 /** The handler interface of undici's Dispatcher (the Exchange implements it for both clients). */
 export interface UpstreamHandler {

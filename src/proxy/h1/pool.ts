@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import type { UpstreamTlsOptions } from '../upstream-tls.js';
 import { Call, H1Connection, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './connection.js';
 import { UpstreamError } from './errors.js';
-import { clockNow } from '../../ratelimit/clock.js';
+import { clockNow } from '../../lib/clock.js';
 
 /** Every plain upstream socket of this thread reads into this buffer (reads are handled one at a time). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
