@@ -11,9 +11,18 @@
 // take locks its slots in ascending slot order (no deadlock), checks every
 // bucket, then takes from all or none: no rollback, so no other thread ever
 // sees a token that is later given back.
-import { DirF, DirFlag, DirW, MAX_ROUTE_LIMITS, SlotF, SlotW, type StoreMap } from './layout.js';
+import type { StoreMap } from './layout.js';
+import * as layout from './layout.js';
 import type { SpinLocks } from './locks.js';
 import type { SyncRing } from './sync-ring.js';
+
+// module constants, not imported bindings: see layout.ts
+const { MAX_ROUTE_LIMITS } = layout;
+const { CAP: DF_CAP, COST: DF_COST, RATE: DF_RATE, SIZE: DIR_FLOATS } = layout.DIR_F;
+const { CLUSTER: DIR_CLUSTER } = layout.DIR_FLAG;
+const { FLAGS: DW_FLAGS, SIZE: DIR_WORDS } = layout.DIR_W;
+const { LAST: F_LAST, LEVEL: F_LEVEL } = layout.SLOT_F;
+const { GEN: S_GEN, LOCK: S_LOCK, PENDING: S_PENDING } = layout.SLOT_W;
 
 /** `takeAll` result when a slot changed hands between lookup and lock: look up again. */
 export const STALE = -2;
@@ -57,20 +66,20 @@ export class Buckets {
   peek(slot: number, gen: number, d: number, out: Float64Array, i: number): void {
     const sw = this.slotsW + slot * this.strideW;
     const sf = this.slotsF + slot * this.strideF;
-    const f = this.dirF + d * DirF.Size;
-    const capU = this.f64[f + DirF.Cap]!;
+    const f = this.dirF + d * DIR_FLOATS;
+    const capU = this.f64[f + DF_CAP]!;
     const now = this.time[0]!;
-    this.locks.lock(sw + SlotW.Lock);
+    this.lock(sw + S_LOCK);
     let level = capU;
-    if (gen < 0 || this.i32[sw + SlotW.Gen] === gen) {
-      level = this.f64[sf + SlotF.Level]!;
-      const last = this.f64[sf + SlotF.Last]!;
+    if (gen < 0 || this.i32[sw + S_GEN] === gen) {
+      level = this.f64[sf + F_LEVEL]!;
+      const last = this.f64[sf + F_LAST]!;
       if (now > last) {
-        level += (now - last) * this.f64[f + DirF.Rate]!;
+        level += (now - last) * this.f64[f + DF_RATE]!;
         if (level > capU) level = capU;
       }
     }
-    this.locks.unlock(sw + SlotW.Lock);
+    this.unlock(sw + S_LOCK);
     out[i] = level;
   }
 
@@ -90,7 +99,6 @@ export class Buckets {
     const order = this.order;
     const slotsW = this.slotsW;
     const strideW = this.strideW;
-    const shared = this.shared;
     // insertion sort of the slots: the lock order
     for (let i = 0; i < n; i++) {
       let j = i;
@@ -101,13 +109,14 @@ export class Buckets {
       }
       order[j] = i;
     }
-    // the locks are taken inline (one bucket named twice is locked once)
+    // the locks as lock()/unlock() below, written out on the local views
+    const shared = this.shared;
     let prev = -1;
     for (let k = 0; k < n; k++) {
       const s = slots[order[k]!]!;
-      if (s === prev) continue;
+      if (s === prev) continue; // one bucket named twice is locked once
       prev = s;
-      const lw = slotsW + s * strideW + SlotW.Lock;
+      const lw = slotsW + s * strideW + S_LOCK;
       if (!shared) i32[lw] = 1;
       else if (Atomics.compareExchange(i32, lw, 0, 1) !== 0) this.locks.spin(lw);
     }
@@ -115,7 +124,7 @@ export class Buckets {
     for (let i = 0; i < n; i++) {
       const g = gens[i]!;
       // under the lock: plain reads see every write made under it before
-      if (g >= 0 && i32[slotsW + slots[i]! * strideW + SlotW.Gen] !== g) {
+      if (g >= 0 && i32[slotsW + slots[i]! * strideW + S_GEN] !== g) {
         result = STALE;
         break;
       }
@@ -123,19 +132,19 @@ export class Buckets {
     if (result === -1) {
       let worstWait = -1;
       for (let i = 0; i < n; i++) {
-        const f = this.dirF + dirs[i]! * DirF.Size;
+        const f = this.dirF + dirs[i]! * DIR_FLOATS;
         const sf = this.slotsF + slots[i]! * this.strideF;
-        let level = f64[sf + SlotF.Level]!;
-        const last = f64[sf + SlotF.Last]!;
+        let level = f64[sf + F_LEVEL]!;
+        const last = f64[sf + F_LAST]!;
         if (now > last) {
-          level += (now - last) * f64[f + DirF.Rate]!;
-          const capU = f64[f + DirF.Cap]!;
+          level += (now - last) * f64[f + DF_RATE]!;
+          const capU = f64[f + DF_CAP]!;
           if (level > capU) level = capU;
         }
         levels[i] = level;
-        const cost = f64[f + DirF.Cost]!;
+        const cost = f64[f + DF_COST]!;
         if (level < cost) {
-          const wait = (cost - level) / f64[f + DirF.Rate]!;
+          const wait = (cost - level) / f64[f + DF_RATE]!;
           if (wait > worstWait) {
             worstWait = wait;
             result = i;
@@ -147,12 +156,12 @@ export class Buckets {
           const d = dirs[i]!;
           const s = slots[i]!;
           const sf = this.slotsF + s * this.strideF;
-          const level = levels[i]! - f64[this.dirF + d * DirF.Size + DirF.Cost]!;
+          const level = levels[i]! - f64[this.dirF + d * DIR_FLOATS + DF_COST]!;
           levels[i] = level;
-          f64[sf + SlotF.Level] = level;
-          if (now > f64[sf + SlotF.Last]!) f64[sf + SlotF.Last] = now;
-          if ((i32[this.dirW + d * DirW.Size + DirW.Flags]! & DirFlag.Cluster) !== 0) {
-            const pw = slotsW + s * strideW + SlotW.Pending;
+          f64[sf + F_LEVEL] = level;
+          if (now > f64[sf + F_LAST]!) f64[sf + F_LAST] = now;
+          if ((i32[this.dirW + d * DIR_WORDS + DW_FLAGS]! & DIR_CLUSTER) !== 0) {
+            const pw = slotsW + s * strideW + S_PENDING;
             const p = i32[pw]!;
             if (p < 0x3fffffff) i32[pw] = p + 1;
             if (p === 0) this.ring.push(s);
@@ -165,8 +174,9 @@ export class Buckets {
       const s = slots[order[k]!]!;
       if (s === prev) continue;
       prev = s;
-      if (shared) Atomics.store(i32, slotsW + s * strideW + SlotW.Lock, 0);
-      else i32[slotsW + s * strideW + SlotW.Lock] = 0;
+      const lw = slotsW + s * strideW + S_LOCK;
+      if (shared) Atomics.store(i32, lw, 0);
+      else i32[lw] = 0;
     }
     return result;
   }
@@ -179,18 +189,29 @@ export class Buckets {
   applyCluster(slot: number, gen: number, d: number, tokens: number, now: number): boolean {
     const sw = this.slotsW + slot * this.strideW;
     const sf = this.slotsF + slot * this.strideF;
-    this.locks.lock(sw + SlotW.Lock);
+    this.lock(sw + S_LOCK);
     let ok = false;
-    if (gen < 0 || this.i32[sw + SlotW.Gen] === gen) {
-      const f = this.dirF + d * DirF.Size;
-      const capU = this.f64[f + DirF.Cap]!;
-      let level = (tokens - this.i32[sw + SlotW.Pending]!) * this.f64[f + DirF.Cost]!;
+    if (gen < 0 || this.i32[sw + S_GEN] === gen) {
+      const f = this.dirF + d * DIR_FLOATS;
+      const capU = this.f64[f + DF_CAP]!;
+      let level = (tokens - this.i32[sw + S_PENDING]!) * this.f64[f + DF_COST]!;
       if (level > capU) level = capU;
-      this.f64[sf + SlotF.Level] = level;
-      this.f64[sf + SlotF.Last] = now;
+      this.f64[sf + F_LEVEL] = level;
+      this.f64[sf + F_LAST] = now;
       ok = true;
     }
-    this.locks.unlock(sw + SlotW.Lock);
+    this.unlock(sw + S_LOCK);
     return ok;
+  }
+
+  // SpinLocks.lock/unlock on this object's own fields: one object less to load per lock on the hot path
+  private lock(w: number): void {
+    if (!this.shared) this.i32[w] = 1;
+    else if (Atomics.compareExchange(this.i32, w, 0, 1) !== 0) this.locks.spin(w);
+  }
+
+  private unlock(w: number): void {
+    if (this.shared) Atomics.store(this.i32, w, 0);
+    else this.i32[w] = 0;
   }
 }

@@ -4,8 +4,18 @@
 // that does not change the limit. Each limit's fixed bucket (slot
 // capacity + index) serves `key: global`, requests without the key and keys
 // that found no room in the table.
-import { COUNTER_LANES, DirF, DirFlag, DirW, Header, KIND_FIXED, MAX_LIMITS, SlotF, SlotW, type StoreMap } from './layout.js';
+import type { StoreMap } from './layout.js';
+import * as layout from './layout.js';
 import type { SpinLocks } from './locks.js';
+
+// module constants, not imported bindings: see layout.ts
+const { COUNTER_LANES, KIND_FIXED, MAX_LIMITS } = layout;
+const { CAP: DF_CAP, COST: DF_COST, RATE: DF_RATE, SIZE: DIR_FLOATS } = layout.DIR_F;
+const { CLUSTER: DIR_CLUSTER, USED: DIR_USED } = layout.DIR_FLAG;
+const { FLAGS: DW_FLAGS, NS: DW_NS, SIZE: DIR_WORDS } = layout.DIR_W;
+const { DIRCOUNT: H_DIRCOUNT, DIRLOCK: H_DIRLOCK } = layout.HEADER;
+const { LAST: F_LAST, LEVEL: F_LEVEL } = layout.SLOT_F;
+const { DIR: S_DIR, META: S_META } = layout.SLOT_W;
 
 export class Directory {
   private readonly map: StoreMap;
@@ -29,14 +39,14 @@ export class Directory {
    */
   define(ns: number, rateU: number, costU: number, capU: number, cluster: boolean, now: number): number {
     const { i32, f64, dirW, dirF } = this.map;
-    this.locks.lock(Header.DirLock);
+    this.locks.lock(H_DIRLOCK);
     try {
-      const count = i32[Header.DirCount]!;
+      const count = i32[H_DIRCOUNT]!;
       for (let d = 0; d < count; d++) {
-        const w = dirW + d * DirW.Size;
-        const f = dirF + d * DirF.Size;
-        if (i32[w + DirW.Ns] === ns && f64[f + DirF.Rate] === rateU && f64[f + DirF.Cost] === costU && f64[f + DirF.Cap] === capU &&
-            ((i32[w + DirW.Flags]! & DirFlag.Cluster) !== 0) === cluster) {
+        const w = dirW + d * DIR_WORDS;
+        const f = dirF + d * DIR_FLOATS;
+        if (i32[w + DW_NS] === ns && f64[f + DF_RATE] === rateU && f64[f + DF_COST] === costU && f64[f + DF_CAP] === capU &&
+            ((i32[w + DW_FLAGS]! & DIR_CLUSTER) !== 0) === cluster) {
           return d;
         }
       }
@@ -44,36 +54,36 @@ export class Directory {
         throw new Error(`rate-limit store: more than ${MAX_LIMITS} distinct rate-limit definitions since start (reloads that change limits add new ones); restart the gateway`);
       }
       const d = count;
-      const w = dirW + d * DirW.Size;
-      const f = dirF + d * DirF.Size;
-      i32[w + DirW.Ns] = ns;
-      i32[w + DirW.Flags] = DirFlag.Used | (cluster ? DirFlag.Cluster : 0);
-      f64[f + DirF.Rate] = rateU;
-      f64[f + DirF.Cost] = costU;
-      f64[f + DirF.Cap] = capU;
+      const w = dirW + d * DIR_WORDS;
+      const f = dirF + d * DIR_FLOATS;
+      i32[w + DW_NS] = ns;
+      i32[w + DW_FLAGS] = DIR_USED | (cluster ? DIR_CLUSTER : 0);
+      f64[f + DF_RATE] = rateU;
+      f64[f + DF_COST] = costU;
+      f64[f + DF_CAP] = capU;
       const s = this.fixedSlot(d);
       const sw = this.map.slotsW + s * this.map.strideW;
       const sf = this.map.slotsF + s * this.map.strideF;
-      i32[sw + SlotW.Dir] = d;
-      i32[sw + SlotW.Meta] = KIND_FIXED;
-      f64[sf + SlotF.Level] = capU;
-      f64[sf + SlotF.Last] = now;
-      Atomics.store(i32, Header.DirCount, count + 1);
+      i32[sw + S_DIR] = d;
+      i32[sw + S_META] = KIND_FIXED;
+      f64[sf + F_LEVEL] = capU;
+      f64[sf + F_LAST] = now;
+      Atomics.store(i32, H_DIRCOUNT, count + 1);
       return d;
     } finally {
-      Atomics.store(i32, Header.DirLock, 0);
+      Atomics.store(i32, H_DIRLOCK, 0);
     }
   }
 
   /** Limit definitions registered so far. */
   get count(): number {
-    return Atomics.load(this.map.i32, Header.DirCount);
+    return Atomics.load(this.map.i32, H_DIRCOUNT);
   }
 
-  rateU(d: number): number { return this.f64[this.map.dirF + d * DirF.Size + DirF.Rate]!; }
-  costU(d: number): number { return this.f64[this.map.dirF + d * DirF.Size + DirF.Cost]!; }
-  capU(d: number): number { return this.f64[this.map.dirF + d * DirF.Size + DirF.Cap]!; }
-  isCluster(d: number): boolean { return (this.map.i32[this.map.dirW + d * DirW.Size + DirW.Flags]! & DirFlag.Cluster) !== 0; }
+  rateU(d: number): number { return this.f64[this.map.dirF + d * DIR_FLOATS + DF_RATE]!; }
+  costU(d: number): number { return this.f64[this.map.dirF + d * DIR_FLOATS + DF_COST]!; }
+  capU(d: number): number { return this.f64[this.map.dirF + d * DIR_FLOATS + DF_CAP]!; }
+  isCluster(d: number): boolean { return (this.map.i32[this.map.dirW + d * DIR_WORDS + DW_FLAGS]! & DIR_CLUSTER) !== 0; }
 
   /** The limit's shared bucket: `global`, overflow, missing key. */
   fixedSlot(d: number): number {

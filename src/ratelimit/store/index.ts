@@ -11,9 +11,11 @@
 import { Buckets } from './buckets.js';
 import { Directory } from './directory.js';
 import { KeyIndex } from './keys.js';
-import { SlotW, StoreMap, type RateLimitStoreOptions } from './layout.js';
+import { type RateLimitStoreOptions, SLOT_W, StoreMap } from './layout.js';
 import { SpinLocks } from './locks.js';
 import { SyncRing } from './sync-ring.js';
+
+const { HASH: S_HASH } = SLOT_W;
 
 export { STALE } from './buckets.js';
 export { NOT_FOUND } from './keys.js';
@@ -75,7 +77,7 @@ export class RateLimitStore {
   countKeys(): number {
     const { i32, slotsW, strideW } = this.map;
     let n = 0;
-    for (let s = 0; s < this.capacity; s++) if (i32[slotsW + s * strideW + SlotW.Hash] !== 0) n++;
+    for (let s = 0; s < this.capacity; s++) if (i32[slotsW + s * strideW + S_HASH] !== 0) n++;
     return n;
   }
 }

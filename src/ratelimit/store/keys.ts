@@ -24,9 +24,17 @@
 // matched, and a take verifies it under the lock. Inserting holds the insert
 // stripe of the hash, so two threads never insert the same key twice. Slots
 // never become empty again, so a lookup stops at the first empty slot.
-import { halfSipHash13, SIP_BYTES, SIP_LATIN1, SIP_UTF16 } from '../../lib/hash.js';
-import { DirF, Header, KEY_OFF, KIND_BOOL, KIND_DIGEST, KIND_NUM, KIND_STR, PROBE_WINDOW, SlotF, SlotW, STRIPES, type StoreMap } from './layout.js';
+import { sipBytes, sipLatin1, sipUtf16 } from '../../lib/hash.js';
+import type { StoreMap } from './layout.js';
+import * as layout from './layout.js';
 import type { SpinLocks } from './locks.js';
+
+// module constants, not imported bindings: see layout.ts
+const { KEY_OFF, KIND_BOOL, KIND_DIGEST, KIND_NUM, KIND_STR, PROBE_WINDOW, STRIPES } = layout;
+const { CAP: DF_CAP, RATE: DF_RATE, SIZE: DIR_FLOATS } = layout.DIR_F;
+const { SYNC_OWNER: H_SYNC_OWNER } = layout.HEADER;
+const { LAST: F_LAST, LEVEL: F_LEVEL } = layout.SLOT_F;
+const { DIR: S_DIR, GEN: S_GEN, HASH: S_HASH, LOCK: S_LOCK, META: S_META, PENDING: S_PENDING } = layout.SLOT_W;
 
 /** `find*` result when the key is absent and there is room for it (peek only). */
 export const NOT_FOUND = -1;
@@ -47,13 +55,13 @@ export class KeyIndex {
   private readonly slotsF: number;
   private readonly stripesW: number;
   private readonly dirF: number;
-  private readonly k0: number;
-  private readonly k1: number;
   private readonly shared: boolean;
   private readonly time: Float64Array;
   private readonly locks: SpinLocks;
   // per-thread scratch (the hot path is synchronous: one user at a time)
-  /** [0]: the key's slot hash; [1]: the second digest word (digest keys). */
+  private readonly k0: number;
+  private readonly k1: number;
+  /** The last key's hash: [0] its slot hash, [1] the second digest word (digest keys). */
   private readonly hash = new Int32Array(2);
   private readonly numF64 = new Float64Array(1);
   private readonly numU8 = new Uint8Array(this.numF64.buffer);
@@ -87,8 +95,8 @@ export class KeyIndex {
   findString(d: number, s: string, insert: boolean, gens: Int32Array, g: number): number {
     const L = s.length;
     const long = L > this.keyBytes;
-    if (halfSipHash13(this.k0, this.k1, d, L, SIP_LATIN1, s, null, 0, L, long, this.hash) > 0xff) {
-      halfSipHash13(this.k0, this.k1, d, L ^ WIDE_TAG, SIP_UTF16, s, null, 0, L, true, this.hash);
+    if (sipLatin1(this.k0, this.k1, d, L, s, long, this.hash) > 0xff) {
+      sipUtf16(this.k0, this.k1, d, L ^ WIDE_TAG, s, this.hash);
       return this.probe(d, (L << 4) | KIND_DIGEST, s, null, 0, insert, gens, g);
     }
     return this.probe(d, (L << 4) | (long ? KIND_DIGEST : KIND_STR), s, null, 0, insert, gens, g);
@@ -97,7 +105,7 @@ export class KeyIndex {
   /** Like findString for a binary key: `len` (≤ 16) bytes of `b` from `off`. */
   findBytes(d: number, kind: number, b: Uint8Array, off: number, len: number, insert: boolean, gens: Int32Array, g: number): number {
     // length and kind in the initial state: no extra round for a length block
-    halfSipHash13(this.k0, this.k1, d, (len << 8) | kind, SIP_BYTES, '', b, off, len, false, this.hash);
+    sipBytes(this.k0, this.k1, d, (len << 8) | kind, b, off, len, this.hash);
     return this.probe(d, (len << 4) | kind, '', b, off, insert, gens, g);
   }
 
@@ -133,11 +141,11 @@ export class KeyIndex {
     let p = 0;
     for (; p < PROBE_WINDOW; p++) {
       const sw = this.slotsW + slot * this.strideW;
-      const hv = i32[sw + SlotW.Hash];
+      const hv = i32[sw + S_HASH];
       if (hv === 0) break;
       if (hv === h1) {
-        const gen = this.shared ? Atomics.load(i32, sw + SlotW.Gen) : i32[sw + SlotW.Gen]!;
-        if (i32[sw + SlotW.Dir] === d && i32[sw + SlotW.Meta] === meta && this.keyMatches(sw, meta, s, b, off)) {
+        const gen = this.shared ? Atomics.load(i32, sw + S_GEN) : i32[sw + S_GEN]!;
+        if (i32[sw + S_DIR] === d && i32[sw + S_META] === meta && this.keyMatches(sw, meta, s, b, off)) {
           gens[g] = gen;
           return slot;
         }
@@ -168,11 +176,11 @@ export class KeyIndex {
     const sw = this.slotsW + slot * this.strideW;
     const sf = this.slotsF + slot * this.strideF;
     // unsynced cluster consumption must reach Redis first (when a syncer runs)
-    if (this.i32[sw + SlotW.Pending] !== 0 && this.i32[Header.SyncOwner] !== 0) return false;
-    const f = this.dirF + this.i32[sw + SlotW.Dir]! * DirF.Size;
-    const last = this.f64[sf + SlotF.Last]!;
+    if (this.i32[sw + S_PENDING] !== 0 && this.i32[H_SYNC_OWNER] !== 0) return false;
+    const f = this.dirF + this.i32[sw + S_DIR]! * DIR_FLOATS;
+    const last = this.f64[sf + F_LAST]!;
     const elapsed = now > last ? now - last : 0;
-    return this.f64[sf + SlotF.Level]! + elapsed * this.f64[f + DirF.Rate]! >= this.f64[f + DirF.Cap]!;
+    return this.f64[sf + F_LEVEL]! + elapsed * this.f64[f + DF_RATE]! >= this.f64[f + DF_CAP]!;
   }
 
   private insert(d: number, h1: number, meta: number, s: string, b: Uint8Array | null, off: number, gens: Int32Array, g: number): number {
@@ -185,21 +193,21 @@ export class KeyIndex {
     let slot = h1 & this.mask;
     for (let p = 0; p < PROBE_WINDOW; ) {
       const sw = this.slotsW + slot * this.strideW;
-      const hv = Atomics.load(i32, sw + SlotW.Hash);
+      const hv = Atomics.load(i32, sw + S_HASH);
       if (hv === 0) {
-        locks.lock(sw + SlotW.Lock);
-        if (Atomics.load(i32, sw + SlotW.Hash) === 0) {
+        locks.lock(sw + S_LOCK);
+        if (Atomics.load(i32, sw + S_HASH) === 0) {
           gens[g] = this.writeKey(sw, slot, d, h1, meta, s, b, off);
-          locks.unlock(sw + SlotW.Lock);
+          locks.unlock(sw + S_LOCK);
           result = slot;
           break;
         }
-        locks.unlock(sw + SlotW.Lock);
+        locks.unlock(sw + S_LOCK);
         continue; // claimed meanwhile by another key: examine it again
       }
       if (hv === h1) {
-        const gen = Atomics.load(i32, sw + SlotW.Gen);
-        if (i32[sw + SlotW.Dir] === d && i32[sw + SlotW.Meta] === meta && this.keyMatches(sw, meta, s, b, off)) {
+        const gen = Atomics.load(i32, sw + S_GEN);
+        if (i32[sw + S_DIR] === d && i32[sw + S_META] === meta && this.keyMatches(sw, meta, s, b, off)) {
           gens[g] = gen; // inserted by another thread while we waited for the stripe
           result = slot;
           break;
@@ -215,14 +223,14 @@ export class KeyIndex {
       for (let p = 0; p < PROBE_WINDOW; p++) {
         if (this.evictable(slot)) {
           const sw = this.slotsW + slot * this.strideW;
-          locks.lock(sw + SlotW.Lock);
+          locks.lock(sw + S_LOCK);
           if (this.evictable(slot)) {
             gens[g] = this.writeKey(sw, slot, d, h1, meta, s, b, off);
-            locks.unlock(sw + SlotW.Lock);
+            locks.unlock(sw + S_LOCK);
             result = slot;
             break;
           }
-          locks.unlock(sw + SlotW.Lock);
+          locks.unlock(sw + S_LOCK);
         }
         slot = (slot + 1) & this.mask;
       }
@@ -238,11 +246,11 @@ export class KeyIndex {
   /** Under the slot lock: (re)assigns the slot to a key, bucket full. Returns the slot's new generation. */
   private writeKey(sw: number, slot: number, d: number, h1: number, meta: number, s: string, b: Uint8Array | null, off: number): number {
     const i32 = this.i32;
-    const gen = (i32[sw + SlotW.Gen]! + 1) | 0; // odd: key being written
-    Atomics.store(i32, sw + SlotW.Gen, gen);
-    i32[sw + SlotW.Dir] = d;
-    i32[sw + SlotW.Meta] = meta;
-    i32[sw + SlotW.Pending] = 0;
+    const gen = (i32[sw + S_GEN]! + 1) | 0; // odd: key being written
+    Atomics.store(i32, sw + S_GEN, gen);
+    i32[sw + S_DIR] = d;
+    i32[sw + S_META] = meta;
+    i32[sw + S_PENDING] = 0;
     const kb = (sw << 2) + KEY_OFF;
     const len = meta >>> 4;
     if (b !== null) {
@@ -253,10 +261,10 @@ export class KeyIndex {
       for (let i = 0; i < len; i++) this.u8[kb + i] = s.charCodeAt(i);
     }
     const sf = this.slotsF + slot * this.strideF;
-    this.f64[sf + SlotF.Level] = this.f64[this.dirF + d * DirF.Size + DirF.Cap]!;
-    this.f64[sf + SlotF.Last] = this.time[0]!;
-    Atomics.store(i32, sw + SlotW.Hash, h1);
-    Atomics.store(i32, sw + SlotW.Gen, (gen + 1) | 0);
+    this.f64[sf + F_LEVEL] = this.f64[this.dirF + d * DIR_FLOATS + DF_CAP]!;
+    this.f64[sf + F_LAST] = this.time[0]!;
+    Atomics.store(i32, sw + S_HASH, h1);
+    Atomics.store(i32, sw + S_GEN, (gen + 1) | 0);
     return (gen + 1) | 0;
   }
 }

@@ -1,18 +1,18 @@
 // The rate-limit store's shared memory: one SharedArrayBuffer that every
 // event-loop thread handed it (workerData) maps the same way.
 //
-//   header      128 B   the Header words below
+//   header      128 B   the HEADER words
 //   stripes     16 KiB  4096 insert locks (Int32), chosen by key hash
-//   directory   8 KiB   256 limit definitions of 32 B (DirW / DirF fields)
+//   directory   8 KiB   256 limit definitions of 32 B (DIR_W, DIR_F)
 //   counters    256 KiB admitted/rejected per limit per thread lane (Float64)
 //   dirty ring  ≤256 KiB slots with unsynced cluster consumption (Int32)
 //   slots       (capacity + 256) × stride; stride = 40 + keyBytes (96 B by default)
-// A slot: the SlotW words, the SlotF doubles, then the key bytes at KEY_OFF.
+// A slot: SLOT_W words, SLOT_F doubles, then the key bytes at KEY_OFF.
 // Bytes per key = stride (96 with the default 56 key bytes): 1M keys ≈ 96 MiB + 0.6 MiB.
 // Slots capacity .. capacity + 255 are the limits' fixed (shared) buckets.
 //
-// Field indexes are const enums: tsc writes the numbers into the code that
-// reads them, so a named field costs nothing over a bare offset.
+// Field indexes are named: HEADER, DIR_W / DIR_F (a directory entry's
+// words and doubles), SLOT_W / SLOT_F (a slot's words and doubles).
 
 import { randomFillSync } from 'node:crypto';
 
@@ -31,83 +31,90 @@ const MAX_RING = 65536;
 /** Most limits one route can name. */
 export const MAX_ROUTE_LIMITS = 32;
 
+// The field tables below are plain objects: each file that reads fields on
+// the hot path copies the ones it uses into module constants once
+// (`const { GEN: SLOT_W.GEN } = SLOT_W`). A binding imported from another module
+// is not folded into the code that reads it (V8 loads it on every use, and
+// vitest's module runner calls a getter), which a probe loop would pay per slot.
+
 /** Header, in Int32 words. */
-export const enum Header {
-  Magic = 0,
-  Version = 1,
-  Capacity = 2,
-  KeyBytes = 3,
+export const HEADER = {
+  MAGIC: 0,
+  VERSION: 1,
+  CAPACITY: 2,
+  KEYBYTES: 3,
   /** The HalfSipHash key (seed), two words. */
-  K0 = 4,
-  K1 = 5,
-  DirCount = 6,
-  DirLock = 7,
+  K0: 4,
+  K1: 5,
+  DIRCOUNT: 6,
+  DIRLOCK: 7,
   /** Cluster sync owner token (0 = nobody): one syncer per buffer. */
-  SyncOwner = 8,
-  DirtyWrite = 9,
-  DirtyRead = 10,
+  SYNC_OWNER: 8,
+  DIRTY_W: 9,
+  DIRTY_R: 10,
   /** 1 when the dirty ring overflowed: the syncer scans every slot once. */
-  DirtyOverflow = 11,
-  RingSize = 12,
-  LaneNext = 13,
+  DIRTY_OVF: 11,
+  RINGSIZE: 12,
+  LANE_NEXT: 13,
   /** 1 for a singleThread store (plain-write locks): refuses to be attached elsewhere. */
-  Single = 14,
-}
+  SINGLE: 14,
+} as const;
 
 /** A directory entry's Int32 words. */
-export const enum DirW {
+export const DIR_W = {
   /** Definition id (compile.ts hashes name + params). */
-  Ns = 0,
-  Flags = 1,
+  NS: 0,
+  /** DIR_FLAG bits. */
+  FLAGS: 1,
   /** Words per entry. */
-  Size = 8,
-}
+  SIZE: 8,
+} as const;
 
 /** A directory entry's Float64 fields, in the limit's integer units. */
-export const enum DirF {
+export const DIR_F = {
   /** Units gained per ms. */
-  Rate = 1,
+  RATE: 1,
   /** Units one token costs. */
-  Cost = 2,
+  COST: 2,
   /** Units a full bucket holds. */
-  Cap = 3,
+  CAP: 3,
   /** Doubles per entry. */
-  Size = 4,
-}
+  SIZE: 4,
+} as const;
 
-/** DirW.Flags bits. */
-export const enum DirFlag {
-  Used = 1,
-  Cluster = 2,
-}
+/** DIR_W.FLAGS bits. */
+export const DIR_FLAG = {
+  USED: 1,
+  CLUSTER: 2,
+} as const;
 
 /** A slot's Int32 words. */
-export const enum SlotW {
+export const SLOT_W = {
   /** The key's 32-bit hash; 0 = empty (slots never become empty again). */
-  Hash = 0,
-  Lock = 1,
+  HASH: 0,
+  LOCK: 1,
   /** Directory index of the key's limit. */
-  Dir = 2,
+  DIR: 2,
   /** Key kind (low 4 bits) | key length << 4. */
-  Meta = 3,
+  META: 3,
   /** Cluster consumption since the last sync. */
-  Pending = 4,
+  PENDING: 4,
   /** Seqlock of the key: odd while the key is written. */
-  Gen = 5,
-}
+  GEN: 5,
+} as const;
 
 /** A slot's Float64 fields. */
-export const enum SlotF {
-  /** Units in the bucket at Last. */
-  Level = 3,
+export const SLOT_F = {
+  /** Units in the bucket at LAST. */
+  LEVEL: 3,
   /** Epoch ms of the last refill. */
-  Last = 4,
-}
+  LAST: 4,
+} as const;
 
 /** Byte offset of the key bytes in a slot. */
 export const KEY_OFF = 40;
 
-// key kinds (low 4 bits of SlotW.Meta)
+// key kinds (low 4 bits of SLOT_W.META)
 export const KIND_FIXED = 0;
 export const KIND_STR = 1;
 export const KIND_DIGEST = 2;
@@ -117,11 +124,11 @@ export const KIND_NUM = 5;
 export const KIND_BOOL = 6;
 
 export interface RateLimitStoreOptions {
-  /** Buckets the table holds (rounded up to a power of two). Default 1,048,576. Ignored when `buffer` is given. */
+/** Buckets the table holds (rounded up to a power of two). Default 1,048,576. Ignored when `buffer` is given. */
   capacity?: number;
-  /** Key bytes stored per bucket for exact comparison (multiple of 8, 8..248). Default 56. */
+/** Key bytes stored per bucket for exact comparison (multiple of 8, 8..248). Default 56. */
   keyBytes?: number;
-  /** An existing store's buffer (from another thread's `store.buffer`). */
+/** An existing store's buffer (from another thread's `store.buffer`). */
   buffer?: SharedArrayBuffer;
   /**
    * This thread is the store's only user (server.threads: 1): buckets are
@@ -142,7 +149,7 @@ function offsets(capacity: number, keyBytes: number, ringSize: number) {
   const stride = KEY_OFF + keyBytes;
   const stripesOff = HEADER_BYTES;
   const dirOff = stripesOff + STRIPES * 4;
-  const countersOff = dirOff + MAX_LIMITS * DirW.Size * 4;
+  const countersOff = dirOff + MAX_LIMITS * DIR_W.SIZE * 4;
   const ringOff = countersOff + MAX_LIMITS * COUNTER_LANES * 16;
   const slotsOff = Math.ceil((ringOff + ringSize * 4) / 8) * 8;
   const total = slotsOff + (capacity + MAX_LIMITS) * stride;
@@ -165,23 +172,23 @@ function createBuffer(opts: RateLimitStoreOptions): SharedArrayBuffer {
   const h = new Int32Array(buffer, 0, HEADER_BYTES / 4);
   const seed = new Int32Array(2);
   randomFillSync(seed);
-  h[Header.Capacity] = capacity;
-  h[Header.KeyBytes] = keyBytes;
-  h[Header.K0] = seed[0]!;
-  h[Header.K1] = seed[1]!;
-  h[Header.RingSize] = ringSize;
-  h[Header.Single] = opts.singleThread ? 1 : 0;
-  h[Header.Version] = VERSION;
-  Atomics.store(h, Header.Magic, MAGIC);
+  h[HEADER.CAPACITY] = capacity;
+  h[HEADER.KEYBYTES] = keyBytes;
+  h[HEADER.K0] = seed[0]!;
+  h[HEADER.K1] = seed[1]!;
+  h[HEADER.RINGSIZE] = ringSize;
+  h[HEADER.SINGLE] = opts.singleThread ? 1 : 0;
+  h[HEADER.VERSION] = VERSION;
+  Atomics.store(h, HEADER.MAGIC, MAGIC);
   return buffer;
 }
 
 function checkAttached(buffer: SharedArrayBuffer): void {
   const h = new Int32Array(buffer, 0, HEADER_BYTES / 4);
-  if (h[Header.Magic] !== MAGIC || h[Header.Version] !== VERSION) {
+  if (h[HEADER.MAGIC] !== MAGIC || h[HEADER.VERSION] !== VERSION) {
     throw new Error('rate-limit store: the buffer given is not a rate-limit store of this version; pass `store.buffer` of a store created by createRateLimitStore');
   }
-  if (h[Header.Single] === 1) {
+  if (h[HEADER.SINGLE] === 1) {
     throw new Error('rate-limit store: this buffer belongs to a store created with singleThread: true; create it without singleThread to share it between threads');
   }
 }
@@ -197,12 +204,12 @@ export class StoreMap {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
   readonly u8: Uint8Array;
-  /** Buckets in the hash table (power of two). */
+/** Buckets in the hash table (power of two). */
   readonly capacity: number;
   readonly mask: number;
-  /** Key bytes compared verbatim; longer keys are stored as a 64-bit keyed digest. */
+/** Key bytes compared verbatim; longer keys are stored as a 64-bit keyed digest. */
   readonly keyBytes: number;
-  /** Bytes per slot. */
+/** Bytes per slot. */
   readonly stride: number;
   readonly strideW: number;
   readonly strideF: number;
@@ -216,9 +223,9 @@ export class StoreMap {
   readonly ringMask: number;
   readonly k0: number;
   readonly k1: number;
-  /** Other threads may use the buffer: lock with Atomics. */
+/** Other threads may use the buffer: lock with Atomics. */
   readonly shared: boolean;
-  /** This thread's counter lane. */
+/** This thread's counter lane. */
   readonly lane: number;
   /**
    * The current time (epoch ms) for the next lookup, peek or take: the caller
@@ -235,9 +242,9 @@ export class StoreMap {
     this.f64 = new Float64Array(this.buffer);
     this.u8 = new Uint8Array(this.buffer);
     const h = this.i32;
-    this.capacity = h[Header.Capacity]!;
-    this.keyBytes = h[Header.KeyBytes]!;
-    const ringSize = h[Header.RingSize]!;
+    this.capacity = h[HEADER.CAPACITY]!;
+    this.keyBytes = h[HEADER.KEYBYTES]!;
+    const ringSize = h[HEADER.RINGSIZE]!;
     const o = offsets(this.capacity, this.keyBytes, ringSize);
     this.mask = this.capacity - 1;
     this.stride = o.stride;
@@ -251,9 +258,9 @@ export class StoreMap {
     this.countersF = o.countersOff / 8;
     this.ringW = o.ringOff / 4;
     this.ringMask = ringSize - 1;
-    this.k0 = h[Header.K0]!;
-    this.k1 = h[Header.K1]!;
-    this.shared = h[Header.Single] !== 1;
-    this.lane = Atomics.add(h, Header.LaneNext, 1) % COUNTER_LANES;
+    this.k0 = h[HEADER.K0]!;
+    this.k1 = h[HEADER.K1]!;
+    this.shared = h[HEADER.SINGLE] !== 1;
+    this.lane = Atomics.add(h, HEADER.LANE_NEXT, 1) % COUNTER_LANES;
   }
 }
