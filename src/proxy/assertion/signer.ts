@@ -7,7 +7,7 @@
 // WeakMap hit and an array read).
 import { randomUUID, sign } from 'node:crypto';
 import type { Identity } from '../../contracts.js';
-import { claimValue } from '../../auth/identity.js';
+import { claimValue } from '../../lib/claims.js';
 import { clockNow } from '../../lib/clock.js';
 import type { SigningKeys } from './keys.js';
 
