@@ -24,6 +24,8 @@ import { R } from '../reasons.js';
 import { compileIpSet, type IpSet } from './ip-set.js';
 
 export interface CompiledRoutePolicy extends RoutePolicy {
+  /** False when the route has no ip_allow/ip_deny: the pipeline may skip checkNetwork. */
+  readonly hasNetworkRules: boolean;
   /** False when the route has no scopes/roles/claims: checkIdentity always passes. */
   readonly hasIdentityRules: boolean;
 }
@@ -80,6 +82,7 @@ const BY_CLAIM = 1;
 const BY_HEADER = 2;
 
 class Policy implements CompiledRoutePolicy {
+  readonly hasNetworkRules: boolean;
   readonly hasIdentityRules: boolean;
   /** Identity → reason (0 = pass) for roles and claims. */
   private readonly memo = new WeakMap<Identity, number>();
@@ -99,6 +102,7 @@ class Policy implements CompiledRoutePolicy {
     private readonly byMap: ReadonlyMap<string, number>,
     private readonly otherwise: number,
   ) {
+    this.hasNetworkRules = deny !== null || allow !== null;
     this.hasIdentityRules = scopes.length > 0 || roles !== null || claims.length > 0;
   }
 
