@@ -110,9 +110,6 @@ const systems = traced ? traceSystems(row ? () => row.gateway : passCfg, row?.ur
   { id: 'nginx', port: PORTS.nginx, start: () => startNginxPeer(tools.nginx, prefix) },
   { id: 'portcullis', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'pass') },
   ...baseSystem(passCfg),
-  { id: 'portcullis-nobatch', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nobatch', { env: { PORTCULLIS_H1_BATCH: '0' } }) },
-  // The two batching steps of the h1 client turned off (each on its own): what they give.
-  { id: 'portcullis-nodefer', port: PORT, start: () => startPortcullis(passCfg(), prefix, 'nodefer', { env: { PORTCULLIS_H1_DEFER_READS: '0' } }) },
   // V8 flags (FEAS_FLAGS="--single-threaded-gc;--max-semi-space-size=64"): one system per set.
   ...(process.env.FEAS_FLAGS ?? '').split(';').filter(Boolean).map((f) => ({ id: `portcullis ${f}`, port: PORT, start: () => startPortcullis(passCfg(), prefix, 'flags', { nodeArgs: f.split(' ') }) })),
   { id: 'portcullis-undici', port: PORT, start: () => startPortcullis(passCfg('undici'), prefix, 'undici') },

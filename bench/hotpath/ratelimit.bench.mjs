@@ -15,7 +15,7 @@ import { Bench } from 'tinybench';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const load = (p) => import(pathToFileURL(path.join(ROOT, 'dist', p)).href);
-const { createRateLimitStore } = await load('ratelimit/bucket-table.js');
+const { createRateLimitStore } = await load('ratelimit/store/index.js');
 const { compileRateLimits } = await load('ratelimit/compile.js');
 const { validateConfig } = await load('config/load.js');
 

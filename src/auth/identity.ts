@@ -2,6 +2,10 @@
 // served from caches as-is: everything the hot path needs (scopes, upstream
 // headers) is computed here, never per request.
 import type { Identity } from '../contracts.js';
+import { claimValue } from '../lib/claims.js';
+
+/** Re-exported for the authenticators (the reading rule lives in lib/claims.ts). */
+export { claimValue };
 
 const EMPTY_SCOPES: ReadonlySet<string> = Object.freeze(new Set<string>());
 const EMPTY_HEADERS: readonly string[] = Object.freeze([]);
@@ -56,18 +60,6 @@ function forwardHeadersOf(claims: Record<string, unknown>, forwardClaims: Readon
     if (value !== undefined) out.push(header.toLowerCase(), value);
   }
   return out.length === 0 ? EMPTY_HEADERS : Object.freeze(out);
-}
-
-/** A claim by name, or by dotted path into nested objects when no claim has the literal name. */
-export function claimValue(claims: Record<string, unknown>, name: string): unknown {
-  if (Object.hasOwn(claims, name)) return claims[name];
-  if (!name.includes('.')) return undefined;
-  let cur: unknown = claims;
-  for (const part of name.split('.')) {
-    if (cur === null || typeof cur !== 'object' || Array.isArray(cur) || !Object.hasOwn(cur, part)) return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
 }
 
 /** The header text for a claim value: strings as-is, arrays joined with ',', objects as JSON. */

@@ -31,3 +31,6 @@ export function acceptableMethod(m: string): boolean {
   if (!isToken(m)) return false;
   return !STANDARD_METHODS.has(m.toUpperCase());
 }
+
+/** Methods whose repetition is harmless (RFC 9110 §9.2.2): the only ones ever sent twice. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);

@@ -19,7 +19,7 @@ import { NO_CORS } from '../policy/cors.js';
 import { classifyResponseHeader, parseLength, RESP_CONTENT_LENGTH, RESP_PASS } from './headers.js';
 import type { Target, UpstreamGroup } from './upstreams.js';
 import { isTlsFailure } from './upstream-tls.js';
-import { clockNow } from '../ratelimit/clock.js';
+import { clockNow } from '../lib/clock.js';
 
 export interface ExchangeHost {
   readonly maxBody: number;

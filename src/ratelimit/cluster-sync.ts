@@ -1,7 +1,7 @@
 // `scope: cluster` limits: several gateways share one bucket per key through
 // Redis, without the hot path ever waiting for it.
 //
-// Each gateway keeps deciding from its local bucket (bucket-table.ts). A take
+// Each gateway keeps deciding from its local bucket (store/). A take
 // on a cluster limit also counts the token in the slot's `pending` word and,
 // on the first one since the last sync, records the slot in the store's dirty
 // ring. Every `cluster.sync_interval` one syncer per store (ownership is a
@@ -43,7 +43,7 @@ import type { Plan } from '../config/load.js';
 import { resolveSecret } from '../config/secrets.js';
 import { connectRedis, keyPrefixFor, redisTarget, type RedisClient } from '../lib/redis-target.js';
 import { log } from '../observe/log.js';
-import { KIND_BOOL, KIND_DIGEST, KIND_FIXED, KIND_IP4, KIND_IP6, KIND_NUM, KIND_STR, type RateLimitStore } from './bucket-table.js';
+import { KIND_BOOL, KIND_DIGEST, KIND_FIXED, KIND_IP4, KIND_IP6, KIND_NUM, KIND_STR, type RateLimitStore } from './store/index.js';
 import type { LimitInfo, RateLimitRegistry } from './compile.js';
 
 const SYNC_SCRIPT = `
@@ -121,7 +121,7 @@ function redisKeyOf(prefix: string, limit: LimitInfo, store: RateLimitStore, slo
   switch (kind) {
     case KIND_FIXED: return base + '*';
     case KIND_STR: return base + 's:' + String.fromCharCode(...key);
-    case KIND_DIGEST: return base + 'd:' + hex8(store.hashWord(slot)) + hex8(new DataView(key.buffer, key.byteOffset, 4).getInt32(0, true)) + ':' + store.keyLength(slot);
+    case KIND_DIGEST: return base + 'd:' + hex8(store.sync.hashWord(slot)) + hex8(new DataView(key.buffer, key.byteOffset, 4).getInt32(0, true)) + ':' + store.sync.keyLength(slot);
     case KIND_IP4: return base + 'ip:' + key.join('.');
     case KIND_IP6: {
       const g: string[] = [];
@@ -202,7 +202,7 @@ export function startClusterSync(plan: Plan, registry: RateLimitRegistry, opts: 
   };
 
   const track = (slot: number, now: number) => {
-    const snap = store.snapshot(slot);
+    const snap = store.sync.snapshot(slot);
     if (!snap) return;
     const limit = byDir.get(snap.dir);
     if (!limit) return;
@@ -221,15 +221,15 @@ export function startClusterSync(plan: Plan, registry: RateLimitRegistry, opts: 
   };
 
   const round = async () => {
-    if (!owner) owner = store.tryOwnSync(token);
+    if (!owner) owner = store.sync.tryOwn(token);
     if (!owner) return;
     const now = registry.now();
-    store.drainDirty((slot) => track(slot, now));
+    store.sync.drain((slot) => track(slot, now));
     const batch: Tracked[] = [];
     const consumed: number[] = [];
     for (const t of tracked.values()) {
       if (batch.length >= MAX_BATCH) break;
-      const p = store.takePending(t.slot, t.gen);
+      const p = store.sync.takePending(t.slot, t.gen);
       if (p < 0) {
         tracked.delete(t.slot);
         continue;
@@ -272,7 +272,7 @@ export function startClusterSync(plan: Plan, registry: RateLimitRegistry, opts: 
       const t = batch[i]!;
       const tokens = Number(res[i]);
       if (!Number.isFinite(tokens)) continue;
-      if (!store.applyCluster(t.slot, t.gen, t.limit.dir, tokens, applyAt)) tracked.delete(t.slot);
+      if (!store.buckets.applyCluster(t.slot, t.gen, t.limit.dir, tokens, applyAt)) tracked.delete(t.slot);
     }
     markUp();
   };
@@ -294,7 +294,7 @@ export function startClusterSync(plan: Plan, registry: RateLimitRegistry, opts: 
       stopped = true;
       clearInterval(timer);
       if (inFlight) await inFlight;
-      if (owner) store.releaseSync(token);
+      if (owner) store.sync.release(token);
       owner = false;
       redis.disconnect();
     },

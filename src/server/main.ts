@@ -9,7 +9,7 @@ import { log } from '../observe/log.js';
 import { assertPortFree, Gateway, type BoundListener } from './gateway.js';
 import { makeSink, type SinkHandle } from './sink.js';
 import { adoptRateLimitStore, closeThreadResources, type SharedState } from './stages.js';
-import { createRateLimitStore } from '../ratelimit/bucket-table.js';
+import { createRateLimitStore } from '../ratelimit/store/index.js';
 import { revocationBuffer } from '../auth/oidc/revocation.js';
 // Type only: admin.ts imports uWS statically, and uWS reads
 // UWS_HTTP_MAX_HEADERS_SIZE once when it first loads. A static import here loaded

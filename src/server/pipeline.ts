@@ -26,7 +26,7 @@ import { LiveView } from './view.js';
 import { Inflight, sweepInflight } from './inflight.js';
 import { challengeHeaders } from '../auth/challenge.js';
 import { log } from '../observe/log.js';
-import { clockNow } from '../ratelimit/clock.js';
+import { clockNow } from '../lib/clock.js';
 import { withTraces } from './trace-sink.js';
 
 export type { ObserveSink, UpstreamLeg } from './replies.js';

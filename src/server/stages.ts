@@ -17,7 +17,7 @@ import { compileIntrospection } from '../auth/introspection/index.js';
 import { compileExternalAuthn } from '../auth/external/index.js';
 import { compileMtls } from '../auth/mtls/index.js';
 import { compileAuthorizer } from '../policy/external-authorizer/index.js';
-import { createRateLimitStore, type RateLimitStore } from '../ratelimit/bucket-table.js';
+import { createRateLimitStore, type RateLimitStore } from '../ratelimit/store/index.js';
 import { compileRateLimits, type RateLimitRegistry } from '../ratelimit/compile.js';
 import { startClusterSync, type ClusterSyncHandle } from '../ratelimit/cluster-sync.js';
 import { createWorkerPool, type WorkerPool } from '../workers/pool.js';
@@ -197,12 +197,7 @@ export function buildStages(plan: Plan, ctx: CompileContext, shared: SharedState
       return list.length === names.length ? compileChain(list) : null;
     },
     rateLimit(names) {
-      if (!registry) return null;
-      const all = registry.forRoute(names);
-      if (!all) return null;
-      const preNames = names.filter((n) => { const k = c.rate_limits[n]?.key ?? ''; return k === 'global' || k === 'ip' || k.startsWith('header:'); });
-      all.preAuth = preNames.length ? registry.forRoute(preNames) : null;
-      return all;
+      return registry ? registry.forRoute(names) : null;
     },
     authorizer(name) {
       return authzs.get(name) ?? null;

@@ -10,7 +10,7 @@ import { prepareUpstreamHead } from '../proxy/upstream-head.js';
 import type { UpstreamGroup } from '../proxy/upstreams.js';
 import { R } from '../reasons.js';
 import { log } from '../observe/log.js';
-import { clockNow } from '../ratelimit/clock.js';
+import { clockNow } from '../lib/clock.js';
 import { rejectNextTurn, type ObserveSink } from './replies.js';
 import type { CompiledRoute, Runtime } from './runtime.js';
 import type { HttpRequest, HttpResponse, SocketContext, WebSocket, WebSocketBehavior } from './uws.js';

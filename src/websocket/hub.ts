@@ -3,7 +3,7 @@
 // (close_on_expiry, 1008) — cheaper than a timer per socket for thousands of
 // them. Drain and reload close sockets (1001) through here as well.
 import { WebSocketMetrics } from '../observe/websocket-metrics.js';
-import { clockNow } from '../ratelimit/clock.js';
+import { clockNow } from '../lib/clock.js';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY, Relay, type RelayOwner } from './relay.js';
 import type { WebSocketRoute } from './route.js';
 

@@ -7,7 +7,7 @@
 import { randomFillSync } from 'node:crypto';
 import WebSocket from 'ws';
 import type { RouteSocketStats } from '../observe/websocket-metrics.js';
-import { clockNow } from '../ratelimit/clock.js';
+import { clockNow } from '../lib/clock.js';
 import type { WebSocketRoute } from './route.js';
 
 /** What the relay needs of the client's socket (uWS's WebSocket has it). */

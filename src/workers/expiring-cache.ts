@@ -2,7 +2,8 @@
 // is a synchronous Map lookup plus one clock compare, so the request that
 // follows a slow one is a hot-path request again.
 import { LRUCache } from 'lru-cache';
-import { clockTime, EXACT_WITHIN_MS, touchClock } from '../ratelimit/clock.js';
+import { fnv1aString, fnvMix, FNV_OFFSET } from '../lib/hash.js';
+import { clockTime, EXACT_WITHIN_MS, touchClock } from '../lib/clock.js';
 
 interface Entry<V> {
   readonly value: V;
@@ -66,8 +67,7 @@ export class ExpiringCache<V extends object> {
  * `n` (for a JWE: its GCM tag; for a JWS: its signature — unique per value).
  */
 export function tailHash(s: string, start = 0, n = s.length): number {
-  let h = Math.imul(0x811c9dc5 ^ (n - start), 0x01000193);
-  for (let i = n - start > 32 ? n - 32 : start; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  const h = fnv1aString(fnvMix(FNV_OFFSET, n - start), s, n - start > 32 ? n - 32 : start, n);
   // 30 bits: a small integer V8 keeps unboxed (no heap number per lookup).
   return h & 0x3fffffff;
 }
@@ -111,7 +111,7 @@ export class TailKeyedCache<V extends object> {
       e.src = src;
       e.at = start;
     }
-    touchClock(); // deadline check: see EXACT_WITHIN_MS (src/ratelimit/clock.ts)
+    touchClock(); // deadline check: see EXACT_WITHIN_MS (src/lib/clock.ts)
     if (clockTime[0]! + EXACT_WITHIN_MS < e.until || Date.now() < e.until) return e.value;
     this.lru.delete(h);
     return undefined;

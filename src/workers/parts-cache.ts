@@ -4,7 +4,7 @@
 // costs a miss. `tag` is a small integer the entry must match as well (the
 // route index for an authorizer's decisions; 0 where nothing else keys).
 import { LRUCache } from 'lru-cache';
-import { clockTime, EXACT_WITHIN_MS, touchClock } from '../ratelimit/clock.js';
+import { clockTime, EXACT_WITHIN_MS, touchClock } from '../lib/clock.js';
 
 interface Entry<V> {
   readonly tag: number;
@@ -28,13 +28,13 @@ export class PartsCache<V> {
     return this.lru.size;
   }
 
-  /** The live answer (expiry by the EXACT_WITHIN_MS check, src/ratelimit/clock.ts: no heap number per call, unlike Date.now(), except in an entry's last second). */
+  /** The live answer (expiry by the EXACT_WITHIN_MS check, src/lib/clock.ts: no heap number per call, unlike Date.now(), except in an entry's last second). */
   get(hash: number, tag: number, parts: readonly string[]): V | undefined {
     const e = this.lru.get(hash, GET_OPTS as LRUCache.GetOptions<number, Entry<V>, unknown>);
     if (e === undefined || e.tag !== tag) return undefined;
     const p = e.parts;
     for (let i = 0; i < p.length; i++) if (p[i] !== parts[i]) return undefined;
-    touchClock(); // deadline check: see EXACT_WITHIN_MS (src/ratelimit/clock.ts)
+    touchClock(); // deadline check: see EXACT_WITHIN_MS (src/lib/clock.ts)
     if (clockTime[0]! + EXACT_WITHIN_MS < e.until || Date.now() < e.until) return e.value;
     this.lru.delete(hash);
     return undefined;

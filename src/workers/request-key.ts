@@ -12,7 +12,9 @@
 // wrong answer. Identity parts are fixed-length digests memoised per Identity object.
 import { sha256url } from './digest.js';
 import type { Identity, RequestView } from '../contracts.js';
-import { claimValue } from '../auth/identity.js';
+import { claimValue } from '../lib/claims.js';
+import { fnv1aString, fnvMix, FNV_OFFSET } from '../lib/hash.js';
+
 
 const enum Part {
   Identity,
@@ -105,7 +107,7 @@ export function compileKey(parts: readonly string[], issue: (index: number, msg:
     size: kinds.length,
     fill(view: RequestView, out: string[]): number {
       const id = view.identity;
-      let h = Math.imul(0x811c9dc5 ^ (seedRoute ? view.routeIndex : 0), 0x01000193);
+      let h = fnvMix(FNV_OFFSET, seedRoute ? view.routeIndex : 0);
       for (let i = 0; i < kinds.length; i++) {
         let v: string;
         switch (kinds[i]) {
@@ -120,8 +122,7 @@ export function compileKey(parts: readonly string[], issue: (index: number, msg:
           default: v = id === null ? '' : claimText(claimValue(id.claims as Record<string, unknown>, names[i]!)); break;
         }
         out[i] = v;
-        h = Math.imul(h ^ v.length, 0x01000193);
-        for (let j = 0; j < v.length; j++) h = Math.imul(h ^ v.charCodeAt(j), 0x01000193);
+        h = fnv1aString(fnvMix(h, v.length), v, 0, v.length);
       }
       // 30 bits: a small integer V8 keeps unboxed (no heap number per lookup).
       return h & 0x3fffffff;

@@ -2,6 +2,7 @@
 // test sets, counts requests, and can fail on demand.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+export { freePort } from '../helpers/ports.js';
 
 export type JwksMode = 'ok' | 'error' | 'hang' | 'huge' | 'redirect';
 
@@ -58,10 +59,3 @@ export class JwksServer {
   }
 }
 
-/** A port that nothing listens on right now (bound, then released). */
-export async function freePort(): Promise<number> {
-  const s = await new JwksServer().start();
-  const p = s.port;
-  await s.stop();
-  return p;
-}

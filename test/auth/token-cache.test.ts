@@ -9,7 +9,7 @@ import { JwsShape } from '../../src/auth/jwt/shape.js';
 import { TokenCache } from '../../src/auth/jwt/token-cache.js';
 import { TailKeyedCache, tailHash } from '../../src/workers/expiring-cache.js';
 import { DecisionCache } from '../../src/policy/external-authorizer/decision-cache.js';
-import { clockNow, clockTime, wakeClock } from '../../src/ratelimit/clock.js';
+import { clockNow, clockTime, wakeClock } from '../../src/lib/clock.js';
 
 const id = (consumer: string, expiresAt = Date.now() + 60_000): Identity =>
   ({ authenticator: 'c', consumer, claims: {}, scopes: new Set(), forwardHeaders: [], expiresAt }) as unknown as Identity;

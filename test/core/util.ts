@@ -4,6 +4,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { freePort } from '../helpers/ports.js';
+export { freePort } from '../helpers/ports.js';
+import { sleep } from '../helpers/time.js';
+export { sleep };
 
 export interface RawResponse {
   /** Status of the first response on the socket (0 when none arrived). */
@@ -122,18 +126,6 @@ export function request(
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A port that was free a moment ago (bind 0, read, close). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A port with nothing listening on it (for connection-refused upstreams). */
 export const deadPort = freePort;

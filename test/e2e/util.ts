@@ -5,6 +5,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import * as jose from 'jose';
+export { freePort } from '../helpers/ports.js';
+import { sleep } from '../helpers/time.js';
+export { sleep };
 
 export interface Reply {
   status: number;
@@ -46,17 +49,6 @@ export function request(
   });
 }
 
-/** A port nothing listens on right now (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** True when something accepts connections on 127.0.0.1:port. */
 export function portBusy(port: number): Promise<boolean> {
@@ -74,7 +66,6 @@ export function headerLines(r: Reply, name: string): string[] {
   return out;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Calls `fn` until it returns a truthy value, at most `tries` times `gapMs` apart; returns the last value. */
 export async function poll<T>(fn: () => Promise<T>, tries = 40, gapMs = 250): Promise<T> {

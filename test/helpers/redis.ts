@@ -3,6 +3,7 @@
 // restart() let a test take Redis away and bring it back on the same port.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
+import { freePort } from './ports.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -14,18 +15,6 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Stops it for good. */
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** One PING over a raw socket: true when Redis answers +PONG. */

@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { connTracker } from '../helpers/conn-tracker.js';
+import { sleep } from '../helpers/time.js';
+export { sleep };
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` every 20 ms for at most `ms`; returns its last value. */
 export async function until(cond: () => boolean, ms: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 // Token-bucket semantics on a simulated clock: exact counts, refill, several
 // limits on one request, the answers (Retry-After, RateLimit headers), keys.
 import { describe, expect, test } from 'vitest';
-import { createRateLimitStore } from '../../src/ratelimit/bucket-table.js';
+import { createRateLimitStore } from '../../src/ratelimit/store/index.js';
 import { compileRateLimits, type RouteLimiter } from '../../src/ratelimit/compile.js';
 import { identity, manualClock, planWith, view, type TestView } from './fixtures.js';
 

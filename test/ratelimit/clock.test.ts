@@ -1,8 +1,8 @@
 // The default clock: read without allocation, ticks while used, sleeps when idle.
 import { expect, test } from 'vitest';
-import { clockNow, clockState } from '../../src/ratelimit/clock.js';
+import { clockNow, clockState } from '../../src/lib/clock.js';
+import { sleep } from '../helpers/time.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('the ticking clock follows the wall clock while used and sleeps when idle', async () => {
   const t0 = clockNow();

@@ -3,7 +3,7 @@
 // keep limiting locally while Redis is gone.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { createRateLimitStore } from '../../src/ratelimit/bucket-table.js';
+import { createRateLimitStore } from '../../src/ratelimit/store/index.js';
 import { startClusterSync, type ClusterSyncHandle } from '../../src/ratelimit/cluster-sync.js';
 import { compileRateLimits, type RouteLimiter } from '../../src/ratelimit/compile.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { dist, buffer, config, route, ip, consumer, attempts, now, barrier } = workerData;
-const { createRateLimitStore } = await import(`${dist}/ratelimit/bucket-table.js`);
+const { createRateLimitStore } = await import(`${dist}/ratelimit/store/index.js`);
 const { compileRateLimits } = await import(`${dist}/ratelimit/compile.js`);
 
 const store = createRateLimitStore({ buffer });

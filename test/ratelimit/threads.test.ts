@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createRateLimitStore, type RateLimitStore } from '../../src/ratelimit/bucket-table.js';
+import { createRateLimitStore, type RateLimitStore } from '../../src/ratelimit/store/index.js';
 import { compileRateLimits } from '../../src/ratelimit/compile.js';
 import { identity, ip16, planWith, view } from './fixtures.js';
 
@@ -21,7 +21,7 @@ let dist = '';
  */
 function buildForWorkers(): string {
   const out = mkdtempSync(path.join(os.tmpdir(), 'portcullis-rl-'));
-  const files = ['src/ratelimit/compile.ts', 'src/ratelimit/bucket-table.ts', 'src/ratelimit/clock.ts'];
+  const files = ['src/ratelimit/compile.ts', 'src/ratelimit/store/index.ts', 'src/lib/clock.ts'];
   const args = ['--ignoreConfig', ...files, '--outDir', out, '--rootDir', 'src', '--module', 'nodenext', '--moduleResolution', 'nodenext',
     '--target', 'es2022', '--skipLibCheck', '--types', 'node'];
   try {
@@ -29,7 +29,7 @@ function buildForWorkers(): string {
   } catch {
     // type errors elsewhere in the tree still emit; the check below decides
   }
-  for (const f of ['ratelimit/compile.js', 'ratelimit/bucket-table.js', 'ratelimit/clock.js']) {
+  for (const f of ['ratelimit/compile.js', 'ratelimit/store/index.js', 'lib/clock.js']) {
     if (!existsSync(path.join(out, f))) throw new Error(`could not compile ${f} for the worker threads`);
   }
   return out;

@@ -8,8 +8,9 @@ import { connTracker } from '../helpers/conn-tracker.js';
 import { Readable } from 'node:stream';
 import { H1Pool, type H1PoolOptions } from '../../src/proxy/h1/pool.js';
 import type { UpstreamHandler, UpstreamRequest } from '../../src/proxy/h1/connection.js';
+import { sleep } from '../helpers/time.js';
+export { sleep };
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface ServerRequest {
   /** 1-based id of the TCP connection it came on (in accept order). */

@@ -17,7 +17,7 @@ import type { CompileContext } from '../../config/load.js';
 import type { ExternalAuthnConfig } from '../../config/schema.js';
 import { R } from '../../reasons.js';
 import { makeIdentity } from '../identity.js';
-import { parseJsonObject } from '../json-object.js';
+import { parseJsonObject } from '../../lib/json-object.js';
 import { ABSENT, applyCached, challenges, REJECTED, Refused } from '../slow-results.js';
 import type { CalloutRequest } from '../../workers/callout.js';
 import { keyParts } from '../../workers/key-rule.js';

@@ -1,7 +1,7 @@
 // An RFC 7662 introspection answer read strictly: anything but a JSON object
 // with a boolean `active` is garbage (the caller applies failure_mode).
 import { R } from '../../reasons.js';
-import { parseJsonObject } from '../json-object.js';
+import { parseJsonObject } from '../../lib/json-object.js';
 
 export type Introspected =
   | { readonly active: true; readonly consumer: string; readonly claims: Record<string, unknown>; readonly expMs: number }

@@ -7,7 +7,7 @@
 // be zero. Node's decoder ignores them, so without this rule one signature has
 // up to 16 spellings that all verify — each a different string to the
 // verified-token cache, a deny list or a log search for a leaked token.
-import { parseJsonObject } from '../json-object.js';
+import { parseJsonObject } from '../../lib/json-object.js';
 
 /** Sextet value + 1 for the base64url alphabet A–Z a–z 0–9 - _, 0 otherwise. */
 const B64URL = new Uint8Array(128);

@@ -15,7 +15,7 @@
 // stalled for over a second); the LRU TTL, which lru-cache checks with a
 // 1 ms-debounced clock, frees the memory.
 import { LRUCache } from 'lru-cache';
-import { clockTime, EXACT_WITHIN_MS, touchClock } from '../../ratelimit/clock.js';
+import { clockTime, EXACT_WITHIN_MS, touchClock } from '../../lib/clock.js';
 import { tailHash } from '../../workers/expiring-cache.js'; // over the token's tail: its signature, unique per token
 import type { Identity } from '../../contracts.js';
 
@@ -70,7 +70,7 @@ export class TokenCache {
 
   /**
    * The clock is the real one (not a test's): deadlines are checked with
-   * the EXACT_WITHIN_MS check (src/ratelimit/clock.ts: the ticking clock far from the
+   * the EXACT_WITHIN_MS check (src/lib/clock.ts: the ticking clock far from the
    * deadline, Date.now() in its last second; Date.now() allocates a heap
    * number per call). Any other function, even a wrapper of Date.now, is called as is.
    */

@@ -7,7 +7,7 @@
 // through to the next authenticator.
 import { AUTH_ABSENT, AUTH_OK, AUTH_REJECT, type Authenticator, type Identity, type RequestView } from '../../contracts.js';
 import { R } from '../../reasons.js';
-import { clockNow } from '../../ratelimit/clock.js';
+import { clockNow } from '../../lib/clock.js';
 import { makeIdentity } from '../identity.js';
 import { certFacts, xfccOf, type CertFacts } from './certificate.js';
 import { CertIdentityCache, type CertVerdict } from './identity-cache.js';

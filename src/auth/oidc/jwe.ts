@@ -5,7 +5,7 @@
 // refused with no promise, no pool and no cache entry. Interoperable with
 // jose's compactDecrypt (the tests check it).
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { parseJsonObject } from '../json-object.js';
+import { parseJsonObject } from '../../lib/json-object.js';
 
 /** base64url of {"alg":"dir","enc":"A256GCM"}: also the GCM additional data. */
 export const JWE_HEADER = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM' })).toString('base64url');

@@ -21,7 +21,7 @@
 // forgotten and the table starts afresh. Fail closed (everyone signs in again)
 // rather than forget a logout; logged as an error.
 import { createHash } from 'node:crypto';
-import { clockTime, touchClock } from '../../ratelimit/clock.js';
+import { clockTime, touchClock } from '../../lib/clock.js';
 
 /** Epoch seconds are stored relative to this (2023-11-14) so they fit an int32 until 2091. */
 const BASE = 1_700_000_000;

@@ -5,7 +5,7 @@
 // Float64 counts stay exact up to 2^53, far beyond any process lifetime.
 import { HDR_HIGHEST, HDR_SLOTS, latencyIndex } from '../shared-histogram.js';
 import type { Collector } from '../prom.js';
-import { clockTime, touchClock } from '../../ratelimit/clock.js';
+import { clockTime, touchClock } from '../../lib/clock.js';
 import {
   B, BOUNDS, CONSUMER_UNITS, I32_IPVER, I32_SEQ, I32_WORDS, IP_PROBE, IPT, layoutFor, NB, RING, RING_FIELDS, type Layout,
 } from './layout.js';

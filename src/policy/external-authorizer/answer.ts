@@ -4,7 +4,7 @@
 import { AUTHZ_DROP, AUTHZ_FORWARD, AUTHZ_RESPOND, type AuthzDecision } from '../../contracts.js';
 import { R } from '../../reasons.js';
 import { safeHeaderValue } from '../../auth/identity.js';
-import { parseJsonObject } from '../../auth/json-object.js';
+import { parseJsonObject } from '../../lib/json-object.js';
 import type { CalloutAnswer } from '../../workers/callout.js';
 import { serviceHeaders, type DeclaredHeaders } from '../../workers/service-headers.js';
 

@@ -7,8 +7,8 @@
 // WeakMap hit and an array read).
 import { randomUUID, sign } from 'node:crypto';
 import type { Identity } from '../../contracts.js';
-import { claimValue } from '../../auth/identity.js';
-import { clockNow } from '../../ratelimit/clock.js';
+import { claimValue } from '../../lib/claims.js';
+import { clockNow } from '../../lib/clock.js';
 import type { SigningKeys } from './keys.js';
 
 const RESERVED = new Set(['iss', 'sub', 'aud', 'iat', 'exp', 'nbf', 'jti', 'authenticator']);

@@ -9,104 +9,30 @@ import type { Readable } from 'node:stream';
 import { log } from '../../observe/log.js';
 import { TLS_RESET_AFTER_HANDSHAKE, UpstreamError } from './errors.js';
 import { ResponseParser, type ResponseSink } from './response-parser.js';
-import { clockNow } from '../../ratelimit/clock.js';
+import { clockNow } from '../../lib/clock.js';
+import { IDEMPOTENT_METHODS } from '../../lib/http-syntax.js';
+import type { Call, ConnectionOwner } from './call.js';
+import { declaredLength } from './handler.js';
+import { TurnBatch } from './turn-batch.js';
 
-/** The handler interface of undici's Dispatcher (the Exchange implements it for both clients). */
-export interface UpstreamHandler {
-  onConnect(abort: (err?: Error) => void): void;
-  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean;
-  onData(chunk: Buffer): boolean;
-  onComplete(trailers: null): void;
-  onError(err: Error): void;
-}
-
-export interface UpstreamRequest {
-  readonly method: string;
-  readonly path: string;
-  /** Flat [name, value, …]: byte strings (one char per byte) from prepareUpstreamHead. */
-  readonly headers: readonly string[];
-  readonly body: Readable | null;
-}
-
-/** What a connection needs from its pool. */
-export interface ConnectionOwner {
-  readonly maxHeaderSize: number;
-  release(conn: H1Connection): void;
-  closed(conn: H1Connection, call: Call | null, err: Error | null, retryable: boolean): void;
-}
-
-/** One request's passage through the pool (queued, then on a connection). */
-export class Call {
-  conn: H1Connection | null = null;
-  finished = false;
-  retried = false;
-  queued = false;
-  constructor(
-    readonly req: UpstreamRequest,
-    readonly handler: UpstreamHandler,
-    private readonly onAbort: (call: Call, err: Error | undefined) => void,
-  ) {}
-  readonly abort = (err?: Error): void => this.onAbort(this, err);
-  /** Reports `err` to the handler, once: the call is over. */
-  fail(err: Error): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.conn = null;
-    this.handler.onError(err);
-  }
-  readonly resume = (): void => {
-    if (!this.finished && this.conn !== null) this.conn.resume(this);
-  };
-}
+// what the proxy imports from here
+export type { UpstreamHandler, UpstreamRequest } from './handler.js';
+export { IDEMPOTENT_METHODS };
 
 const PHASE_IDLE = 0;
 const PHASE_WAIT_HEAD = 1;
 const PHASE_BODY = 2;
 
-/**
- * Upstream request heads are written together after the event loop's poll
- * phase (setImmediate) instead of one by one between client requests: the
- * upstream is woken once per batch, not once per request.
- */
-const BATCH = process.env.PORTCULLIS_H1_BATCH !== '0';
-const toFlush: H1Connection[] = [];
-function flushWrites(): void {
-  // One failing item must not stop the batch: the list would stay non-empty
-  // and no later turn would be scheduled (every upstream request would hang).
-  for (let i = 0; i < toFlush.length; i++) {
-    const c = toFlush[i]!;
-    try { c.flushHead(); } catch (e) { c.crashed(e); }
-  }
-  toFlush.length = 0;
-}
-
-/** The request's content-length value (flat [name, value, …], lower-case names). */
-function declaredLength(h: readonly string[]): number {
-  for (let i = 0; i + 1 < h.length; i += 2) {
-    if (h[i] === 'content-length') { const v = Number(h[i + 1]); return v >= 0 ? v : 0; }
-  }
-  return 0;
-}
+/** Heads queued by start(), written after the poll phase (turn-batch.ts). */
+const heads = new TurnBatch<H1Connection>((c) => c.flushHead());
 
 /**
- * Upstream responses are handled after the poll phase too (setImmediate),
- * each read copied out of the shared buffer: the client sends of one loop
- * turn go out back to back. Measured in one run (bench/feasibility.mjs):
- * 55.8 vs 83.6 µs/req on a busy machine; PORTCULLIS_H1_DEFER_READS=0 turns it off.
+ * Upstream responses are handled after the poll phase too, each read copied
+ * out of the shared buffer: the client sends of one loop turn go out back to
+ * back. Reads larger than DEFER_MAX are handled at once.
  */
-const DEFER_READS = process.env.PORTCULLIS_H1_DEFER_READS !== '0';
 const DEFER_MAX = 16 * 1024;
-const toDeliver: H1Connection[] = [];
-function deliverReads(): void {
-  for (let i = 0; i < toDeliver.length; i++) {
-    const c = toDeliver[i]!;
-    try { c.deliverDeferred(); } catch (e) { c.crashed(e); }
-  }
-  toDeliver.length = 0;
-}
-
-/** Methods whose repetition is harmless (RFC 9110 §9.2.2): the only ones ever sent twice. */
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+const reads = new TurnBatch<H1Connection>((c) => c.deliverDeferred());
 
 export class H1Connection implements ResponseSink {
   call: Call | null = null;
@@ -164,20 +90,14 @@ export class H1Connection implements ResponseSink {
     }
     const body = req.body;
     if (body !== null && !hasLength) head += 'transfer-encoding: chunked\r\n';
-    if (BATCH) {
-      this.outHead = `${head}\r\n`;
-      this.outChunked = !hasLength;
-      toFlush.push(this);
-      if (toFlush.length === 1) setImmediate(flushWrites);
-      return;
-    }
-    this.socket.write(`${head}\r\n`, 'latin1');
-    if (body !== null) this.sendBody(body, !hasLength);
+    this.outHead = `${head}\r\n`;
+    this.outChunked = !hasLength;
+    heads.add(this);
   }
 
   outHead = '';
   private outChunked = false;
-  /** Writes the head queued by start() (see flushWrites). */
+  /** Writes the head queued by start(). */
   flushHead(): void {
     const head = this.outHead;
     this.outHead = '';
@@ -274,15 +194,14 @@ export class H1Connection implements ResponseSink {
   readonly onRead = (nread: number, buf: Buffer): boolean => {
     if (this.unsolicited()) return false;
     // Large reads are handled at once, unless smaller ones wait before them (order, and a pause they may cause).
-    if (DEFER_READS && (nread <= DEFER_MAX || this.deferred !== null)) {
+    if (nread <= DEFER_MAX || this.deferred !== null) {
       // Copied out of the shared buffer, handled after the poll phase with
       // the other responses of this loop turn: the client sends go out
       // together, waking the client side once per batch.
       const copy = Buffer.from(buf.subarray(0, nread));
       if (this.deferred === null) {
         this.deferred = [copy];
-        toDeliver.push(this);
-        if (toDeliver.length === 1) setImmediate(deliverReads);
+        reads.add(this);
       } else {
         this.deferred.push(copy);
       }

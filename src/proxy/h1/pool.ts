@@ -8,9 +8,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { UpstreamTlsOptions } from '../upstream-tls.js';
-import { Call, H1Connection, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './connection.js';
+import { Call, type ConnectionOwner } from './call.js';
+import { H1Connection } from './connection.js';
+import type { UpstreamHandler, UpstreamRequest } from './handler.js';
 import { UpstreamError } from './errors.js';
-import { clockNow } from '../../ratelimit/clock.js';
+import { clockNow } from '../../lib/clock.js';
 
 /** Every plain upstream socket of this thread reads into this buffer (reads are handled one at a time). */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);

@@ -5,7 +5,7 @@
 // ID token failed a check), `unavailable` (no usable answer in time).
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors, type JWTPayload } from 'jose';
 import { callout } from './http.js';
-import { parseJsonObject } from '../../auth/json-object.js';
+import { parseJsonObject } from '../../lib/json-object.js';
 
 export interface TokenCall {
   [key: string]: unknown;
