@@ -7,10 +7,10 @@ import { family } from '../observe/prom.js';
 
 export function withTraces(sink: ObserveSink): ObserveSink {
   return {
-    request(view, status, reason, micros, upstream, bytesOut, bytesIn) {
+    request(view, status, reason, micros, upstream, bytesOut, bytesIn, leg) {
       const t = view.trace;
       if (t !== null) t.finish(view, status, reason, performance.now());
-      sink.request(view, status, reason, micros, upstream, bytesOut, bytesIn);
+      sink.request(view, status, reason, micros, upstream, bytesOut, bytesIn, leg);
     },
     upstream(index, micros, error) {
       sink.upstream(index, micros, error);

@@ -22,7 +22,7 @@ describe('example configs', () => {
     const r = await runCli(['check', '--config', path.join(dir, 'portcullis.yaml')], { cwd: dir });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('ok (5 routes, 2 upstreams)');
+    expect(r.stdout).toContain('ok (6 routes, 2 upstreams)');
   }, 60_000);
 
   it('native-config/examples/zero-trust.yaml passes check with the certificates and keys docs/mtls.md makes', async () => {

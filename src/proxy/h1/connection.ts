@@ -437,7 +437,9 @@ export class H1Connection implements ResponseSink {
   /** See TLS_RESET_AFTER_HANDSHAKE: a TLS connection reset before any byte of its first response. */
   private resetAfterHandshake(): boolean {
     const e = this.socketError as NodeJS.ErrnoException | null;
-    return e !== null && e.code === 'ECONNRESET' && this.served === 0 && this.parser.received === 0 && (this.socket as { encrypted?: boolean }).encrypted === true;
+    // The reset may surface as ECONNRESET, EPIPE (our write raced it) or a bare close, by timing alone.
+    return (e === null || e.code === 'ECONNRESET' || e.code === 'EPIPE') && this.connected && this.served === 0 && this.parser.received === 0 &&
+      (this.socket as { encrypted?: boolean }).encrypted === true;
   }
 
   /** The pool's sweep: headers/body timeouts (the body clock stops while the client is slow). */
