@@ -272,7 +272,7 @@ function problems(out) {
 
 /**
  * The external authorization service: Node's http answering 200 with a small
- * JSON body. Pinned to CPU 1 beside the proxy that calls it, and its CPU is
+ * JSON body (at /introspect: an active RFC 7662 answer, the introspection rows). Pinned to CPU 1 beside the proxy that calls it, and its CPU is
  * counted with that proxy's (nginx auth_request calls it on every request;
  * Portcullis with a warm decision cache almost never).
  */
@@ -281,10 +281,13 @@ export async function startAuthzService(prefix) {
   writeFileSync(file, `import http from 'node:http';
 let n = 0;
 const body = '{"headers":{"x-authz":"ok"}}';
+// /introspect: RFC 7662 answer, active for every token (the bench measures the trip, not the judgement).
+const active = JSON.stringify({ active: true, sub: 'alice', client_id: 'bench', exp: Math.floor(Date.now() / 1000) + 86400 * 30 });
 const srv = http.createServer((req, res) => {
   n++;
   req.resume();
-  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }); res.end(body); });
+  const b = req.url === '/introspect' ? active : body;
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': b.length }); res.end(b); });
 });
 srv.keepAliveTimeout = 300000;
 srv.listen(${PORTS.authz}, '127.0.0.1');
