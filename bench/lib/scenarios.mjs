@@ -254,6 +254,10 @@ export function scenarios(t) {
       { label: 'req/s ≥ 0.9× pass-through', vs: 'pass', metric: 'rps', min: 0.9 },
     ] });
 
+  // The floor under every uncached row: the authz service alone, as the gateway calls it (POST, a small JSON body, keep-alive).
+  add({ id: 'authz-direct', scenario: 'external authz', system: 'upstream', needs: ['authz'], url: `http://127.0.0.1:${PORTS.authz}/authz`,
+    load: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ route: 'authz', method: 'GET', path: PATH, query: '', host: '127.0.0.1', ip: '127.0.0.1', headers: {}, identity: null }) },
+    note: 'wrk straight at the Node authz service: its own CPU per call, the part of every authz row no gateway can remove' });
   // Uncached: every request is one call through the worker pool (the service's
   // answer depends on something the gateway cannot key on, e.g. time or body).
   const azRoute = [{ name: 'authz', match: { path_prefix: '/' }, anonymous: true, authorize: { external: 'az' }, upstream: 'up' }];

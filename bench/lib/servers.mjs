@@ -15,16 +15,19 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
 
 // Fixed ports below the kernel's ephemeral range (32768+), so 10k client
-// connections never hold one of them as a source port.
+// connections never hold one of them as a source port. PORTCULLIS_BENCH_PORT_BASE
+// moves them all (default 18180), so two benches on one machine do not collide.
+const PORT_BASE = Number(process.env.PORTCULLIS_BENCH_PORT_BASE ?? 18180);
+if (!Number.isInteger(PORT_BASE) || PORT_BASE < 1024 || PORT_BASE > 32700) throw new Error(`PORTCULLIS_BENCH_PORT_BASE=${process.env.PORTCULLIS_BENCH_PORT_BASE}: give a port number from 1024 to 32700`);
 export const PORTS = {
-  upstream: 18181,
-  gateway: 18180,
-  nginx: 18182,
-  fastify: 18183,
-  fastgw: 18184,
-  haproxy: 18190, // + offset per frontend
-  authz: 18185,
-  admin: 18186,
+  upstream: PORT_BASE + 1,
+  gateway: PORT_BASE,
+  nginx: PORT_BASE + 2,
+  fastify: PORT_BASE + 3,
+  fastgw: PORT_BASE + 4,
+  haproxy: PORT_BASE + 10, // + offset per frontend
+  authz: PORT_BASE + 5,
+  admin: PORT_BASE + 6,
 };
 
 /** ~100-byte JSON answer of the upstream. */
