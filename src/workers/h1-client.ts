@@ -28,7 +28,7 @@ const SWEEP_MS = 50;
 /** Idle keep-alive connections are closed after this, or 1 s before the server's Keep-Alive timeout. */
 const IDLE_MS = 10_000;
 const MAX_HEAD = 16 * 1024;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/i;
 const BAD_VALUE = /[\0\r\n\x7f]/;
 
 interface Origin {
