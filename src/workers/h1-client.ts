@@ -95,6 +95,8 @@ function classifySocket(e: NodeJS.ErrnoException): CalloutErrorKind {
 }
 
 const KEEP_ALIVE_TIMEOUT = /timeout=(\d+)/i;
+/** Connection-level answer headers: used by this client, not part of the answer. */
+const FRAMING: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 
 class Conn implements ResponseSink {
   readonly socket: net.Socket;
@@ -166,12 +168,16 @@ class Conn implements ResponseSink {
       const name = raw[i]!.toString('latin1').toLowerCase();
       if (name === 'set-cookie') continue;
       const v = raw[i + 1]!.toString('latin1');
+      if (FRAMING.has(name)) {
+        // Read here (the framing is this client's business), never handed on: no caller reads them.
+        if (name === 'keep-alive') {
+          const m = KEEP_ALIVE_TIMEOUT.exec(v);
+          if (m !== null) this.keepAliveMs = Math.min(IDLE_MS, Math.max(0, Number(m[1]) * 1000 - 1000));
+        }
+        continue;
+      }
       const prev = h[name];
       h[name] = prev === undefined ? v : `${prev}, ${v}`;
-      if (name === 'keep-alive') {
-        const m = KEEP_ALIVE_TIMEOUT.exec(v);
-        if (m !== null) this.keepAliveMs = Math.min(IDLE_MS, Math.max(0, Number(m[1]) * 1000 - 1000));
-      }
     }
     return true;
   }
