@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { cpuMicros } from './lib/proc.mjs';
 import { scenarios } from './lib/scenarios.mjs';
-import { CLI, startUpstream } from './lib/servers.mjs';
+import { CLI, startAuthzService, startUpstream } from './lib/servers.mjs';
 import { CPUS, ensureTools, spawnPinned, stopChild } from './lib/system.mjs';
 import { prepareTokens } from './lib/tokens.mjs';
 import { runWrk, writeLua } from './lib/wrk.mjs';
@@ -41,6 +41,8 @@ const prefix = mkdtempSync(path.join(os.tmpdir(), 'portcullis-profile-'));
 const profDir = path.join(prefix, 'prof');
 mkdirSync(profDir);
 const upstream = await startUpstream(tools.nginx, prefix);
+// Rows calling the external authz / introspection service get it, pinned as in the bench.
+const authz = row.needs?.includes('authz') ? await startAuthzService(prefix) : null;
 const cfgFile = path.join(prefix, 'gateway.yaml');
 writeFileSync(cfgFile, stringify(row.gateway));
 async function startGw(nodeArgs) {
@@ -100,8 +102,13 @@ if (!args.includes('--no-strace') && ensureTools(['strace'], log).strace) {
   syscalls = { requests: sr.requests, total: rowsS.reduce((a, b) => a + b.perReq, 0), top: rowsS.filter((x) => x.perReq >= 0.01) };
 }
 upstream.kill('SIGTERM');
+if (authz) await authz.stop();
 
-const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+// CPU.<date>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread; worker threads' profiles are kept beside it.
+const profFiles = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
+const file = profFiles.find((f) => f.split('.')[3] === '0') ?? profFiles[0];
+mkdirSync(RESULTS, { recursive: true });
+for (const f of profFiles) if (f !== file) writeFileSync(path.join(RESULTS, `profile-${row.id}-worker-${f.split('.')[3]}.cpuprofile`), readFileSync(path.join(profDir, f)));
 if (!file) { log(`no .cpuprofile written (gateway output: ${gw.output().slice(-300)})`); process.exit(1); }
 const prof = JSON.parse(readFileSync(path.join(profDir, file), 'utf8'));
 mkdirSync(RESULTS, { recursive: true });

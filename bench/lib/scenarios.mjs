@@ -254,6 +254,32 @@ export function scenarios(t) {
       { label: 'req/s ≥ 0.9× pass-through', vs: 'pass', metric: 'rps', min: 0.9 },
     ] });
 
+  // The floor under every uncached row: the authz service alone, as the gateway calls it (POST, a small JSON body, keep-alive).
+  add({ id: 'authz-direct', scenario: 'external authz', system: 'upstream', needs: ['authz'], url: `http://127.0.0.1:${PORTS.authz}/authz`,
+    load: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ route: 'authz', method: 'GET', path: PATH, query: '', host: '127.0.0.1', ip: '127.0.0.1', headers: {}, identity: null }) },
+    note: 'wrk straight at the Node authz service: its own CPU per call, the part of every authz row no gateway can remove' });
+  // Uncached: every request is one call through the worker pool (the service's
+  // answer depends on something the gateway cannot key on, e.g. time or body).
+  const azRoute = [{ name: 'authz', match: { path_prefix: '/' }, anonymous: true, authorize: { external: 'az' }, upstream: 'up' }];
+  add({ id: 'authz-uncached', scenario: 'external authz', system: 'portcullis', needs: ['authz'], url: gw(PATH),
+    gateway: base({ top: { authorizers: { az: { url: `http://127.0.0.1:${PORTS.authz}/authz`, timeout: '1s' } } }, routes: azRoute }),
+    baseline: { id: 'pass', metric: 'rps' }, note: 'no decision cache: one worker-pool callout per request; CPU of gateway + authz service',
+    targets: [{ label: 'CPU ≤ 0.5× nginx auth_request', vs: 'nginx-authz', metric: 'cpu', max: 0.5 }] });
+  // --- token introspection (RFC 7662) against the same Node service ---------------
+  const introspection = (ttl) => ({ type: 'introspection', endpoint: `http://127.0.0.1:${PORTS.authz}/introspect`, client_id: 'bench', client_secret: 'bench-secret',
+    cache_ttl: ttl, negative_cache_ttl: ttl, timeout: '1s' });
+  const inRoute = [{ name: 'introspected', match: { path_prefix: '/' }, authenticate: ['in'], upstream: 'up' }];
+  add({ id: 'introspection-cached', scenario: 'token introspection', system: 'portcullis', needs: ['authz'], url: gw(PATH),
+    gateway: base({ top: { authenticators: { in: introspection('5m') } }, routes: inRoute }),
+    load: { headers: bearer('opaque-bench-token') }, checks: [{ name: 'token', headers: bearer('opaque-bench-token'), expect: 200 }, { name: 'no token', expect: 401 }],
+    baseline: { id: 'pass', metric: 'rps' }, note: 'one opaque token, its introspection answer cached; CPU of gateway + service',
+    targets: [{ label: 'CPU ≤ 0.3× nginx auth_request', vs: 'nginx-authz', metric: 'cpu', max: 0.3 }] });
+  add({ id: 'introspection-uncached', scenario: 'token introspection', system: 'portcullis', needs: ['authz'], url: gw(PATH),
+    gateway: base({ top: { authenticators: { in: introspection('0s') } }, routes: inRoute }),
+    load: { tokensFile: t.files.garbage }, checks: [{ name: 'token', headers: bearer('opaque-bench-token'), expect: 200 }, { name: 'no token', expect: 401 }],
+    baseline: { id: 'pass', metric: 'rps' }, note: 'cache_ttl 0, distinct tokens: one worker-pool callout per request; CPU of gateway + service',
+    targets: [{ label: 'CPU ≤ 0.5× nginx auth_request', vs: 'nginx-authz', metric: 'cpu', max: 0.5 }] });
+
   // --- observability ------------------------------------------------------------
   add({ id: 'pass-observed', scenario: 'pass-through + metrics + access log', system: 'portcullis', url: gw(PATH),
     gateway: base({ top: { admin: { listen: { host: '127.0.0.1', port: PORTS.admin } }, access_log: { enabled: true, path: 'access.log' } },

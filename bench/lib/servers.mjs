@@ -15,16 +15,19 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
 
 // Fixed ports below the kernel's ephemeral range (32768+), so 10k client
-// connections never hold one of them as a source port.
+// connections never hold one of them as a source port. PORTCULLIS_BENCH_PORT_BASE
+// moves them all (default 18180), so two benches on one machine do not collide.
+const PORT_BASE = Number(process.env.PORTCULLIS_BENCH_PORT_BASE ?? 18180);
+if (!Number.isInteger(PORT_BASE) || PORT_BASE < 1024 || PORT_BASE > 32700) throw new Error(`PORTCULLIS_BENCH_PORT_BASE=${process.env.PORTCULLIS_BENCH_PORT_BASE}: give a port number from 1024 to 32700`);
 export const PORTS = {
-  upstream: 18181,
-  gateway: 18180,
-  nginx: 18182,
-  fastify: 18183,
-  fastgw: 18184,
-  haproxy: 18190, // + offset per frontend
-  authz: 18185,
-  admin: 18186,
+  upstream: PORT_BASE + 1,
+  gateway: PORT_BASE,
+  nginx: PORT_BASE + 2,
+  fastify: PORT_BASE + 3,
+  fastgw: PORT_BASE + 4,
+  haproxy: PORT_BASE + 10, // + offset per frontend
+  authz: PORT_BASE + 5,
+  admin: PORT_BASE + 6,
 };
 
 /** ~100-byte JSON answer of the upstream. */
@@ -272,7 +275,7 @@ function problems(out) {
 
 /**
  * The external authorization service: Node's http answering 200 with a small
- * JSON body. Pinned to CPU 1 beside the proxy that calls it, and its CPU is
+ * JSON body (at /introspect: an active RFC 7662 answer, the introspection rows). Pinned to CPU 1 beside the proxy that calls it, and its CPU is
  * counted with that proxy's (nginx auth_request calls it on every request;
  * Portcullis with a warm decision cache almost never).
  */
@@ -281,10 +284,13 @@ export async function startAuthzService(prefix) {
   writeFileSync(file, `import http from 'node:http';
 let n = 0;
 const body = '{"headers":{"x-authz":"ok"}}';
+// /introspect: RFC 7662 answer, active for every token (the bench measures the trip, not the judgement).
+const active = JSON.stringify({ active: true, sub: 'alice', client_id: 'bench', exp: Math.floor(Date.now() / 1000) + 86400 * 30 });
 const srv = http.createServer((req, res) => {
   n++;
   req.resume();
-  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }); res.end(body); });
+  const b = req.url === '/introspect' ? active : body;
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': b.length }); res.end(b); });
 });
 srv.keepAliveTimeout = 300000;
 srv.listen(${PORTS.authz}, '127.0.0.1');

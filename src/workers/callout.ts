@@ -23,7 +23,7 @@ export type CalloutAnswer =
   | {
       readonly ok: true;
       readonly status: number;
-      /** Answer headers, lower-case names; repeated ones joined with ", " (set-cookie dropped). */
+      /** Answer headers, lower-case names; repeated ones joined with ", " (set-cookie and the framing headers — connection, keep-alive, content-length, transfer-encoding — dropped). */
       readonly headers: Readonly<Record<string, string>>;
       readonly body: string;
     }

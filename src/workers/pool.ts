@@ -2,16 +2,24 @@
 // token introspection, external authn/authz callouts) run here so the event
 // loop keeps serving the hot path.
 //
+// HTTP callouts (task "http") do not go through Piscina's per-task path: each
+// worker thread opens a callout lane (tasks/http.ts#attach) and the calls
+// travel batched over it (callout-lanes.ts), with the same bounds — tasks per
+// thread, max_queue, the deadline. Other tasks (OIDC) run as Piscina tasks.
+//
 // Why no AbortSignal is handed to Piscina: aborting a *running* Piscina task
 // terminates its worker thread, and with several tasks per worker that would
 // kill unrelated callouts. Instead every task gets an absolute deadline it
-// enforces itself (AbortSignal.timeout on its own I/O, and an early return when
-// it starts after the deadline), and the caller's promise is rejected by a
-// timer at the deadline whatever the worker does.
+// enforces itself (the worker's sweep frees the socket of a call past it, and
+// a task that starts after it returns early), and the caller's promise is
+// rejected by a timer at the deadline whatever the worker does.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { CalloutRequest } from './callout.js';
+import { CalloutLanes } from './callout-lanes.js';
 
 export interface PoolStats {
   /** Tasks waiting for a worker. */
@@ -100,6 +108,28 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
   let ringN = 0;
   let closed = false;
   let warmed: Promise<void> = Promise.resolve();
+  const record = (ms: number): void => {
+    ring[ringN++ % RING] = ms;
+  };
+  const lanes = new CalloutLanes(tasksPerThread, opts.maxQueue, record, () => openLane(), {
+    overloaded: (m) => new PoolOverloadedError(m),
+    timeout: (m) => new PoolTimeoutError(m),
+  });
+  /** Lanes opened so far; bounded, so a thread that keeps getting a second lane cannot loop. */
+  let laneOpens = 0;
+
+  function openLane(): Promise<void> {
+    const p = piscina;
+    if (p === null || closed || laneOpens >= threads * 4) return Promise.resolve();
+    laneOpens++;
+    return p.run({}, target('http#attach')).then(
+      (port: MessagePort) => {
+        if (closed) port.close();
+        else lanes.attach(port);
+      },
+      () => undefined,
+    );
+  }
 
   function start(): Piscina {
     dir = taskDir();
@@ -109,12 +139,14 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
       concurrentTasksPerWorker: tasksPerThread,
       maxQueue: opts.maxQueue,
       recordTiming: false,
+      // 'sync' would block an idle worker in Atomics.wait, and its event loop would never see the callout lane's messages.
+      atomics: 'async',
       closeTimeout: 10_000,
     });
     piscina = p;
-    // Load the callout module on the threads (undici is the costly import).
+    // Load the callout module on the threads and open one callout lane per thread.
     const warm: Promise<unknown>[] = [];
-    for (let i = 0; i < threads; i++) warm.push(p.run({ warm: true }, target('http')).catch(() => undefined));
+    for (let i = 0; i < threads; i++) warm.push(openLane());
     warmed = Promise.all(warm).then(() => undefined);
     return p;
   }
@@ -144,10 +176,11 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
     run<T>(task: string, input: Record<string, unknown>, deadlineMs: number): Promise<T> {
       if (closed || inert) return Promise.reject(new PoolOverloadedError(inert ? 'the worker pool is inert (check mode)' : 'the worker pool is closed (shutting down)'));
       const p = piscina ?? start();
-      const t = target(task);
-      const t0 = performance.now();
       const deadline = Date.now() + deadlineMs;
       input.deadline = deadline;
+      if (task === 'http') return lanes.submit(input as CalloutRequest, deadlineMs) as Promise<T>;
+      const t = target(task);
+      const t0 = performance.now();
       return new Promise<T>((resolve, reject) => {
         let settled = false;
         const timer = setTimeout(() => {
@@ -188,13 +221,24 @@ export function createWorkerPool(opts: WorkerPoolOptions): WorkerPool {
         p50 = s[n >> 1]!;
       }
       const queued = piscina?.queueSize ?? 0;
-      return { queued, running: Math.max(0, inWorker - queued), completed, timeouts, rejected, taskMsP50: p50 };
+      const l = lanes.counts();
+      const ls = lanes.stats;
+      return {
+        queued: queued + l.queued,
+        running: Math.max(0, inWorker - queued) + l.running,
+        completed: completed + ls.completed,
+        timeouts: timeouts + ls.timeouts,
+        rejected: rejected + ls.rejected,
+        taskMsP50: p50,
+      };
     },
     async close() {
       closed = true;
       const p = piscina;
       piscina = null;
-      // Graceful: running tasks end by their own deadlines; destroy() races their answers.
+      // Graceful: running tasks and callouts end by their own deadlines; destroy() races their answers.
+      await lanes.drain();
+      lanes.close();
       if (p) await p.close();
     },
   };

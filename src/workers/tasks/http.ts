@@ -1,55 +1,56 @@
-// Worker task: one HTTP request with a hard deadline and a bounded answer.
-// Keep-alive connections are reused across tasks of this worker thread.
-import { Agent, request } from 'undici';
-import type { CalloutAnswer, CalloutRequest, CalloutErrorKind } from '../callout.js';
+// Worker task: HTTP callouts with a hard deadline and a bounded answer, on
+// this thread's keep-alive client (src/workers/h1-client.ts).
+// - `attach` opens the callout lane the pool uses for every HTTP callout:
+//   batches of calls come in as one JSON string per message, answers go back
+//   batched the same way (src/workers/lane-wire.ts), so a busy gateway pays
+//   one message per batch, not a structured clone per call each way.
+// - `callout` (the default export) runs one call as a Piscina task; other
+//   tasks (oidc.ts) call it directly.
+import { MessageChannel, threadId, type MessagePort } from 'node:worker_threads';
+import { move } from 'piscina';
+import type { CalloutAnswer, CalloutRequest } from '../callout.js';
+import { send } from '../h1-client.js';
+import { decodeCalls, encodeAnswers } from '../lane-wire.js';
 
-const agent = new Agent({ keepAliveTimeout: 10_000, connections: 256, pipelining: 1 });
 const DEFAULT_MAX_BODY = 1024 * 1024;
-const GRACE_MS = 250;
 
-export function classify(e: unknown): CalloutErrorKind {
-  const err = e as { name?: string; code?: string; cause?: { code?: string } };
-  const code = err.code ?? err.cause?.code ?? '';
-  if (err.name === 'TimeoutError' || err.name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
-  if (code === 'ECONNREFUSED') return 'refused';
-  if (err.name === 'HTTPParserError' || code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return 'protocol';
-  return 'network';
+export function callout(req: CalloutRequest | { warm: true }): Promise<CalloutAnswer> {
+  if ('warm' in req) return Promise.resolve({ ok: false, error: 'expired', detail: 'warm-up' });
+  return new Promise((resolve) =>
+    send({ url: req.url, method: req.method, headers: req.headers, body: req.body, maxBody: req.maxBody ?? DEFAULT_MAX_BODY, deadline: req.deadline ?? Date.now() + 5000 }, resolve),
+  );
 }
 
-export async function callout(req: CalloutRequest | { warm: true }): Promise<CalloutAnswer> {
-  if ('warm' in req) return { ok: false, error: 'expired', detail: 'warm-up' };
-  const remaining = (req.deadline ?? Date.now() + 5000) - Date.now();
-  if (remaining <= 0) return { ok: false, error: 'expired', detail: 'deadline passed before the task started' };
-  const maxBody = req.maxBody ?? DEFAULT_MAX_BODY;
-  try {
-    const res = await request(req.url, {
-      dispatcher: agent,
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
-      // The caller's timer rejects at the deadline; this later abort only frees the socket, so the
-      // caller, not a race with this answer, decides (and counts) every timeout.
-      signal: AbortSignal.timeout(remaining + GRACE_MS),
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of res.body) {
-      size += (c as Buffer).length;
-      if (size > maxBody) {
-        res.body.destroy();
-        return { ok: false, error: 'too_large', detail: `answer body larger than ${maxBody} bytes` };
-      }
-      chunks.push(c as Buffer);
-    }
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (v === undefined || k === 'set-cookie') continue;
-      headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    return { ok: true, status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
-  } catch (e) {
-    return { ok: false, error: classify(e), detail: (e as Error).message ?? String(e) };
-  }
+/** Opens one lane: the returned port (moved to the caller) carries call batches in and answer batches out. */
+export function attach(): unknown {
+  const { port1, port2 } = new MessageChannel();
+  serve(port1);
+  return move(port2);
+}
+
+function serve(port: MessagePort): void {
+  let out: (number | CalloutAnswer)[] = [];
+  let flushing = false;
+  const flush = (): void => {
+    flushing = false;
+    const batch = out;
+    out = [];
+    port.postMessage(encodeAnswers(batch));
+  };
+  // The first message names this thread, so the pool keeps one lane per thread.
+  port.postMessage(threadId);
+  port.on('message', (msg: string) => {
+    decodeCalls(msg, (id, call) =>
+      send(call, (a) => {
+        out.push(id, a);
+        // Answers settled in this turn of the event loop leave in one message.
+        if (!flushing) {
+          flushing = true;
+          setImmediate(flush);
+        }
+      }),
+    );
+  });
 }
 
 export default callout;
